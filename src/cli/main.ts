@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+// The `hookline` command: serve, and the administration commands that print tokens and deliveries.
+import { Command, Option } from 'commander';
+import { ConfigError, loadConfig, settings, type Config } from '../config.js';
+import { makeLogger, quickstartAdmin, startServer } from '../main.js';
+import { openStorage } from '../storage/open.js';
+import { addUser, createAccount, type Role } from '../accounts/accounts.js';
+
+function fail(message: string): never {
+  process.stderr.write(`hookline: ${message}\n`);
+  process.exit(2);
+}
+
+function config(overrides: Partial<Record<keyof Config, string>> = {}): Config {
+  try {
+    return loadConfig(process.env, overrides);
+  } catch (e) {
+    if (e instanceof ConfigError) fail(`invalid configuration: ${e.message}`);
+    throw e;
+  }
+}
+
+const program = new Command('hookline').description('A Solve360-compatible CRM server with webhooks you can trust');
+
+program
+  .command('serve')
+  .description('run the HTTP API and the delivery engine')
+  .option(`${settings.host.flag} <host>`, settings.host.description)
+  .option(`${settings.port.flag} <port>`, settings.port.description)
+  .option(`${settings.dataDir.flag} <dir>`, settings.dataDir.description)
+  .option(`${settings.databaseUrl.flag} <url>`, settings.databaseUrl.description)
+  .option('--quickstart', 'create a first account if none is configured, print its token, allow loopback hook targets')
+  .action(
+    async (opts: { host?: string; port?: string; dataDir?: string; databaseUrl?: string; quickstart?: boolean }) => {
+      const overrides: Partial<Record<keyof Config, string>> = {
+        host: opts.host,
+        port: opts.port,
+        dataDir: opts.dataDir,
+        databaseUrl: opts.databaseUrl,
+      };
+      if (opts.quickstart && !process.env.HOOKLINE_ALLOWED_TARGETS) overrides.allowedTargets = '127.0.0.0/8,::1/128';
+      for (const k of Object.keys(overrides) as (keyof Config)[]) if (overrides[k] === undefined) delete overrides[k];
+      const cfg = config(overrides);
+      const logger = makeLogger(cfg.logLevel);
+      const server = await startServer(cfg, { logger });
+      const lines = [
+        `Hookline is serving on ${server.url} (${cfg.databaseUrl ? 'PostgreSQL' : `SQLite in ${cfg.dataDir}`})`,
+      ];
+      let email = cfg.adminEmail;
+      let token = cfg.adminToken;
+      if (opts.quickstart && !email) ({ email, token } = await quickstartAdmin(server.engine, cfg.dataDir));
+      if (email) {
+        lines.push(
+          `Admin e-mail: ${email}`,
+          `API token:    ${token}`,
+          '',
+          'Try it:',
+          `  curl -u '${email}:${token}' -H 'Accept: application/json' ${server.url}/contacts/`,
+        );
+      }
+      if (opts.quickstart && overrides.allowedTargets) {
+        lines.push(
+          '',
+          'Quick start: webhook targets on loopback (127.0.0.0/8, ::1) are allowed. Set HOOKLINE_ALLOWED_TARGETS to change that.',
+        );
+      }
+      if (!cfg.smtpUrl)
+        lines.push(
+          '',
+          'No HOOKLINE_SMTP_URL: admin e-mail is kept in the local mailbox (`hookline mailbox` prints it).',
+        );
+      process.stdout.write(`${lines.join('\n')}\n`);
+      const stop = async (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        await server.close();
+        process.exit(0);
+      };
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.once('SIGINT', () => void stop('SIGINT'));
+    },
+  );
+
+program
+  .command('account')
+  .description('manage accounts')
+  .command('create')
+  .description('create an account and its admin; prints the admin API token')
+  .requiredOption('--name <name>', 'name of the account (organisation)')
+  .requiredOption('--admin-email <email>', 'e-mail of its first admin')
+  .action(async (opts: { name: string; adminEmail: string }) => {
+    const engine = await openStorage(config());
+    try {
+      const r = await createAccount(engine, { name: opts.name, adminEmail: opts.adminEmail });
+      process.stdout.write(
+        `account ${r.accountId} created\nadmin user ${r.userId}: ${opts.adminEmail}\nAPI token: ${r.token}\n`,
+      );
+    } catch (e) {
+      fail((e as Error).message);
+    } finally {
+      await engine.close();
+    }
+  });
+
+program
+  .command('user')
+  .description('manage users')
+  .command('add')
+  .description('add a user to an account; prints the API token')
+  .requiredOption('--account <id>', 'account id')
+  .requiredOption('--email <email>', 'e-mail (the login name)')
+  .option('--name <name>', 'display name')
+  .addOption(new Option('--role <role>', 'role').choices(['admin', 'member']).default('member'))
+  .action(async (opts: { account: string; email: string; name?: string; role: Role }) => {
+    const engine = await openStorage(config());
+    try {
+      const r = await addUser(engine, {
+        accountId: Number(opts.account),
+        email: opts.email,
+        name: opts.name,
+        role: opts.role,
+      });
+      process.stdout.write(`user ${r.userId} added\nAPI token: ${r.token}\n`);
+    } catch (e) {
+      fail((e as Error).message);
+    } finally {
+      await engine.close();
+    }
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,189 @@
+// The only module that reads the environment: every setting, its default and its description.
+import path from 'node:path';
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** A postgres:// URL switches storage to PostgreSQL; empty means embedded SQLite in dataDir. */
+  databaseUrl: string;
+  adminEmail: string;
+  adminToken: string;
+  /** Largest accepted request body, bytes. */
+  bodyLimit: number;
+  deliveryTimeoutMs: number;
+  /** Delays before each retry, ms; its length is the number of retries. */
+  retrySchedule: number[];
+  /** CIDR ranges that webhook targets may use even though they are not public. */
+  allowedTargets: string[];
+  smtpUrl: string;
+  mailFrom: string;
+  /** In-flight requests at most, overall and per hook. */
+  deliveryConcurrency: number;
+  deliveryConcurrencyPerHook: number;
+  logLevel: string;
+}
+
+export interface Setting {
+  env: string;
+  flag?: string;
+  default: string;
+  description: string;
+}
+
+export const settings: Record<keyof Config, Setting> = {
+  host: { env: 'HOOKLINE_HOST', flag: '--host', default: '127.0.0.1', description: 'address to listen on' },
+  port: { env: 'HOOKLINE_PORT', flag: '--port', default: '8360', description: 'TCP port to listen on' },
+  dataDir: {
+    env: 'HOOKLINE_DATA_DIR',
+    flag: '--data-dir',
+    default: './hookline-data',
+    description: 'directory of the embedded SQLite database and uploads',
+  },
+  databaseUrl: {
+    env: 'HOOKLINE_DATABASE_URL',
+    flag: '--database-url',
+    default: '',
+    description: 'postgres://… switches storage to PostgreSQL; empty = embedded SQLite',
+  },
+  adminEmail: {
+    env: 'HOOKLINE_ADMIN_EMAIL',
+    default: '',
+    description: 'with HOOKLINE_ADMIN_TOKEN: at start, make sure an account admin with this e-mail exists',
+  },
+  adminToken: {
+    env: 'HOOKLINE_ADMIN_TOKEN',
+    default: '',
+    description: 'the API token of HOOKLINE_ADMIN_EMAIL (at least 16 characters)',
+  },
+  bodyLimit: { env: 'HOOKLINE_BODY_LIMIT', default: '1048576', description: 'largest request body in bytes' },
+  deliveryTimeoutMs: {
+    env: 'HOOKLINE_DELIVERY_TIMEOUT',
+    default: '10s',
+    description: 'time a receiver has to answer a notification (e.g. 10s, 500ms)',
+  },
+  retrySchedule: {
+    env: 'HOOKLINE_RETRY_SCHEDULE',
+    default: '5s,5m,30m,2h',
+    description: 'delays before each retry of a failed delivery (±20 % jitter)',
+  },
+  allowedTargets: {
+    env: 'HOOKLINE_ALLOWED_TARGETS',
+    default: '',
+    description: 'comma-separated CIDRs that hook URLs may resolve to although not public (e.g. 127.0.0.0/8)',
+  },
+  smtpUrl: { env: 'HOOKLINE_SMTP_URL', default: '', description: 'smtp://… for admin e-mail; empty = local mailbox' },
+  mailFrom: { env: 'HOOKLINE_MAIL_FROM', default: 'hookline@localhost', description: 'sender of admin e-mail' },
+  deliveryConcurrency: {
+    env: 'HOOKLINE_DELIVERY_CONCURRENCY',
+    default: '256',
+    description: 'notifications in flight at most, overall',
+  },
+  deliveryConcurrencyPerHook: {
+    env: 'HOOKLINE_DELIVERY_CONCURRENCY_PER_HOOK',
+    default: '16',
+    description: 'notifications in flight at most, per hook',
+  },
+  logLevel: { env: 'HOOKLINE_LOG_LEVEL', default: 'info', description: 'pino log level' },
+};
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "500ms", "5s", "5m", "2h", "1d" or a bare number of seconds. */
+export function parseDuration(text: string, variable: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!m) throw new ConfigError(variable, `"${text}" is not a duration (examples: 500ms, 5s, 5m, 2h)`);
+  return Math.round(Number(m[1]) * units[m[2] ?? 's']);
+}
+
+function parseInteger(text: string, variable: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text.trim())) throw new ConfigError(variable, `"${text}" is not a whole number`);
+  const n = Number(text);
+  if (n < min || n > max) throw new ConfigError(variable, `${n} is outside ${min}…${max}`);
+  return n;
+}
+
+function parseCidrList(text: string, variable: string): string[] {
+  const list = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const cidr of list) {
+    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(cidr)) {
+      throw new ConfigError(variable, `"${cidr}" is not a CIDR range (example: 127.0.0.0/8)`);
+    }
+  }
+  return list;
+}
+
+/** Reads configuration from an environment (process.env by default) plus flag overrides. */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Partial<Record<keyof Config, string>> = {},
+): Config {
+  const raw = (key: keyof Config): string => overrides[key] ?? env[settings[key].env] ?? settings[key].default;
+  const name = (key: keyof Config) => settings[key].env;
+
+  const databaseUrl = raw('databaseUrl').trim();
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(name('databaseUrl'), 'must be a postgres:// URL (or empty for embedded SQLite)');
+  }
+  const adminEmail = raw('adminEmail').trim();
+  const adminToken = raw('adminToken').trim();
+  if (Boolean(adminEmail) !== Boolean(adminToken)) {
+    throw new ConfigError(
+      adminEmail ? name('adminToken') : name('adminEmail'),
+      'HOOKLINE_ADMIN_EMAIL and HOOKLINE_ADMIN_TOKEN go together: set both or neither',
+    );
+  }
+  if (adminEmail && !/^[^@\s]+@[^@\s]+$/.test(adminEmail)) {
+    throw new ConfigError(name('adminEmail'), `"${adminEmail}" is not an e-mail address`);
+  }
+  if (adminToken && adminToken.length < 16) {
+    throw new ConfigError(name('adminToken'), 'must be at least 16 characters');
+  }
+  const schedule = raw('retrySchedule')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => parseDuration(s, name('retrySchedule')));
+  if (schedule.length > 20) throw new ConfigError(name('retrySchedule'), 'at most 20 retries');
+  const smtpUrl = raw('smtpUrl').trim();
+  if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) {
+    throw new ConfigError(name('smtpUrl'), 'must be an smtp:// or smtps:// URL');
+  }
+  const timeout = parseDuration(raw('deliveryTimeoutMs'), name('deliveryTimeoutMs'));
+  if (timeout < 1 || timeout > 300_000) throw new ConfigError(name('deliveryTimeoutMs'), 'must be 1ms…300s');
+
+  return {
+    host: raw('host').trim(),
+    port: parseInteger(raw('port'), name('port'), 0, 65535),
+    dataDir: path.resolve(raw('dataDir')),
+    databaseUrl,
+    adminEmail,
+    adminToken,
+    bodyLimit: parseInteger(raw('bodyLimit'), name('bodyLimit'), 1024, 1024 * 1024 * 1024),
+    deliveryTimeoutMs: timeout,
+    retrySchedule: schedule,
+    allowedTargets: parseCidrList(raw('allowedTargets'), name('allowedTargets')),
+    smtpUrl,
+    mailFrom: raw('mailFrom').trim(),
+    deliveryConcurrency: parseInteger(raw('deliveryConcurrency'), name('deliveryConcurrency'), 1, 100_000),
+    deliveryConcurrencyPerHook: parseInteger(
+      raw('deliveryConcurrencyPerHook'),
+      name('deliveryConcurrencyPerHook'),
+      1,
+      10_000,
+    ),
+    logLevel: raw('logLevel').trim(),
+  };
+}

@@ -1,0 +1,34 @@
+// JSON in and out. Output keeps the order of Maps even for numeric keys (plain objects would put
+// "12345" before "status"), so lists stay in their sort order for clients that read the text in order.
+import { Errors } from '../errors.js';
+import type { Tree, TreeObject } from './tree.js';
+
+export function parseJson(text: string): TreeObject {
+  if (text.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw Errors.badRequest('request', `Malformed JSON: ${(e as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw Errors.badRequest('request', 'The JSON body must be an object');
+  }
+  const obj = value as TreeObject;
+  const keys = Object.keys(obj);
+  // {"request": {...}} mirrors the XML envelope; accept it too.
+  if (keys.length === 1 && keys[0] === 'request' && obj.request && typeof obj.request === 'object') {
+    return obj.request as TreeObject;
+  }
+  return obj;
+}
+
+export function stringifyJson(value: Tree): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map(stringifyJson).join(',')}]`;
+  const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
+  return `{${entries
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${JSON.stringify(k)}:${stringifyJson(v)}`)
+    .join(',')}}`;
+}

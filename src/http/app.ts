@@ -1,0 +1,197 @@
+// The Fastify application: body parsing for XML/JSON/form (GET bodies included), HTTP Basic auth, the
+// Solve360 envelope for every answer and error, and the routes of each resource.
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { createHash } from 'node:crypto';
+import type { Engine } from '../storage/port.js';
+import { authenticate, type Actor } from '../accounts/accounts.js';
+import { AccountCache } from '../records/account-cache.js';
+import type { Ctx } from '../records/items.js';
+import { ApiError, Errors } from '../errors.js';
+import { negotiate, render } from '../dialect/respond.js';
+import { parseXml } from '../dialect/xml.js';
+import { parseJson } from '../dialect/json.js';
+import { parseForm } from '../dialect/form.js';
+import type { Tree, TreeObject } from '../dialect/tree.js';
+import { recordRoutes } from './routes/records.js';
+import { accountRoutes } from './routes/account.js';
+
+export interface Clock {
+  now(): number;
+}
+
+export interface AppDeps {
+  engine: Engine;
+  bodyLimit: number;
+  logger?: Logger | false;
+  clock?: Clock;
+  /** Called after every successful write, so the delivery engine can pick up new deliveries at once. */
+  onWrite?: () => void;
+  /** Extra routes (webhook management, batch, reports, …) registered on the same app. */
+  plugins?: ((app: FastifyInstance, h: Handlers) => void)[];
+}
+
+/** What every route handler gets: the request context and a way to answer in the envelope. */
+export interface Handlers {
+  engine: Engine;
+  cache: AccountCache;
+  clock: Clock;
+  ctx(req: FastifyRequest): Promise<Ctx>;
+  /** Parameters of a GET: query string merged over an XML/JSON body. */
+  params(req: FastifyRequest): TreeObject;
+  body(req: FastifyRequest): TreeObject;
+  send(req: FastifyRequest, reply: FastifyReply, body: TreeObject | Map<string, Tree>, status?: number): FastifyReply;
+  requireAdmin(req: FastifyRequest): void;
+  written(): void;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor?: Actor;
+    tree?: TreeObject;
+  }
+}
+
+function parseBody(contentType: string | undefined, raw: string): TreeObject {
+  const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  if (type === 'application/json' || type.endsWith('+json')) return parseJson(raw);
+  // curl -d and many PHP clients label an XML body as form data: a body opening with '<' is XML.
+  if (type === 'application/x-www-form-urlencoded' && !raw.trimStart().startsWith('<')) return parseForm(raw);
+  // XML is the default, whatever else the header says (old clients send text/plain or nothing).
+  return parseXml(raw);
+}
+
+async function readRaw(req: FastifyRequest, limit: number): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw Errors.tooLarge(limit);
+  if (!declared && !req.headers['transfer-encoding']) return '';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req.raw) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw Errors.tooLarge(limit);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const AUTH_TTL_MS = 2000;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { engine, bodyLimit } = deps;
+  const clock = deps.clock ?? { now: () => Date.now() };
+  const cache = new AccountCache(engine);
+  let requestSeq = 0;
+  const app = Fastify({
+    loggerInstance: deps.logger || undefined,
+    logger: deps.logger === undefined ? false : undefined,
+    bodyLimit,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    genReqId: () => `req-${(++requestSeq).toString(36)}-${process.pid.toString(36)}`,
+    // No per-request log lines: errors are logged with their request id by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+  } as never) as unknown as FastifyInstance;
+
+  // Every body is read as bytes and parsed here: one place decides XML, JSON or form.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (req, body, done) => {
+    const type = String(req.headers['content-type'] ?? '').toLowerCase();
+    if (type.startsWith('multipart/')) return done(null, body); // batch and uploads parse their own
+    try {
+      done(null, parseBody(type, (body as Buffer).toString('utf8')));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
+
+  // Short-lived cache of successful logins, keyed by a hash of the Authorization header.
+  const logins = new Map<string, { actor: Actor; at: number }>();
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    const header = req.headers.authorization ?? '';
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+    if (!m) throw Errors.unauthorized();
+    const key = createHash('sha256').update(header).digest('base64');
+    const hit = logins.get(key);
+    if (hit && Date.now() - hit.at < AUTH_TTL_MS) {
+      req.actor = hit.actor;
+      return;
+    }
+    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 1) throw Errors.unauthorized();
+    const actor = await authenticate(engine, decoded.slice(0, colon).trim(), decoded.slice(colon + 1));
+    if (!actor) throw Errors.unauthorized();
+    if (logins.size > 10_000) logins.clear();
+    logins.set(key, { actor, at: Date.now() });
+    req.actor = actor;
+  });
+
+  // A GET may carry its parameters as an XML/JSON body (dialect §1); Fastify does not parse GET bodies.
+  app.addHook('preHandler', async (req) => {
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const raw = await readRaw(req, bodyLimit);
+      req.tree = raw.trim() ? parseBody(req.headers['content-type'], raw) : {};
+    }
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, req, reply) => {
+    let api: ApiError;
+    if (error instanceof ApiError) api = error;
+    else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') api = Errors.tooLarge(bodyLimit);
+    else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      api = Errors.unsupportedMediaType(String(req.headers['content-type']));
+    else if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') api = Errors.badRequest('request', 'Empty body');
+    else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      api = new ApiError(error.statusCode, 'HL_HTTP', { request: error.message });
+    } else {
+      req.log.error({ err: error, reqId: req.id, url: req.url.split('?')[0], method: req.method }, 'unexpected fault');
+      api = new ApiError(500, 'HL_INTERNAL', { server: `Internal error (request id ${req.id})` });
+    }
+    if (api.statusCode === 401) reply.header('www-authenticate', 'Basic realm="Hookline"');
+    const r = render(negotiate(req.headers, req.query as Record<string, unknown>), false, { errors: api.errors });
+    return reply.code(api.statusCode).type(r.contentType).send(r.body);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const r = render(negotiate(req.headers, req.query as Record<string, unknown>), false, {
+      errors: { request: `No such resource: ${req.method} ${req.url.split('?')[0]}` },
+    });
+    return reply.code(404).type(r.contentType).send(r.body);
+  });
+
+  const h: Handlers = {
+    engine,
+    cache,
+    clock,
+    async ctx(req) {
+      const actor = req.actor!;
+      return { actor, info: await cache.get(actor.accountId), now: clock.now() };
+    },
+    params(req) {
+      return { ...(req.tree ?? {}), ...(req.query as TreeObject) };
+    },
+    body(req) {
+      const b = req.body;
+      if (b === undefined || b === null) return {};
+      if (Buffer.isBuffer(b)) throw Errors.unsupportedMediaType(String(req.headers['content-type']));
+      return b as TreeObject;
+    },
+    send(req, reply, body, status = 200) {
+      const r = render(negotiate(req.headers, req.query as Record<string, unknown>), true, body);
+      return reply.code(status).type(r.contentType).send(r.body);
+    },
+    requireAdmin(req) {
+      if (req.actor?.role !== 'admin') throw Errors.forbidden('Only an admin of the account may do this');
+    },
+    written() {
+      deps.onWrite?.();
+    },
+  };
+
+  accountRoutes(app, h);
+  recordRoutes(app, h);
+  for (const plugin of deps.plugins ?? []) plugin(app, h);
+  await app.ready();
+  return app;
+}

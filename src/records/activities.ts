@@ -1,0 +1,372 @@
+// Activities (notes, tasks, events, follow-ups, calls, opportunities, time records, …) under a parent
+// item: create, update, delete to the trash, restore, and insertion of an activity template.
+import type { Engine, Executor } from '../storage/port.js';
+import { Errors } from '../errors.js';
+import { formatDate, type TreeObject } from '../dialect/tree.js';
+import {
+  activityKindBySegment,
+  activityName,
+  OPPORTUNITY_STATUSES,
+  type ActivityKind,
+  type ItemKind,
+} from './kinds.js';
+import { normaliseValue, parseId, ValueError, type Value } from './values.js';
+import { raise, type EventType } from './events.js';
+import type { AccountInfo } from './account-cache.js';
+import type { Ctx } from './items.js';
+import { getItemRow } from './items.js';
+
+export interface ActivityRow {
+  account_id: number;
+  id: number;
+  parent_id: number;
+  segment: string;
+  typeid: number;
+  fields: string;
+  position: number;
+  creator_id: number;
+  modificator_id: number;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+const ACTIVITY_COLUMNS =
+  'account_id, id, parent_id, segment, typeid, fields, position, creator_id, modificator_id, created_at, updated_at, deleted_at';
+
+/** Positions are spaced so that before/after can usually slot an activity in without renumbering. */
+const POSITION_STEP = 1024;
+
+function fieldsOut(a: ActivityRow, info: AccountInfo): TreeObject {
+  const kind = activityKindBySegment.get(a.segment);
+  const values = JSON.parse(a.fields) as Record<string, Value>;
+  const out: TreeObject = {};
+  for (const def of kind?.fields ?? []) {
+    const v = values[def.name];
+    if (v === undefined || v === null) continue;
+    out[def.name] = v;
+    if (def.type === 'user') out[`${def.name}_cn`] = info.directory.users.get(v as number)?.name ?? '';
+  }
+  for (const [k, v] of Object.entries(values)) if (!(k in out) && v !== null) out[k] = v; // upload metadata
+  return out;
+}
+
+/**
+ * An activity on the wire. Inside an item's `show` it names its parent `parent`; as an event's content it
+ * names it `item` and adds `parenttypeid` (dialect §6).
+ */
+export function activityTree(a: ActivityRow, parentTypeid: number, info: AccountInfo, inShow: boolean): TreeObject {
+  const values = JSON.parse(a.fields) as Record<string, unknown>;
+  const head: TreeObject = { id: a.id, name: activityName(values), typeid: a.typeid };
+  if (inShow) head.parent = a.parent_id;
+  else {
+    head.item = a.parent_id;
+    head.parenttypeid = parentTypeid;
+  }
+  return {
+    ...head,
+    segment: a.segment,
+    created: formatDate(a.created_at),
+    updated: formatDate(a.updated_at),
+    creatorid: a.creator_id,
+    modificatorid: a.modificator_id,
+    fields: fieldsOut(a, info),
+  };
+}
+
+/** Checks an activity's data against its segment's fields; collects every error before failing. */
+export function parseActivityData(kind: ActivityKind, data: unknown, info: AccountInfo): Record<string, Value> {
+  if (data === undefined || data === null || data === '') return {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw Errors.badRequest('data', 'data must contain the activity fields, e.g. <data><title>…</title></data>');
+  }
+  const byName = new Map(kind.fields.map((f) => [f.name, f]));
+  const errors: Record<string, string> = {};
+  const out: Record<string, Value> = {};
+  for (const [key, raw] of Object.entries(data as TreeObject)) {
+    const def = byName.get(key);
+    if (!def) {
+      errors[key] = `Unknown field for a ${kind.segment}`;
+      continue;
+    }
+    try {
+      const v = normaliseValue(def, raw);
+      if (
+        def.type === 'user' &&
+        v !== null &&
+        !info.directory.users.has(v as number) &&
+        !info.directory.groups.has(v as number)
+      ) {
+        throw new ValueError(`no user ${v} in this account`);
+      }
+      if (kind.segment === 'opportunity' && key === 'status' && v !== null) {
+        const match = OPPORTUNITY_STATUSES.find((s) => s.toLowerCase() === String(v).toLowerCase());
+        if (!match) throw new ValueError(`must be one of ${OPPORTUNITY_STATUSES.join(', ')}`);
+        out[key] = match;
+        continue;
+      }
+      if (
+        kind.segment === 'opportunity' &&
+        key === 'probability' &&
+        v !== null &&
+        ((v as number) < 0 || (v as number) > 100)
+      ) {
+        throw new ValueError('must be between 0 and 100');
+      }
+      out[key] = v;
+    } catch (e) {
+      if (!(e instanceof ValueError)) throw e;
+      errors[key] = `${def.label} ${e.message}`;
+    }
+  }
+  if (Object.keys(errors).length) throw Errors.invalid(errors);
+  return out;
+}
+
+export async function getActivityRow(
+  x: Executor,
+  accountId: number,
+  id: number,
+  opts: { lock?: string; deleted?: boolean } = {},
+) {
+  return x.get<ActivityRow>(
+    `SELECT ${ACTIVITY_COLUMNS} FROM activities WHERE account_id = ? AND id = ? AND deleted_at IS ${opts.deleted ? 'NOT NULL' : 'NULL'} ${opts.lock ?? ''}`,
+    [accountId, id],
+  );
+}
+
+async function positionFor(x: Executor, acc: number, parentId: number, tree: TreeObject): Promise<number> {
+  for (const side of ['before', 'after'] as const) {
+    if (tree[side] === undefined || tree[side] === '') continue;
+    const refId = parseId(tree[side]);
+    const ref = refId === null ? undefined : await getActivityRow(x, acc, refId);
+    if (!ref || ref.parent_id !== parentId)
+      throw Errors.badRequest(side, `${side} must be the id of an activity of the same parent`);
+    const neighbour = await x.get<{ position: number }>(
+      side === 'before'
+        ? 'SELECT MAX(position) AS position FROM activities WHERE account_id = ? AND parent_id = ? AND position < ?'
+        : 'SELECT MIN(position) AS position FROM activities WHERE account_id = ? AND parent_id = ? AND position > ?',
+      [acc, parentId, ref.position],
+    );
+    const other =
+      neighbour?.position ?? (side === 'before' ? ref.position - 2 * POSITION_STEP : ref.position + 2 * POSITION_STEP);
+    return Math.floor((ref.position + other) / 2);
+  }
+  const last = await x.get<{ position: number | null }>(
+    'SELECT MAX(position) AS position FROM activities WHERE account_id = ? AND parent_id = ?',
+    [acc, parentId],
+  );
+  return (last?.position ?? 0) + POSITION_STEP;
+}
+
+async function parentRow(x: Executor, ctx: Ctx, itemKind: ItemKind, rawParent: unknown) {
+  const parentId = parseId(rawParent);
+  if (parentId === null) throw Errors.badRequest('parent', 'parent must be the id of an item');
+  const parent = await getItemRow(x, ctx.actor.accountId, parentId);
+  if (!parent || parent.kind !== itemKind.kind)
+    throw Errors.notFound('parent', `No ${itemKind.kind} with id ${parentId}`);
+  return parent;
+}
+
+function reply(a: ActivityRow, values: Record<string, unknown>): TreeObject {
+  return { item: { id: a.id, name: activityName(values), typeid: a.typeid, parent: a.parent_id } };
+}
+
+async function insertActivity(
+  x: Executor,
+  ctx: Ctx,
+  kind: ActivityKind,
+  parent: { id: number; typeid: number },
+  fields: Record<string, Value>,
+  position: number,
+): Promise<ActivityRow> {
+  const clean: Record<string, Value> = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== null) clean[k] = v;
+  const a: ActivityRow = {
+    account_id: ctx.actor.accountId,
+    id: await x.nextId(),
+    parent_id: parent.id,
+    segment: kind.segment,
+    typeid: kind.typeid,
+    fields: JSON.stringify(clean),
+    position,
+    creator_id: ctx.actor.userId,
+    modificator_id: ctx.actor.userId,
+    created_at: ctx.now,
+    updated_at: ctx.now,
+    deleted_at: null,
+  };
+  await x.run(`INSERT INTO activities (${ACTIVITY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+    a.account_id,
+    a.id,
+    a.parent_id,
+    a.segment,
+    a.typeid,
+    a.fields,
+    a.position,
+    a.creator_id,
+    a.modificator_id,
+    a.created_at,
+    a.updated_at,
+    a.deleted_at,
+  ]);
+  await raise(x, {
+    accountId: a.account_id,
+    type: 'activities.create',
+    objectId: a.id,
+    objectKind: kind.segment,
+    content: activityTree(a, parent.typeid, ctx.info, false),
+    now: ctx.now,
+  });
+  return a;
+}
+
+export async function createActivity(
+  engine: Engine,
+  ctx: Ctx,
+  itemKind: ItemKind,
+  kind: ActivityKind,
+  tree: TreeObject,
+  extraFields: Record<string, Value> = {},
+): Promise<TreeObject> {
+  const fields = { ...parseActivityData(kind, tree.data, ctx.info), ...extraFields };
+  return engine.write(async (x) => {
+    const parent = await parentRow(x, ctx, itemKind, tree.parent);
+    const position = await positionFor(x, ctx.actor.accountId, parent.id, tree);
+    const a = await insertActivity(x, ctx, kind, parent, fields, position);
+    return reply(a, fields);
+  });
+}
+
+export async function updateActivity(
+  engine: Engine,
+  ctx: Ctx,
+  itemKind: ItemKind,
+  kind: ActivityKind,
+  id: number,
+  tree: TreeObject,
+): Promise<TreeObject> {
+  const input = parseActivityData(kind, tree.data, ctx.info);
+  const acc = ctx.actor.accountId;
+  return engine.write(async (x) => {
+    const a = await getActivityRow(x, acc, id, { lock: engine.dialect.forUpdate });
+    if (!a || a.segment !== kind.segment) throw Errors.notFound('id', `No ${kind.segment} with id ${id}`);
+    let parent = await getItemRow(x, acc, a.parent_id);
+    if (!parent) throw Errors.notFound('id', `The parent of ${kind.segment} ${id} is in the trash`);
+    let changed = false;
+    let parentId = a.parent_id;
+    let position = a.position;
+    if (tree.parent !== undefined && tree.parent !== '' && parseId(tree.parent) !== a.parent_id) {
+      parent = await parentRow(x, ctx, itemKind, tree.parent);
+      parentId = parent.id;
+      position = await positionFor(x, acc, parentId, {});
+      changed = true;
+    }
+    const values = JSON.parse(a.fields) as Record<string, Value>;
+    for (const [k, v] of Object.entries(input)) {
+      if ((values[k] ?? null) === v) continue;
+      changed = true;
+      if (v === null) delete values[k];
+      else values[k] = v;
+    }
+    if (!changed) return reply(a, values);
+    const next: ActivityRow = {
+      ...a,
+      parent_id: parentId,
+      position,
+      fields: JSON.stringify(values),
+      modificator_id: ctx.actor.userId,
+      updated_at: Math.max(ctx.now, a.updated_at),
+    };
+    await x.run(
+      'UPDATE activities SET parent_id = ?, position = ?, fields = ?, modificator_id = ?, updated_at = ? WHERE account_id = ? AND id = ?',
+      [next.parent_id, next.position, next.fields, next.modificator_id, next.updated_at, acc, id],
+    );
+    await raise(x, {
+      accountId: acc,
+      type: 'activities.update',
+      objectId: id,
+      objectKind: kind.segment,
+      content: activityTree(next, parent.typeid, ctx.info, false),
+      now: ctx.now,
+    });
+    return reply(next, values);
+  });
+}
+
+export async function trashActivity(
+  engine: Engine,
+  ctx: Ctx,
+  kind: ActivityKind,
+  id: number,
+  restore: boolean,
+): Promise<TreeObject> {
+  const acc = ctx.actor.accountId;
+  return engine.write(async (x) => {
+    const a = await getActivityRow(x, acc, id, { lock: engine.dialect.forUpdate, deleted: restore });
+    if (!a || a.segment !== kind.segment) {
+      const other = await getActivityRow(x, acc, id, { deleted: !restore });
+      if (other && other.segment === kind.segment) {
+        throw Errors.conflict(
+          'id',
+          restore ? `${kind.segment} ${id} is not in the trash` : `${kind.segment} ${id} is already in the trash`,
+        );
+      }
+      throw Errors.notFound('id', `No ${kind.segment} with id ${id}`);
+    }
+    const parent = await getItemRow(x, acc, a.parent_id);
+    if (!parent) throw Errors.notFound('id', `The parent of ${kind.segment} ${id} is in the trash`);
+    const next: ActivityRow = {
+      ...a,
+      deleted_at: restore ? null : ctx.now,
+      modificator_id: ctx.actor.userId,
+      updated_at: Math.max(ctx.now, a.updated_at),
+    };
+    await x.run(
+      'UPDATE activities SET deleted_at = ?, modificator_id = ?, updated_at = ? WHERE account_id = ? AND id = ?',
+      [next.deleted_at, next.modificator_id, next.updated_at, acc, id],
+    );
+    const type: EventType = restore ? 'activities.restore' : 'activities.delete';
+    await raise(x, {
+      accountId: acc,
+      type,
+      objectId: id,
+      objectKind: kind.segment,
+      content: activityTree(next, parent.typeid, ctx.info, false),
+      now: ctx.now,
+    });
+    return reply(next, JSON.parse(next.fields) as Record<string, unknown>);
+  });
+}
+
+/** `POST /{kind}/template/`: copies every activity of a template under the parent, one event each. */
+export async function insertTemplate(
+  engine: Engine,
+  ctx: Ctx,
+  itemKind: ItemKind,
+  tree: TreeObject,
+): Promise<TreeObject> {
+  const data = tree.data && typeof tree.data === 'object' && !Array.isArray(tree.data) ? (tree.data as TreeObject) : {};
+  const templateId = parseId(data.templateid ?? tree.templateid);
+  if (templateId === null)
+    throw Errors.badRequest('templateid', 'data/templateid must be the id of an activity template');
+  const acc = ctx.actor.accountId;
+  return engine.write(async (x) => {
+    const parent = await parentRow(x, ctx, itemKind, tree.parent);
+    const template = await x.get<{ activities: string }>(
+      'SELECT activities FROM templates WHERE account_id = ? AND id = ?',
+      [acc, templateId],
+    );
+    if (!template) throw Errors.notFound('templateid', `No activity template with id ${templateId}`);
+    const list = JSON.parse(template.activities) as { segment: string; data: Record<string, Value> }[];
+    let position = await positionFor(x, acc, parent.id, {});
+    const created: TreeObject[] = [];
+    for (const t of list) {
+      const kind = activityKindBySegment.get(t.segment)!;
+      const a = await insertActivity(x, ctx, kind, parent, t.data, position);
+      position += POSITION_STEP;
+      created.push(reply(a, t.data).item as TreeObject);
+    }
+    return { count: created.length, activities: { activity: created } };
+  });
+}

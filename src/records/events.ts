@@ -1,0 +1,66 @@
+// The outbox: every change raises its events here, inside the change's own transaction, and each event
+// fans out to one delivery per matching active hook in the same transaction (one INSERT … SELECT whose cost
+// follows the hooks that match, thanks to the hooks_match index). A dispatcher never scans for "new"
+// events, so there is no high-water mark that a late-committing transaction could slip under.
+import type { Executor } from '../storage/port.js';
+import type { Tree } from '../dialect/tree.js';
+import { stringifyJson } from '../dialect/json.js';
+
+export const ITEM_EVENTS = [
+  'items.create',
+  'items.update',
+  'items.delete',
+  'items.restore',
+  'items.categorize',
+  'items.uncategorize',
+] as const;
+export const ACTIVITY_EVENTS = [
+  'activities.create',
+  'activities.update',
+  'activities.delete',
+  'activities.restore',
+] as const;
+export const EVENT_TYPES: readonly string[] = [...ITEM_EVENTS, ...ACTIVITY_EVENTS];
+export type EventType = (typeof ITEM_EVENTS)[number] | (typeof ACTIVITY_EVENTS)[number];
+
+export interface RaisedEvent {
+  id: number;
+  type: EventType;
+  objectId: number;
+}
+
+/**
+ * Which events one PUT raises (the rule of dialect §6): field changes → *.update, then tags added →
+ * categorize, then tags removed → uncategorize. Nothing changed → nothing raised.
+ */
+export function eventsForUpdate(
+  family: 'items' | 'activities',
+  change: { changed: boolean; added: number; removed: number },
+): EventType[] {
+  const out: EventType[] = [];
+  if (change.changed) out.push(`${family}.update` as EventType);
+  if (family === 'items' && change.added > 0) out.push('items.categorize');
+  if (family === 'items' && change.removed > 0) out.push('items.uncategorize');
+  return out;
+}
+
+/** Writes one event and its deliveries. Must run inside the write transaction of the change. */
+export async function raise(
+  x: Executor,
+  e: { accountId: number; type: EventType; objectId: number; objectKind: string; content: Tree; now: number },
+): Promise<RaisedEvent> {
+  const id = await x.nextId();
+  await x.run(
+    'INSERT INTO events (account_id, id, type, object_id, object_kind, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    [e.accountId, id, e.type, e.objectId, e.objectKind, stringifyJson(e.content), e.now],
+  );
+  // Fan-out: one delivery per active hook of the account on this event whose constraint fits the kind.
+  await x.run(
+    `INSERT INTO deliveries (account_id, hook_id, event_id, state, attempt_count, next_attempt_at, created_at, updated_at)
+     SELECT account_id, id, ?, 'pending', 0, ?, ?, ?
+       FROM hooks
+      WHERE account_id = ? AND event = ? AND active = 1 AND constrainttype IN ('all', ?)`,
+    [id, e.now, e.now, e.now, e.accountId, e.type, e.objectKind],
+  );
+  return { id, type: e.type, objectId: e.objectId };
+}

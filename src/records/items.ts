@@ -1,0 +1,723 @@
+// Records ("items": contacts, companies, project blogs): create, show, list, partial update, delete to the
+// trash, restore, tags and related items — each change with its events, in one transaction.
+import type { Actor } from '../accounts/accounts.js';
+import type { Engine, Executor } from '../storage/port.js';
+import { Errors } from '../errors.js';
+import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
+import type { FieldDef, ItemKind } from './kinds.js';
+import { itemKindByName } from './kinds.js';
+import { asList, normaliseValue, parseId, ValueError, type Value } from './values.js';
+import { eventsForUpdate, raise, type EventType } from './events.js';
+import type { AccountInfo } from './account-cache.js';
+import { activityTree, type ActivityRow } from './activities.js';
+
+export interface Ctx {
+  actor: Actor;
+  info: AccountInfo;
+  now: number;
+}
+
+export interface ItemRow {
+  account_id: number;
+  id: number;
+  kind: string;
+  typeid: number;
+  name: string;
+  fields: string;
+  ownership: number;
+  assignedto: number | null;
+  creator_id: number;
+  modificator_id: number;
+  created_at: number;
+  updated_at: number;
+  viewed_at: number | null;
+  flagged: number;
+  deleted_at: number | null;
+}
+
+const ITEM_COLUMNS =
+  'account_id, id, kind, typeid, name, fields, ownership, assignedto, creator_id, modificator_id, created_at, updated_at, viewed_at, flagged, deleted_at';
+
+export function fieldDefsFor(kind: ItemKind, info: AccountInfo): FieldDef[] {
+  return [...kind.fields, ...(info.customFields.get(kind.kind) ?? [])];
+}
+
+interface ItemInput {
+  fields: Record<string, Value>;
+  ownership?: number;
+  flagged?: number;
+  addCategories: number[];
+  removeCategories: number[];
+  addRelated: { id: number; note: string }[];
+  removeRelated: number[];
+}
+
+const STRUCTURAL = new Set(['ownership', 'flagged', 'categories', 'relateditems']);
+
+/** Checks a create/update body against the kind's fields; collects every error before failing. */
+export function parseItemInput(defs: FieldDef[], tree: TreeObject, info: AccountInfo): ItemInput {
+  const byName = new Map(defs.map((d) => [d.name, d]));
+  const errors: Record<string, string> = {};
+  const input: ItemInput = { fields: {}, addCategories: [], removeCategories: [], addRelated: [], removeRelated: [] };
+  for (const [key, raw] of Object.entries(tree)) {
+    if (STRUCTURAL.has(key)) continue;
+    const def = byName.get(key);
+    if (!def) {
+      errors[key] = 'Unknown field';
+      continue;
+    }
+    try {
+      const v = normaliseValue(def, raw);
+      if (def.type === 'user' && v !== null && !info.directory.users.has(v as number)) {
+        throw new ValueError(`no user ${v} in this account`);
+      }
+      input.fields[key] = v;
+    } catch (e) {
+      if (!(e instanceof ValueError)) throw e;
+      errors[key] = `${def.label} ${e.message}`;
+    }
+  }
+  if (tree.ownership !== undefined) {
+    const id = parseId(tree.ownership);
+    if (id === null || (!info.directory.users.has(id) && !info.directory.groups.has(id))) {
+      errors.ownership = 'ownership must be the id of a user or group of this account (see GET /ownership/)';
+    } else input.ownership = id;
+  }
+  if (tree.flagged !== undefined) {
+    const v = String(tree.flagged).trim();
+    if (v !== '0' && v !== '1') errors.flagged = 'flagged must be 0 or 1';
+    else input.flagged = Number(v);
+  }
+  const idList = (raw: unknown, field: string, child: string): number[] => {
+    const out: number[] = [];
+    for (const v of asList(raw)) {
+      const node =
+        v !== null && typeof v === 'object' && !Array.isArray(v)
+          ? ((v as TreeObject)[child] ?? (v as TreeObject).id)
+          : v;
+      const id = parseId(node);
+      if (id === null) errors[field] = `${field} must list ids`;
+      else out.push(id);
+    }
+    return out;
+  };
+  const cats = tree.categories;
+  if (cats !== undefined && cats !== '') {
+    if (typeof cats !== 'object' || cats === null || Array.isArray(cats)) {
+      errors.categories = 'categories must be <categories><add><category>ID</category></add></categories>';
+    } else {
+      const c = cats as TreeObject;
+      input.addCategories = idList(
+        typeof c.add === 'object' && c.add ? (c.add as TreeObject).category : c.add,
+        'categories',
+        'id',
+      );
+      input.removeCategories = idList(
+        typeof c.remove === 'object' && c.remove ? (c.remove as TreeObject).category : c.remove,
+        'categories',
+        'id',
+      );
+    }
+  }
+  const rel = tree.relateditems;
+  if (rel !== undefined && rel !== '') {
+    if (typeof rel !== 'object' || rel === null || Array.isArray(rel)) {
+      errors.relateditems =
+        'relateditems must be <relateditems><add><relatedto><id>ID</id></relatedto></add></relateditems>';
+    } else {
+      const r = rel as TreeObject;
+      const addNode = r.add && typeof r.add === 'object' ? (r.add as TreeObject).relatedto : undefined;
+      for (const v of asList(addNode)) {
+        const obj = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as TreeObject) : { id: v as Tree };
+        const id = parseId(obj.id);
+        if (id === null) errors.relateditems = 'each relatedto needs an <id>';
+        else input.addRelated.push({ id, note: obj.note === undefined || obj.note === null ? '' : String(obj.note) });
+      }
+      const removeNode = r.remove && typeof r.remove === 'object' ? (r.remove as TreeObject).relatedto : undefined;
+      input.removeRelated = idList(removeNode, 'relateditems', 'id');
+    }
+  }
+  if (Object.keys(errors).length > 0) throw Errors.invalid(errors);
+  return input;
+}
+
+// ---------------------------------------------------------------------------------------------- reading
+
+export async function getItemRow(
+  x: Executor,
+  accountId: number,
+  id: number,
+  opts: { lock?: string; deleted?: boolean } = {},
+): Promise<ItemRow | undefined> {
+  return x.get<ItemRow>(
+    `SELECT ${ITEM_COLUMNS} FROM items WHERE account_id = ? AND id = ? AND deleted_at IS ${opts.deleted ? 'NOT NULL' : 'NULL'} ${opts.lock ?? ''}`,
+    [accountId, id],
+  );
+}
+
+async function itemCategories(x: Executor, accountId: number, itemId: number): Promise<{ id: number; name: string }[]> {
+  return x.all(
+    `SELECT c.id, c.name FROM item_categories ic JOIN categories c ON c.account_id = ic.account_id AND c.id = ic.category_id
+      WHERE ic.account_id = ? AND ic.item_id = ? ORDER BY c.name, c.id`,
+    [accountId, itemId],
+  );
+}
+
+async function relatedItems(
+  x: Executor,
+  accountId: number,
+  itemId: number,
+): Promise<{ id: number; name: string; typeid: number; note: string }[]> {
+  return x.all(
+    `SELECT i.id, i.name, i.typeid, r.note FROM related_items r JOIN items i ON i.account_id = r.account_id AND i.id = r.related_id
+      WHERE r.account_id = ? AND r.item_id = ? AND i.deleted_at IS NULL ORDER BY i.id`,
+    [accountId, itemId],
+  );
+}
+
+function userName(info: AccountInfo, id: number | null | undefined): string {
+  if (id === null || id === undefined) return '';
+  return info.directory.users.get(id)?.name ?? info.directory.groups.get(id)?.name ?? '';
+}
+
+/** The fields of an item as the wire shows them, with `x_cn` names beside user and company ids. */
+function fieldsTree(
+  row: ItemRow,
+  defs: FieldDef[],
+  info: AccountInfo,
+  companyNames: Map<number, string>,
+  only?: Set<string>,
+): TreeObject {
+  const values = JSON.parse(row.fields) as Record<string, Value>;
+  const out: TreeObject = {};
+  for (const def of defs) {
+    if (only && !only.has(def.name)) continue;
+    const v = values[def.name];
+    if (v === undefined || v === null) continue;
+    out[def.name] = v;
+    if (def.type === 'user') out[`${def.name}_cn`] = userName(info, v as number);
+    if (def.type === 'company') out[`${def.name}_cn`] = companyNames.get(v as number) ?? '';
+  }
+  return out;
+}
+
+function itemHead(row: ItemRow, info: AccountInfo): TreeObject {
+  return {
+    id: row.id,
+    name: row.name,
+    typeid: row.typeid,
+    created: formatDate(row.created_at),
+    updated: formatDate(row.updated_at),
+    viewed: formatDate(row.viewed_at),
+    ownership: row.ownership,
+    flagged: row.flagged,
+    creatorid: row.creator_id,
+    creatorname: userName(info, row.creator_id),
+    modificatorid: row.modificator_id,
+    modificatorname: userName(info, row.modificator_id),
+  };
+}
+
+async function companyNamesFor(x: Executor, accountId: number, rows: ItemRow[]): Promise<Map<number, string>> {
+  const ids = new Set<number>();
+  for (const r of rows) {
+    if (r.kind !== 'contact') continue;
+    const c = (JSON.parse(r.fields) as Record<string, Value>).company;
+    if (typeof c === 'number') ids.add(c);
+  }
+  if (ids.size === 0) return new Map();
+  const list = [...ids];
+  const found = await x.all<{ id: number; name: string }>(
+    `SELECT id, name FROM items WHERE account_id = ? AND id IN (${list.map(() => '?').join(',')})`,
+    [accountId, ...list],
+  );
+  return new Map(found.map((r) => [r.id, r.name]));
+}
+
+/** The full record: what `show` answers (without activities) and what every items.* event carries. */
+export async function itemContent(x: Executor, ctx: Ctx, row: ItemRow): Promise<TreeObject> {
+  const kind = itemKindByName.get(row.kind)!;
+  const [cats, related, companies] = await Promise.all([
+    itemCategories(x, row.account_id, row.id),
+    relatedItems(x, row.account_id, row.id),
+    companyNamesFor(x, row.account_id, [row]),
+  ]);
+  return {
+    item: { ...itemHead(row, ctx.info), fields: fieldsTree(row, fieldDefsFor(kind, ctx.info), ctx.info, companies) },
+    relateditems: { relatedto: related.map((r) => ({ id: r.id, name: r.name, typeid: r.typeid, note: r.note })) },
+    categories: { category: cats.map((c) => ({ id: c.id, name: c.name })) },
+  };
+}
+
+export async function showItem(engine: Engine, ctx: Ctx, kind: ItemKind, id: number): Promise<TreeObject> {
+  return engine.read(async (x) => {
+    const row = await getItemRow(x, ctx.actor.accountId, id);
+    if (!row || row.kind !== kind.kind) throw Errors.notFound('id', `No ${kind.kind} with id ${id}`);
+    const content = await itemContent(x, ctx, row);
+    const activities = await x.all<ActivityRow>(
+      `SELECT account_id, id, parent_id, segment, typeid, fields, position, creator_id, modificator_id, created_at, updated_at, deleted_at
+         FROM activities WHERE account_id = ? AND parent_id = ? AND deleted_at IS NULL ORDER BY position, id`,
+      [ctx.actor.accountId, id],
+    );
+    return {
+      ...content,
+      activities: { activity: activities.map((a) => activityTree(a, row.typeid, ctx.info, true)) },
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------- writing
+
+async function checkReferences(
+  x: Executor,
+  ctx: Ctx,
+  kind: ItemKind,
+  input: ItemInput,
+  selfId?: number,
+): Promise<void> {
+  const acc = ctx.actor.accountId;
+  const errors: Record<string, string> = {};
+  const company = input.fields.company;
+  if (typeof company === 'number') {
+    const row = await getItemRow(x, acc, company);
+    if (!row || row.kind !== 'company') errors.company = `No company with id ${company} in this account`;
+  }
+  const cats = [...new Set([...input.addCategories, ...input.removeCategories])];
+  if (cats.length > 0) {
+    const found = await x.all<{ id: number }>(
+      `SELECT id FROM categories WHERE account_id = ? AND kind = ? AND id IN (${cats.map(() => '?').join(',')})`,
+      [acc, kind.kind, ...cats],
+    );
+    const ok = new Set(found.map((r) => r.id));
+    const missing = cats.filter((c) => !ok.has(c));
+    if (missing.length) errors.categories = `No ${kind.kind} category with id ${missing.join(', ')} in this account`;
+  }
+  for (const r of input.addRelated) {
+    if (r.id === selfId) errors.relateditems = 'An item cannot be related to itself';
+    else if (!(await getItemRow(x, acc, r.id))) errors.relateditems = `No item with id ${r.id} in this account`;
+  }
+  if (Object.keys(errors).length) throw Errors.invalid(errors);
+}
+
+async function applyCategories(
+  x: Executor,
+  acc: number,
+  itemId: number,
+  input: ItemInput,
+): Promise<{ added: number; removed: number }> {
+  let added = 0;
+  let removed = 0;
+  for (const c of input.addCategories) {
+    const exists = await x.get(
+      'SELECT 1 AS one FROM item_categories WHERE account_id = ? AND item_id = ? AND category_id = ?',
+      [acc, itemId, c],
+    );
+    if (exists) continue;
+    await x.run('INSERT INTO item_categories (account_id, item_id, category_id) VALUES (?, ?, ?)', [acc, itemId, c]);
+    added++;
+  }
+  for (const c of input.removeCategories) {
+    if (input.addCategories.includes(c)) continue;
+    const r = await x.run('DELETE FROM item_categories WHERE account_id = ? AND item_id = ? AND category_id = ?', [
+      acc,
+      itemId,
+      c,
+    ]);
+    removed += r.changes;
+  }
+  return { added, removed };
+}
+
+async function applyRelated(x: Executor, acc: number, itemId: number, input: ItemInput): Promise<boolean> {
+  let changed = false;
+  for (const r of input.addRelated) {
+    // Relations are symmetric: both items list each other.
+    for (const [a, b] of [
+      [itemId, r.id],
+      [r.id, itemId],
+    ]) {
+      const cur = await x.get<{ note: string }>(
+        'SELECT note FROM related_items WHERE account_id = ? AND item_id = ? AND related_id = ?',
+        [acc, a, b],
+      );
+      if (!cur) {
+        await x.run('INSERT INTO related_items (account_id, item_id, related_id, note) VALUES (?, ?, ?, ?)', [
+          acc,
+          a,
+          b,
+          r.note,
+        ]);
+        changed = true;
+      } else if (cur.note !== r.note) {
+        await x.run('UPDATE related_items SET note = ? WHERE account_id = ? AND item_id = ? AND related_id = ?', [
+          r.note,
+          acc,
+          a,
+          b,
+        ]);
+        changed = true;
+      }
+    }
+  }
+  for (const id of input.removeRelated) {
+    const a = await x.run('DELETE FROM related_items WHERE account_id = ? AND item_id = ? AND related_id = ?', [
+      acc,
+      itemId,
+      id,
+    ]);
+    await x.run('DELETE FROM related_items WHERE account_id = ? AND item_id = ? AND related_id = ?', [acc, id, itemId]);
+    if (a.changes > 0) changed = true;
+  }
+  return changed;
+}
+
+function computeName(kind: ItemKind, fields: Record<string, Value>): string {
+  return kind.name(fields);
+}
+
+export async function createItem(engine: Engine, ctx: Ctx, kind: ItemKind, tree: TreeObject): Promise<TreeObject> {
+  const defs = fieldDefsFor(kind, ctx.info);
+  const input = parseItemInput(defs, tree, ctx.info);
+  const acc = ctx.actor.accountId;
+  const fields: Record<string, Value> = {};
+  for (const [k, v] of Object.entries(input.fields)) if (v !== null) fields[k] = v;
+  return engine.write(async (x) => {
+    await checkReferences(x, ctx, kind, input);
+    const id = await x.nextId();
+    const row: ItemRow = {
+      account_id: acc,
+      id,
+      kind: kind.kind,
+      typeid: kind.typeid,
+      name: computeName(kind, fields),
+      fields: JSON.stringify(fields),
+      ownership: input.ownership ?? ctx.actor.userId,
+      assignedto: typeof fields.assignedto === 'number' ? fields.assignedto : null,
+      creator_id: ctx.actor.userId,
+      modificator_id: ctx.actor.userId,
+      created_at: ctx.now,
+      updated_at: ctx.now,
+      viewed_at: null,
+      flagged: input.flagged ?? 0,
+      deleted_at: null,
+    };
+    await x.run(`INSERT INTO items (${ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+      row.account_id,
+      row.id,
+      row.kind,
+      row.typeid,
+      row.name,
+      row.fields,
+      row.ownership,
+      row.assignedto,
+      row.creator_id,
+      row.modificator_id,
+      row.created_at,
+      row.updated_at,
+      row.viewed_at,
+      row.flagged,
+      row.deleted_at,
+    ]);
+    const plain = input.addCategories.length === 0 && input.addRelated.length === 0;
+    if (!plain) {
+      await applyCategories(x, acc, id, input);
+      await applyRelated(x, acc, id, input);
+    }
+    // A plain create needs no read-back: its content is known here, which keeps the hot path to 3 statements.
+    const content: TreeObject =
+      plain && typeof fields.company !== 'number'
+        ? {
+            item: { ...itemHead(row, ctx.info), fields: fieldsTree(row, defs, ctx.info, new Map()) },
+            relateditems: { relatedto: [] },
+            categories: { category: [] },
+          }
+        : await itemContent(x, ctx, row);
+    await raise(x, {
+      accountId: acc,
+      type: 'items.create',
+      objectId: id,
+      objectKind: kind.kind,
+      content,
+      now: ctx.now,
+    });
+    return content;
+  });
+}
+
+export async function updateItem(
+  engine: Engine,
+  ctx: Ctx,
+  kind: ItemKind,
+  id: number,
+  tree: TreeObject,
+): Promise<TreeObject> {
+  const defs = fieldDefsFor(kind, ctx.info);
+  const input = parseItemInput(defs, tree, ctx.info);
+  const acc = ctx.actor.accountId;
+  return engine.write(async (x) => {
+    const row = await getItemRow(x, acc, id, { lock: engine.dialect.forUpdate });
+    if (!row || row.kind !== kind.kind) throw Errors.notFound('id', `No ${kind.kind} with id ${id}`);
+    await checkReferences(x, ctx, kind, input, id);
+    const fields = JSON.parse(row.fields) as Record<string, Value>;
+    let changed = false;
+    for (const [k, v] of Object.entries(input.fields)) {
+      const cur = fields[k] ?? null;
+      if (cur === v) continue;
+      changed = true;
+      if (v === null) delete fields[k];
+      else fields[k] = v;
+    }
+    if (input.ownership !== undefined && input.ownership !== row.ownership) changed = true;
+    if (input.flagged !== undefined && input.flagged !== row.flagged) changed = true;
+    if (await applyRelated(x, acc, id, input)) changed = true;
+    const tags = await applyCategories(x, acc, id, input);
+    const events = eventsForUpdate('items', { changed, ...tags });
+    if (events.length === 0) return itemContent(x, ctx, row);
+    const next: ItemRow = {
+      ...row,
+      name: computeName(kind, fields),
+      fields: JSON.stringify(fields),
+      ownership: input.ownership ?? row.ownership,
+      flagged: input.flagged ?? row.flagged,
+      assignedto: typeof fields.assignedto === 'number' ? fields.assignedto : null,
+      modificator_id: ctx.actor.userId,
+      updated_at: Math.max(ctx.now, row.updated_at),
+    };
+    await x.run(
+      `UPDATE items SET name = ?, fields = ?, ownership = ?, flagged = ?, assignedto = ?, modificator_id = ?, updated_at = ?
+        WHERE account_id = ? AND id = ?`,
+      [
+        next.name,
+        next.fields,
+        next.ownership,
+        next.flagged,
+        next.assignedto,
+        next.modificator_id,
+        next.updated_at,
+        acc,
+        id,
+      ],
+    );
+    const content = await itemContent(x, ctx, next);
+    for (const type of events) {
+      await raise(x, { accountId: acc, type, objectId: id, objectKind: kind.kind, content, now: ctx.now });
+    }
+    return content;
+  });
+}
+
+/** Moves an item to the trash (delete) or back (restore), raising items.delete / items.restore. */
+export async function trashItem(
+  engine: Engine,
+  ctx: Ctx,
+  kind: ItemKind,
+  id: number,
+  restore: boolean,
+): Promise<TreeObject> {
+  const acc = ctx.actor.accountId;
+  return engine.write(async (x) => {
+    const row = await getItemRow(x, acc, id, { lock: engine.dialect.forUpdate, deleted: restore });
+    if (!row || row.kind !== kind.kind) {
+      const other = await getItemRow(x, acc, id, { deleted: !restore });
+      if (other && other.kind === kind.kind) {
+        throw Errors.conflict(
+          'id',
+          restore ? `${kind.kind} ${id} is not in the trash` : `${kind.kind} ${id} is already in the trash`,
+        );
+      }
+      throw Errors.notFound('id', `No ${kind.kind} with id ${id}`);
+    }
+    const next: ItemRow = {
+      ...row,
+      deleted_at: restore ? null : ctx.now,
+      modificator_id: ctx.actor.userId,
+      updated_at: Math.max(ctx.now, row.updated_at),
+    };
+    await x.run('UPDATE items SET deleted_at = ?, modificator_id = ?, updated_at = ? WHERE account_id = ? AND id = ?', [
+      next.deleted_at,
+      next.modificator_id,
+      next.updated_at,
+      acc,
+      id,
+    ]);
+    const content = await itemContent(x, ctx, next);
+    const type: EventType = restore ? 'items.restore' : 'items.delete';
+    await raise(x, { accountId: acc, type, objectId: id, objectKind: kind.kind, content, now: ctx.now });
+    return content;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------- listing
+
+export interface ListParams {
+  layout: boolean;
+  fieldlist?: Set<string>;
+  start: number;
+  limit: number;
+  filtermode?: string;
+  filtervalue?: string;
+  searchmode?: string;
+  searchvalue?: string;
+  sortfield: string;
+  sortdir: 'asc' | 'desc';
+  categories: number[];
+}
+
+const MAX_LIMIT = 5000;
+
+function param(p: TreeObject, key: string): string | undefined {
+  const v = p[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'object') throw Errors.badRequest(key, `${key} must be a single value`);
+  return String(v).trim();
+}
+
+function intParam(p: TreeObject, key: string, dflt: number, min: number, max: number): number {
+  const v = param(p, key);
+  if (v === undefined || v === '') return dflt;
+  if (!/^\d+$/.test(v)) throw Errors.badRequest(key, `${key} must be a whole number`);
+  return Math.min(Math.max(Number(v), min), max);
+}
+
+export function parseListParams(kind: ItemKind, defs: FieldDef[], p: TreeObject): ListParams {
+  const sortfield = param(p, 'sortfield') || 'id';
+  const known = new Set(['id', 'name', 'created', 'updated', 'viewed', ...defs.map((d) => d.name)]);
+  if (!known.has(sortfield)) throw Errors.badRequest('sortfield', `Cannot sort ${kind.segment} by "${sortfield}"`);
+  const dir = (param(p, 'sortdir') || 'asc').toLowerCase();
+  if (dir !== 'asc' && dir !== 'desc') throw Errors.badRequest('sortdir', 'sortdir must be asc or desc');
+  const fieldlistText = param(p, 'fieldlist');
+  const categories = (param(p, 'categories') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      const id = parseId(s);
+      if (id === null) throw Errors.badRequest('categories', 'categories must be a comma-separated list of ids');
+      return id;
+    });
+  return {
+    layout: param(p, 'layout') === '1',
+    fieldlist: fieldlistText ? new Set(fieldlistText.split(',').map((s) => s.trim())) : undefined,
+    start: intParam(p, 'start', 0, 0, Number.MAX_SAFE_INTEGER),
+    limit: intParam(p, 'limit', 100, 1, MAX_LIMIT),
+    filtermode: param(p, 'filtermode') || undefined,
+    filtervalue: param(p, 'filtervalue'),
+    searchmode: param(p, 'searchmode') || undefined,
+    searchvalue: param(p, 'searchvalue') || undefined,
+    sortfield,
+    sortdir: dir,
+    categories,
+  };
+}
+
+const EMAIL_FIELDS = ['businessemail', 'personalemail', 'otheremail'];
+
+export async function listItems(
+  engine: Engine,
+  ctx: Ctx,
+  kind: ItemKind,
+  params: TreeObject,
+): Promise<Map<string, Tree>> {
+  const defs = fieldDefsFor(kind, ctx.info);
+  const p = parseListParams(kind, defs, params);
+  const d = engine.dialect;
+  const where: string[] = ['i.account_id = ?', 'i.kind = ?', 'i.deleted_at IS NULL'];
+  const args: unknown[] = [ctx.actor.accountId, kind.kind];
+  const defByName = new Map(defs.map((x) => [x.name, x]));
+
+  switch (p.filtermode) {
+    case undefined:
+    case 'all':
+      break;
+    case 'byemail': {
+      if (!p.filtervalue) throw Errors.badRequest('filtervalue', 'filtermode byemail needs a filtervalue');
+      if (kind.kind !== 'contact') throw Errors.badRequest('filtermode', 'byemail applies to contacts');
+      where.push(`(${EMAIL_FIELDS.map((f) => `LOWER(${d.jsonText('i.fields', f)}) = ?`).join(' OR ')})`);
+      args.push(...EMAIL_FIELDS.map(() => p.filtervalue!.toLowerCase()));
+      break;
+    }
+    case 'category': {
+      const id = parseId(p.filtervalue);
+      if (id === null) throw Errors.badRequest('filtervalue', 'filtermode category needs a category id');
+      where.push(
+        'EXISTS (SELECT 1 FROM item_categories ic WHERE ic.account_id = i.account_id AND ic.item_id = i.id AND ic.category_id = ?)',
+      );
+      args.push(id);
+      break;
+    }
+    case 'byowner':
+    case 'byassignee': {
+      const id = parseId(p.filtervalue);
+      if (id === null) throw Errors.badRequest('filtervalue', `filtermode ${p.filtermode} needs a user id`);
+      where.push(p.filtermode === 'byowner' ? 'i.ownership = ?' : 'i.assignedto = ?');
+      args.push(id);
+      break;
+    }
+    case 'bycompany': {
+      const id = parseId(p.filtervalue);
+      if (id === null || kind.kind !== 'contact')
+        throw Errors.badRequest('filtervalue', 'filtermode bycompany needs a company id (contacts only)');
+      where.push(`${d.jsonText('i.fields', 'company')} = ?`);
+      args.push(String(id));
+      break;
+    }
+    default:
+      throw Errors.badRequest(
+        'filtermode',
+        `Unknown filtermode "${p.filtermode}" (byemail, category, byowner, byassignee, bycompany)`,
+      );
+  }
+  if (p.categories.length > 0) {
+    where.push(
+      `EXISTS (SELECT 1 FROM item_categories ic WHERE ic.account_id = i.account_id AND ic.item_id = i.id AND ic.category_id IN (${p.categories.map(() => '?').join(',')}))`,
+    );
+    args.push(...p.categories);
+  }
+  if (p.searchvalue) {
+    const pattern = `%${p.searchvalue.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const mode = p.searchmode ?? 'name';
+    if (mode === 'name') {
+      where.push(`i.name ${d.ilike} ? ESCAPE '\\'`);
+      args.push(pattern);
+    } else if (mode === 'all') {
+      where.push(`(i.name ${d.ilike} ? ESCAPE '\\' OR i.fields ${d.ilike} ? ESCAPE '\\')`);
+      args.push(pattern, pattern);
+    } else if (defByName.has(mode)) {
+      where.push(`${d.jsonText('i.fields', mode)} ${d.ilike} ? ESCAPE '\\'`);
+      args.push(pattern);
+    } else {
+      throw Errors.badRequest('searchmode', `Unknown searchmode "${mode}" (name, all, or a field name)`);
+    }
+  }
+  const columns: Record<string, string> = {
+    id: 'i.id',
+    name: 'LOWER(i.name)',
+    created: 'i.created_at',
+    updated: 'i.updated_at',
+    viewed: 'i.viewed_at',
+  };
+  const sortExpr = columns[p.sortfield] ?? `LOWER(${d.jsonText('i.fields', p.sortfield)})`;
+  const dir = p.sortdir.toUpperCase();
+  const whereSql = where.join(' AND ');
+  return engine.read(async (x) => {
+    const count = await x.get<{ n: number }>(`SELECT COUNT(*) AS n FROM items i WHERE ${whereSql}`, args);
+    const rows = await x.all<ItemRow>(
+      `SELECT ${ITEM_COLUMNS.split(', ')
+        .map((c) => `i.${c}`)
+        .join(', ')} FROM items i WHERE ${whereSql}
+        ORDER BY ${sortExpr} ${dir}, i.id ${dir} LIMIT ? OFFSET ?`,
+      [...args, p.limit, p.start],
+    );
+    const companies = p.layout ? await companyNamesFor(x, ctx.actor.accountId, rows) : new Map<number, string>();
+    const out = new Map<string, Tree>();
+    out.set('count', Number(count?.n ?? 0));
+    for (const row of rows) {
+      const head = itemHead(row, ctx.info);
+      out.set(
+        String(row.id),
+        p.layout ? { ...head, ...fieldsTree(row, defs, ctx.info, companies, p.fieldlist) } : head,
+      );
+    }
+    return out;
+  });
+}

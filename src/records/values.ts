@@ -1,0 +1,97 @@
+// Field values from the wire (XML text, JSON scalars, form strings) checked and normalised by field type.
+// Every failure names the field, so the API can answer {errors: {field: message}}.
+import type { FieldDef } from './kinds.js';
+import { formatDate } from '../dialect/tree.js';
+
+export const MAX_TEXT = 65_535;
+
+export type Value = string | number | null;
+
+export class ValueError extends Error {}
+
+/** Accepted on input: 2026-11-28T09:45:00+00:00 (any offset, or Z), "2026-11-28 09:45:00", 2026-11-28. */
+export function parseDate(text: string): number | null {
+  const t = text.trim();
+  let m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(t);
+  if (m) return checked(Date.UTC(+m[1], +m[2] - 1, +m[3]), m);
+  m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(t);
+  if (!m) return null;
+  const base = checked(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] ?? 0)), m);
+  if (base === null || +m[4] > 23 || +m[5] > 59 || +(m[6] ?? 0) > 59) return null;
+  const zone = m[7];
+  if (!zone || zone === 'Z') return base;
+  const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone)!;
+  const offset = (+z[2] * 60 + +z[3]) * 60_000;
+  return z[1] === '+' ? base - offset : base + offset;
+}
+
+function checked(ms: number, m: RegExpExecArray): number | null {
+  const d = new Date(ms);
+  // Date.UTC rolls 2026-02-31 over into March; refuse such dates instead.
+  if (d.getUTCFullYear() !== +m[1] || d.getUTCMonth() !== +m[2] - 1 || d.getUTCDate() !== +m[3]) return null;
+  return ms;
+}
+
+function scalarText(raw: unknown): string {
+  if (raw === null || raw === undefined) return '';
+  if (typeof raw === 'string') return raw;
+  if (typeof raw === 'number' && Number.isFinite(raw)) return String(raw);
+  if (typeof raw === 'boolean') return raw ? '1' : '0';
+  throw new ValueError('must be a single value, not a list or a structure');
+}
+
+/** Normalises one input value for a field. Empty input clears the field (null). */
+export function normaliseValue(def: FieldDef, raw: unknown): Value {
+  const text = scalarText(raw).trim();
+  if (text === '') return null;
+  switch (def.type) {
+    case 'number': {
+      if (!/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(text)) throw new ValueError(`must be a number, got "${clip(text)}"`);
+      return Number(text);
+    }
+    case 'boolean': {
+      const v = text.toLowerCase();
+      if (v === '1' || v === 'true' || v === 'yes') return 1;
+      if (v === '0' || v === 'false' || v === 'no') return 0;
+      throw new ValueError(`must be 0 or 1, got "${clip(text)}"`);
+    }
+    case 'date': {
+      const ms = parseDate(text);
+      if (ms === null) throw new ValueError(`must be a date (2026-11-28), got "${clip(text)}"`);
+      return formatDate(ms)!.slice(0, 10);
+    }
+    case 'datetime': {
+      const ms = parseDate(text);
+      if (ms === null) throw new ValueError(`must be a date and time (2026-11-28T09:45:00+00:00), got "${clip(text)}"`);
+      return formatDate(ms);
+    }
+    case 'user':
+    case 'company': {
+      if (!/^\d{1,15}$/.test(text))
+        throw new ValueError(`must be an id (a positive whole number), got "${clip(text)}"`);
+      return Number(text);
+    }
+    default: {
+      const s = scalarText(raw);
+      if (s.length > MAX_TEXT) throw new ValueError(`is longer than ${MAX_TEXT} characters`);
+      return s;
+    }
+  }
+}
+
+function clip(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+/** Reads a positive integer id from input (XML text, JSON number or string). */
+export function parseId(raw: unknown): number | null {
+  if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw > 0) return raw;
+  if (typeof raw === 'string' && /^\s*\d{1,15}\s*$/.test(raw) && Number(raw) > 0) return Number(raw);
+  return null;
+}
+
+/** XML gives one child as a value and several as an array; JSON and form may give either. */
+export function asList(raw: unknown): unknown[] {
+  if (raw === undefined || raw === null || raw === '') return [];
+  return Array.isArray(raw) ? raw : [raw];
+}

@@ -1,0 +1,88 @@
+// Group commit: the lever that makes many small writes cheap. Units that arrive while a transaction is
+// running wait, then share the next transaction (one commit, one fsync). A failed shared transaction is
+// rolled back and each of its units is retried alone, so one bad unit fails only itself.
+import type { Executor } from './port.js';
+
+export interface TxConnection {
+  executor: Executor;
+  begin(): Promise<void>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+interface Unit {
+  fn: (x: Executor) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+export class GroupCommitter {
+  private queue: Unit[] = [];
+  private idle: TxConnection[];
+  private readonly total: number;
+  private closed = false;
+
+  constructor(
+    connections: TxConnection[],
+    private readonly maxBatch = 128,
+  ) {
+    this.idle = [...connections];
+    this.total = connections.length;
+  }
+
+  submit<T>(fn: (x: Executor) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('storage is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0 && this.idle.length > 0) {
+      const conn = this.idle.pop()!;
+      const batch = this.queue.splice(0, this.maxBatch);
+      void this.runBatch(conn, batch).finally(() => {
+        this.idle.push(conn);
+        this.pump();
+      });
+    }
+  }
+
+  private async runBatch(conn: TxConnection, batch: Unit[]): Promise<void> {
+    if (batch.length === 1) return this.runAlone(conn, batch[0]);
+    const results: unknown[] = [];
+    try {
+      await conn.begin();
+      for (const unit of batch) results.push(await unit.fn(conn.executor));
+      await conn.commit();
+    } catch {
+      await conn.rollback().catch(() => undefined);
+      for (const unit of batch) await this.runAlone(conn, unit);
+      return;
+    }
+    batch.forEach((unit, i) => unit.resolve(results[i]));
+  }
+
+  private async runAlone(conn: TxConnection, unit: Unit): Promise<void> {
+    try {
+      await conn.begin();
+      const result = await unit.fn(conn.executor);
+      await conn.commit();
+      unit.resolve(result);
+    } catch (error) {
+      await conn.rollback().catch(() => undefined);
+      unit.reject(error);
+    }
+  }
+
+  /** Waits for queued and running work, then refuses new work. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    while (this.queue.length > 0 || this.busy()) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private busy(): boolean {
+    return this.idle.length < this.total;
+  }
+}

@@ -1,0 +1,51 @@
+// The storage port: what Hookline needs from a database, implemented by sqlite/engine.ts and
+// postgres/engine.ts. SQL text is shared (queries/*.ts, written with `?` placeholders); the few
+// differences between the engines are declared as data in `Dialect`, never as `if` branches in queries.
+//
+// Terminology (the same words in code, docs and UI):
+//   event    — one change to a record or activity, stored in the outbox (`events`) in the same
+//              transaction as the change, with the full content after it
+//   hook     — a subscription: account + event name + constrainttype + url + format + secret
+//   delivery — one event × one hook; written in the same transaction as the event; holds the state
+//   attempt  — one HTTP try of a delivery (append-only log)
+//   claim    — a dispatcher taking due deliveries for itself, with a lease
+//   lease    — how long a claim holds; an expired lease makes the delivery claimable again
+
+export type Row = Record<string, unknown>;
+
+/** Runs SQL. Inside `write` it is one transaction; inside `read`, a consistent read connection. */
+export interface Executor {
+  all<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  get<T = Row>(sql: string, params?: readonly unknown[]): Promise<T | undefined>;
+  run(sql: string, params?: readonly unknown[]): Promise<{ changes: number }>;
+  /** A fresh id, unique across every kind of an account (in fact across the server). */
+  nextId(): Promise<number>;
+}
+
+export interface Dialect {
+  name: 'sqlite' | 'postgres';
+  /** FOR UPDATE SKIP LOCKED exists (PostgreSQL); SQLite has a single writer, so a claim needs no row locks. */
+  skipLocked: boolean;
+  /** `SELECT … FOR UPDATE` locks rows read in a write transaction (PostgreSQL). */
+  forUpdate: string;
+  /** Case-insensitive LIKE. */
+  ilike: string;
+  /** SQL expression for the text value of key `key` of the JSON object in column `column`. */
+  jsonText(column: string, key: string): string;
+}
+
+export interface Engine {
+  readonly dialect: Dialect;
+  /** Reads committed data. */
+  read<T>(fn: (x: Executor) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn in a write transaction. Concurrent calls are group-committed: several units share one
+   * transaction (one fsync). If a shared transaction fails, each of its units is run again alone, so a
+   * unit that throws never takes another unit down with it. fn must not have side effects outside the
+   * database: it may run twice.
+   */
+  write<T>(fn: (x: Executor) => Promise<T>): Promise<T>;
+  /** Runs fn in its own transaction on its own connection (no group commit): for tests and tools. */
+  solo<T>(fn: (x: Executor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

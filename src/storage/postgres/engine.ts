@@ -1,0 +1,196 @@
+// PostgreSQL engine (pg): a pool for reads, a few dedicated writer connections that group-commit.
+import pg from 'pg';
+import type { Dialect, Engine, Executor } from '../port.js';
+import { GroupCommitter, type TxConnection } from '../group-commit.js';
+import { migrations } from './migrations.js';
+
+export const postgresDialect: Dialect = {
+  name: 'postgres',
+  skipLocked: true,
+  forUpdate: 'FOR UPDATE',
+  ilike: 'ILIKE',
+  jsonText: (column, key) => `(${column}::jsonb ->> '${key}')`,
+};
+
+/** Ids handed out per nextval of the id_blocks sequence (hi/lo): no round trip for most ids. */
+const ID_BLOCK = 100;
+
+// BIGINT columns come back as numbers: every id and time here fits in 2^53.
+const types = {
+  getTypeParser: (oid: number, format?: string) =>
+    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'),
+};
+
+const converted = new Map<string, string>();
+/** Shared SQL uses `?` placeholders; PostgreSQL wants $1, $2, … */
+function toPg(sql: string): string {
+  let out = converted.get(sql);
+  if (out === undefined) {
+    let n = 0;
+    out = sql.replace(/\?/g, () => `$${++n}`);
+    converted.set(sql, out);
+  }
+  return out;
+}
+
+class IdBlocks {
+  private next = 0;
+  private end = 0;
+  private pending: Promise<void> | null = null;
+  constructor(private readonly pool: pg.Pool) {}
+
+  async nextId(): Promise<number> {
+    while (this.next >= this.end) {
+      // nextval is not transactional: a block is never handed out twice, even if a transaction rolls back.
+      this.pending ??= this.pool
+        .query<{ block: number }>("SELECT nextval('id_blocks') AS block")
+        .then((r) => {
+          this.next = r.rows[0].block * ID_BLOCK;
+          this.end = this.next + ID_BLOCK;
+        })
+        .finally(() => (this.pending = null));
+      await this.pending;
+    }
+    return this.next++;
+  }
+}
+
+class PgExecutor implements Executor {
+  constructor(
+    private readonly client: pg.Pool | pg.PoolClient | pg.Client,
+    private readonly ids: IdBlocks,
+  ) {}
+  async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    return (await this.client.query(toPg(sql), params as unknown[])).rows as T[];
+  }
+  async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    return (await this.client.query(toPg(sql), params as unknown[])).rows[0] as T | undefined;
+  }
+  async run(sql: string, params: readonly unknown[] = []): Promise<{ changes: number }> {
+    return { changes: (await this.client.query(toPg(sql), params as unknown[])).rowCount ?? 0 };
+  }
+  nextId(): Promise<number> {
+    return this.ids.nextId();
+  }
+}
+
+export interface PostgresOptions {
+  url: string;
+  /** Schema to use (created if missing); tests get one each. */
+  schema?: string;
+  /** Writer connections, each running its own group commits. */
+  writers?: number;
+  readPoolSize?: number;
+}
+
+async function migrate(client: pg.Client | pg.PoolClient): Promise<void> {
+  // An advisory lock keeps two nodes starting together from migrating twice.
+  await client.query('SELECT pg_advisory_lock(836001)');
+  try {
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at BIGINT)',
+    );
+    const done = new Set((await client.query('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+    for (const m of migrations) {
+      if (done.has(m.version)) continue;
+      await client.query('BEGIN');
+      try {
+        for (const s of m.statements) await client.query(s);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+          m.version,
+          m.name,
+          Date.now(),
+        ]);
+        await client.query('COMMIT');
+      } catch (e) {
+        await client.query('ROLLBACK');
+        throw e;
+      }
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(836001)');
+  }
+}
+
+export async function openPostgres(options: PostgresOptions): Promise<Engine> {
+  const schema = options.schema;
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
+  const connOptions: pg.PoolConfig = {
+    connectionString: options.url,
+    types,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  };
+  if (schema) {
+    const admin = new pg.Client({ connectionString: options.url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    } finally {
+      await admin.end();
+    }
+  }
+  const pool = new pg.Pool({ ...connOptions, max: options.readPoolSize ?? 10 });
+  pool.on('error', () => undefined); // an idle client's error is reported on its next use
+  const first = await pool.connect();
+  try {
+    await migrate(first);
+  } finally {
+    first.release();
+  }
+  const ids = new IdBlocks(pool);
+
+  const writers: pg.Client[] = [];
+  const conns: TxConnection[] = [];
+  for (let i = 0; i < (options.writers ?? 4); i++) {
+    const client = new pg.Client(connOptions);
+    client.on('error', () => undefined);
+    await client.connect();
+    writers.push(client);
+    conns.push({
+      executor: new PgExecutor(client, ids),
+      begin: async () => void (await client.query('BEGIN')),
+      commit: async () => void (await client.query('COMMIT')),
+      rollback: async () => void (await client.query('ROLLBACK')),
+    });
+  }
+  const committer = new GroupCommitter(conns);
+
+  return {
+    dialect: postgresDialect,
+    async read(fn) {
+      // REPEATABLE READ gives a multi-statement read one snapshot; single reads go straight to the pool.
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const result = await fn(new PgExecutor(client, ids));
+        await client.query('COMMIT');
+        return result;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+    write: (fn) => committer.submit(fn),
+    async solo(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(new PgExecutor(client, ids));
+        await client.query('COMMIT');
+        return result;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+    async close() {
+      await committer.drain();
+      await Promise.all(writers.map((w) => w.end()));
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,127 @@
+// SQLite engine (better-sqlite3, WAL): one writer connection, group-committed; one reader connection that
+// sees only committed data.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import type { Dialect, Engine, Executor } from '../port.js';
+import { GroupCommitter, type TxConnection } from '../group-commit.js';
+import { migrations } from './migrations.js';
+
+export const sqliteDialect: Dialect = {
+  name: 'sqlite',
+  skipLocked: false,
+  forUpdate: '',
+  ilike: 'LIKE',
+  jsonText: (column, key) => `json_extract(${column}, '$.${key}')`,
+};
+
+class SqliteExecutor implements Executor {
+  private statements = new Map<string, Statement>();
+  constructor(private readonly db: Database.Database) {}
+
+  private prepare(sql: string): Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    return this.prepare(sql).all(...params) as T[];
+  }
+  async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    return this.prepare(sql).get(...params) as T | undefined;
+  }
+  async run(sql: string, params: readonly unknown[] = []): Promise<{ changes: number }> {
+    const stmt = this.prepare(sql);
+    if (stmt.reader) {
+      stmt.all(...params);
+      return { changes: 0 };
+    }
+    return { changes: stmt.run(...params).changes };
+  }
+  async nextId(): Promise<number> {
+    const row = this.prepare('UPDATE id_counter SET value = value + 1 WHERE one = 1 RETURNING value').get() as {
+      value: number;
+    };
+    return row.value;
+  }
+}
+
+function open(file: string): Database.Database {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)');
+  const done = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+  );
+  for (const m of migrations) {
+    if (done.has(m.version)) continue;
+    db.transaction(() => {
+      for (const s of m.statements) db.exec(s);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
+    }).immediate();
+  }
+}
+
+export interface SqliteOptions {
+  /** Path of the database file. */
+  file: string;
+}
+
+export function openSqlite(options: SqliteOptions): Engine {
+  fs.mkdirSync(path.dirname(options.file), { recursive: true });
+  const writer = open(options.file);
+  migrate(writer);
+  const reader = open(options.file);
+  const writeExec = new SqliteExecutor(writer);
+  const readExec = new SqliteExecutor(reader);
+  const conn: TxConnection = {
+    executor: writeExec,
+    begin: async () => void writer.exec('BEGIN IMMEDIATE'),
+    commit: async () => void writer.exec('COMMIT'),
+    rollback: async () => {
+      if (writer.inTransaction) writer.exec('ROLLBACK');
+    },
+  };
+  const committer = new GroupCommitter([conn]);
+  let reading = Promise.resolve() as Promise<unknown>;
+
+  return {
+    dialect: sqliteDialect,
+    read<T>(fn: (x: Executor) => Promise<T>): Promise<T> {
+      // One reader connection: reads run one after another, each inside its own snapshot.
+      const run = reading.then(async () => {
+        reader.exec('BEGIN');
+        try {
+          return await fn(readExec);
+        } finally {
+          reader.exec('COMMIT');
+        }
+      });
+      reading = run.catch(() => undefined);
+      return run;
+    },
+    write: (fn) => committer.submit(fn),
+    solo: (fn) => committer.submit(fn),
+    async close() {
+      await committer.drain();
+      await reading;
+      writer.close();
+      reader.close();
+    },
+  };
+}

@@ -1,0 +1,15 @@
+// SQLite migrations: the shared schema with SQLite's types, plus SQLite's id counter.
+import { baseSchema, type Migration } from '../schema.js';
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'base schema',
+    statements: [
+      ...baseSchema({ int: 'INTEGER' }),
+      // SQLite has no sequences: one row holds the last id handed out (see engine.ts nextId).
+      `CREATE TABLE id_counter (one INTEGER PRIMARY KEY CHECK (one = 1), value INTEGER NOT NULL)`,
+      `INSERT INTO id_counter (one, value) VALUES (1, 1000)`,
+    ],
+  },
+];

@@ -1,0 +1,120 @@
+// The `hookline` command, run as a real process: serve (quick start and configured admin), account create,
+// user add, and start-time configuration errors.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+
+function run(args: string[], env: Record<string, string>) {
+  const r = spawnSync(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-cli-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+async function serve(env: Record<string, string>, args: string[] = []) {
+  const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Hookline is serving on')) setTimeout(resolve, 50);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+  const url = /serving on (http:\/\/[^\s]+)/.exec(out)![1];
+  return {
+    out,
+    url,
+    async stop() {
+      const exited = new Promise((r) => child.on('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function listContacts(url: string, email: string, token: string) {
+  const res = await fetch(`${url}/contacts/`, {
+    headers: {
+      authorization: `Basic ${Buffer.from(`${email}:${token}`).toString('base64')}`,
+      accept: 'application/json',
+    },
+  });
+  return { status: res.status, body: (await res.json()) as { status: string; count: number } };
+}
+
+describe('hookline CLI', () => {
+  it('serve --quickstart prints an admin, a token and a curl that works, and keeps them across restarts', async () => {
+    const dir = tmp();
+    const s = await serve({ HOOKLINE_DATA_DIR: dir }, ['--quickstart']);
+    const email = /Admin e-mail: (\S+)/.exec(s.out)![1];
+    const token = /API token: +(\S+)/.exec(s.out)![1];
+    expect(s.out).toMatch(/curl -u '[^']+' -H 'Accept: application\/json' http:\/\/127\.0\.0\.1:\d+\/contacts\//);
+    expect(s.out).toContain('loopback');
+    expect((await listContacts(s.url, email, token)).body).toEqual({ status: 'success', count: 0 });
+    await s.stop();
+    const again = await serve({ HOOKLINE_DATA_DIR: dir }, ['--quickstart']);
+    expect(again.out).toContain(token);
+    expect((await listContacts(again.url, email, token)).status).toBe(200);
+    await again.stop();
+  }, 30_000);
+
+  it('HOOKLINE_ADMIN_EMAIL + HOOKLINE_ADMIN_TOKEN make sure that admin exists, idempotently', async () => {
+    const dir = tmp();
+    const env = {
+      HOOKLINE_DATA_DIR: dir,
+      HOOKLINE_ADMIN_EMAIL: 'ops@example.org',
+      HOOKLINE_ADMIN_TOKEN: 'tok-0123456789abcdef',
+    };
+    for (let i = 0; i < 2; i++) {
+      const s = await serve(env);
+      expect((await listContacts(s.url, 'ops@example.org', 'tok-0123456789abcdef')).status).toBe(200);
+      expect((await listContacts(s.url, 'ops@example.org', 'wrong-token-0000000')).status).toBe(401);
+      await s.stop();
+    }
+  }, 30_000);
+
+  it('account create and user add print tokens that work', async () => {
+    const dir = tmp();
+    const a = run(['account', 'create', '--name', 'Acme', '--admin-email', 'boss@acme.example'], {
+      HOOKLINE_DATA_DIR: dir,
+    });
+    expect(a.code).toBe(0);
+    const accountId = /account (\d+) created/.exec(a.out)![1];
+    const adminToken = /API token: (\S+)/.exec(a.out)![1];
+    const u = run(['user', 'add', '--account', accountId, '--email', 'sam@acme.example'], { HOOKLINE_DATA_DIR: dir });
+    expect(u.code).toBe(0);
+    const userToken = /API token: (\S+)/.exec(u.out)![1];
+    const dup = run(['user', 'add', '--account', accountId, '--email', 'sam@acme.example'], { HOOKLINE_DATA_DIR: dir });
+    expect(dup.code).toBe(2);
+    expect(dup.err).toContain('already exists');
+    const s = await serve({ HOOKLINE_DATA_DIR: dir });
+    expect((await listContacts(s.url, 'boss@acme.example', adminToken)).status).toBe(200);
+    expect((await listContacts(s.url, 'sam@acme.example', userToken)).status).toBe(200);
+    await s.stop();
+    // Tokens are stored hashed: the database file does not contain them.
+    const db = fs.readFileSync(path.join(dir, 'hookline.sqlite'));
+    expect(db.includes(Buffer.from(adminToken))).toBe(false);
+  }, 30_000);
+
+  it('invalid configuration stops the start with a message naming the variable', () => {
+    const r = run(['serve'], { HOOKLINE_PORT: 'eighty', HOOKLINE_DATA_DIR: tmp() });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('HOOKLINE_PORT');
+  });
+});

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseDuration } from '../src/config.js';
+
+describe('configuration', () => {
+  it('has working defaults', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(8360);
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.databaseUrl).toBe('');
+    expect(c.retrySchedule).toEqual([5_000, 300_000, 1_800_000, 7_200_000]);
+    expect(c.deliveryTimeoutMs).toBe(10_000);
+    expect(c.bodyLimit).toBe(1024 * 1024);
+  });
+
+  it('reads every variable and lets flags override them', () => {
+    const c = loadConfig(
+      {
+        HOOKLINE_PORT: '9000',
+        HOOKLINE_DATABASE_URL: 'postgres://u@h/db',
+        HOOKLINE_ADMIN_EMAIL: 'a@b.org',
+        HOOKLINE_ADMIN_TOKEN: 'x'.repeat(20),
+        HOOKLINE_RETRY_SCHEDULE: '1s, 2m',
+        HOOKLINE_ALLOWED_TARGETS: '127.0.0.0/8,::1/128',
+      },
+      { port: '9100' },
+    );
+    expect(c.port).toBe(9100);
+    expect(c.databaseUrl).toBe('postgres://u@h/db');
+    expect(c.retrySchedule).toEqual([1000, 120_000]);
+    expect(c.allowedTargets).toEqual(['127.0.0.0/8', '::1/128']);
+  });
+
+  it.each([
+    [{ HOOKLINE_PORT: 'eighty' }, 'HOOKLINE_PORT'],
+    [{ HOOKLINE_PORT: '70000' }, 'HOOKLINE_PORT'],
+    [{ HOOKLINE_DATABASE_URL: 'mysql://x' }, 'HOOKLINE_DATABASE_URL'],
+    [{ HOOKLINE_ADMIN_EMAIL: 'a@b.org' }, 'HOOKLINE_ADMIN_TOKEN'],
+    [{ HOOKLINE_ADMIN_TOKEN: 'x'.repeat(20) }, 'HOOKLINE_ADMIN_EMAIL'],
+    [{ HOOKLINE_ADMIN_EMAIL: 'a@b.org', HOOKLINE_ADMIN_TOKEN: 'short' }, 'HOOKLINE_ADMIN_TOKEN'],
+    [{ HOOKLINE_RETRY_SCHEDULE: '5s,soon' }, 'HOOKLINE_RETRY_SCHEDULE'],
+    [{ HOOKLINE_ALLOWED_TARGETS: 'localhost' }, 'HOOKLINE_ALLOWED_TARGETS'],
+    [{ HOOKLINE_BODY_LIMIT: '-1' }, 'HOOKLINE_BODY_LIMIT'],
+    [{ HOOKLINE_SMTP_URL: 'http://mail' }, 'HOOKLINE_SMTP_URL'],
+  ])('refuses %o naming %s', (env, variable) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as Error).message).toContain(variable);
+  });
+
+  it('parses durations', () => {
+    expect(parseDuration('500ms', 'X')).toBe(500);
+    expect(parseDuration('5m', 'X')).toBe(300_000);
+    expect(parseDuration('2h', 'X')).toBe(7_200_000);
+    expect(parseDuration('3', 'X')).toBe(3000);
+    expect(() => parseDuration('3 weeks', 'X')).toThrow(ConfigError);
+  });
+});

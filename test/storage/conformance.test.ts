@@ -1,0 +1,199 @@
+// The storage conformance suite: the same cases against every engine, on real databases.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
+import { createAccount } from '../../src/accounts/accounts.js';
+import { raise } from '../../src/records/events.js';
+import type { Executor } from '../../src/storage/port.js';
+import { openSqlite } from '../../src/storage/sqlite/engine.js';
+
+describe.each(ENGINES)('storage conformance on %s', (name) => {
+  let db: TestEngine;
+  let accountId: number;
+  beforeAll(async () => {
+    db = await makeEngine(name);
+    accountId = (await createAccount(db.engine, { name: 'C', adminEmail: `c-${name}-${Date.now()}@example.org` }))
+      .accountId;
+  });
+  afterAll(async () => db.destroy());
+
+  const insertCategory = (x: Executor, id: number, label: string) =>
+    x.run('INSERT INTO categories (account_id, id, kind, name, created_at) VALUES (?, ?, ?, ?, ?)', [
+      accountId,
+      id,
+      'contact',
+      label,
+      1,
+    ]);
+
+  it('hands out ids that are unique under concurrent writers', async () => {
+    const ids = await Promise.all(Array.from({ length: 300 }, () => db.engine.write((x) => x.nextId())));
+    expect(new Set(ids).size).toBe(300);
+    expect(ids.every((id) => Number.isSafeInteger(id) && id > 0)).toBe(true);
+  });
+
+  it('commits what a write did and reads it back through read()', async () => {
+    const id = await db.engine.write(async (x) => {
+      const id = await x.nextId();
+      await insertCategory(x, id, `committed-${id}`);
+      return id;
+    });
+    const row = await db.engine.read((x) =>
+      x.get<{ name: string }>('SELECT name FROM categories WHERE account_id = ? AND id = ?', [accountId, id]),
+    );
+    expect(row?.name).toBe(`committed-${id}`);
+  });
+
+  it('rolls back everything a failing write did', async () => {
+    let id = 0;
+    await expect(
+      db.engine.write(async (x) => {
+        id = await x.nextId();
+        await insertCategory(x, id, `rolled-back-${id}`);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    const row = await db.engine.read((x) =>
+      x.get('SELECT id FROM categories WHERE account_id = ? AND id = ?', [accountId, id]),
+    );
+    expect(row).toBeUndefined();
+  });
+
+  it('group commit: a failing unit fails alone, its neighbours in the same batch commit', async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) =>
+        db.engine.write(async (x) => {
+          const id = await x.nextId();
+          await insertCategory(x, id, `batch-${i}-${id}`);
+          if (i % 7 === 3) {
+            // A constraint violation, as a real unit would hit: duplicate name in the same kind.
+            await insertCategory(x, await x.nextId(), `batch-${i}-${id}`);
+          }
+          return id;
+        }),
+      ),
+    );
+    const ok = results.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<number>[];
+    const failed = results.filter((r) => r.status === 'rejected');
+    expect(failed.length).toBe(results.filter((_, i) => i % 7 === 3).length);
+    const ids = ok.map((r) => r.value);
+    const found = await db.engine.read((x) =>
+      x.all<{ id: number }>(
+        `SELECT id FROM categories WHERE account_id = ? AND id IN (${ids.map(() => '?').join(',')})`,
+        [accountId, ...ids],
+      ),
+    );
+    expect(found.length).toBe(ids.length);
+    const stray = await db.engine.read((x) =>
+      x.get<{ n: number }>("SELECT COUNT(*) AS n FROM categories WHERE account_id = ? AND name LIKE 'batch-%'", [
+        accountId,
+      ]),
+    );
+    expect(Number(stray?.n)).toBe(ids.length);
+  });
+
+  it('migrations are idempotent: opening the same database again changes nothing', async () => {
+    const before = await db.engine.read((x) =>
+      x.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version'),
+    );
+    if (name === 'sqlite') {
+      const again = openSqlite({ file: db.where });
+      const after = await again.read((x) =>
+        x.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version'),
+      );
+      await again.close();
+      expect(after).toEqual(before);
+    }
+    expect(before.length).toBeGreaterThan(0);
+  });
+
+  it('every table of account data leads its primary key with account_id', async () => {
+    const tables = [
+      'users',
+      'user_groups',
+      'group_members',
+      'items',
+      'categories',
+      'item_categories',
+      'related_items',
+      'activities',
+      'field_defs',
+      'templates',
+      'events',
+      'hooks',
+      'deliveries',
+      'attempts',
+      'mailbox',
+    ];
+    for (const table of tables) {
+      const cols =
+        name === 'sqlite'
+          ? (await db.engine.read((x) => x.all<{ name: string; pk: number }>(`PRAGMA table_info(${table})`)))
+              .filter((c) => c.pk > 0)
+              .sort((a, b) => a.pk - b.pk)
+              .map((c) => c.name)
+          : (
+              await db.engine.read((x) =>
+                x.all<{ column_name: string }>(
+                  `SELECT a.attname AS column_name FROM pg_index i
+                     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                    WHERE i.indrelid = ?::regclass AND i.indisprimary
+                    ORDER BY array_position(i.indkey, a.attnum)`,
+                  [`${db.where}.${table}`],
+                ),
+              )
+            ).map((c) => c.column_name);
+      expect(cols[0], table).toBe('account_id');
+    }
+  });
+
+  it('raise() writes the event and one delivery per matching active hook, nothing for others', async () => {
+    const hook = async (id: number, event: string, constraint: string, active: number) =>
+      db.engine.write((x) =>
+        x.run(
+          `INSERT INTO hooks (account_id, id, type, title, active, event, constrainttype, url, contenttype, secret, created_at, updated_at)
+           VALUES (?, ?, 'web', 't', ?, ?, ?, 'http://127.0.0.1:9/', 'json', '', 1, 1)`,
+          [accountId, id, active, event, constraint],
+        ),
+      );
+    const ids = await db.engine.write(async (x) => [
+      await x.nextId(),
+      await x.nextId(),
+      await x.nextId(),
+      await x.nextId(),
+      await x.nextId(),
+    ]);
+    await hook(ids[0], 'items.create', 'all', 1);
+    await hook(ids[1], 'items.create', 'contact', 1);
+    await hook(ids[2], 'items.create', 'company', 1); // other kind
+    await hook(ids[3], 'items.create', 'all', 0); // inactive
+    await hook(ids[4], 'items.update', 'all', 1); // other event
+    const event = await db.engine.write((x) =>
+      raise(x, {
+        accountId,
+        type: 'items.create',
+        objectId: 42,
+        objectKind: 'contact',
+        content: { item: { id: 42 } },
+        now: 1000,
+      }),
+    );
+    const rows = await db.engine.read((x) =>
+      x.all<{ hook_id: number; state: string }>(
+        'SELECT hook_id, state FROM deliveries WHERE account_id = ? AND event_id = ? ORDER BY hook_id',
+        [accountId, event.id],
+      ),
+    );
+    expect(rows).toEqual([
+      { hook_id: ids[0], state: 'pending' },
+      { hook_id: ids[1], state: 'pending' },
+    ]);
+    const stored = await db.engine.read((x) =>
+      x.get<{ type: string; content: string }>('SELECT type, content FROM events WHERE account_id = ? AND id = ?', [
+        accountId,
+        event.id,
+      ]),
+    );
+    expect(stored?.type).toBe('items.create');
+    expect(JSON.parse(stored!.content)).toEqual({ item: { id: 42 } });
+  });
+});

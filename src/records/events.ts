@@ -44,23 +44,28 @@ export function eventsForUpdate(
   return out;
 }
 
+const INSERT_EVENT =
+  'INSERT INTO events (account_id, id, type, object_id, object_kind, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)';
+
 /** Writes one event and its deliveries. Must run inside the write transaction of the change. */
 export async function raise(
   x: Executor,
   e: { accountId: number; type: EventType; objectId: number; objectKind: string; content: Tree; now: number },
 ): Promise<RaisedEvent> {
   const id = await x.nextId();
-  await x.run(
-    'INSERT INTO events (account_id, id, type, object_id, object_kind, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    [e.accountId, id, e.type, e.objectId, e.objectKind, stringifyJson(e.content), e.now],
-  );
+  const event = [e.accountId, id, e.type, e.objectId, e.objectKind, stringifyJson(e.content), e.now];
   // Fan-out: one delivery per active hook of the account on this event whose constraint fits the kind.
-  await x.run(
-    `INSERT INTO deliveries (account_id, hook_id, event_id, state, attempt_count, next_attempt_at, created_at, updated_at)
+  const fanOut = `INSERT INTO deliveries (account_id, hook_id, event_id, state, attempt_count, next_attempt_at, created_at, updated_at)
      SELECT account_id, id, ?, 'pending', 0, ?, ?, ?
        FROM hooks
-      WHERE account_id = ? AND event = ? AND active = 1 AND constrainttype IN ('all', ?)`,
-    [id, e.now, e.now, e.now, e.accountId, e.type, e.objectKind],
-  );
+      WHERE account_id = ? AND event = ? AND active = 1 AND constrainttype IN ('all', ?)`;
+  const fanOutArgs = [id, e.now, e.now, e.now, e.accountId, e.type, e.objectKind];
+  if (x.dialect.writableCte) {
+    // One round trip for both statements (PostgreSQL).
+    await x.run(`WITH e AS (${INSERT_EVENT}) ${fanOut}`, [...event, ...fanOutArgs]);
+  } else {
+    await x.run(INSERT_EVENT, event);
+    await x.run(fanOut, fanOutArgs);
+  }
   return { id, type: e.type, objectId: e.objectId };
 }

@@ -18,6 +18,7 @@ interface Unit {
 
 export class GroupCommitter {
   private queue: Unit[] = [];
+  private scheduled = false;
   private idle: TxConnection[];
   private readonly total: number;
   private closed = false;
@@ -34,14 +35,25 @@ export class GroupCommitter {
     if (this.closed) return Promise.reject(new Error('storage is closed'));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      this.pump();
+      // Wait for the rest of this turn of the event loop: every request that arrived in the same I/O
+      // phase joins the batch. (With a synchronous driver such as better-sqlite3, pumping at once would
+      // run each unit alone, since nothing else gets a turn until it commits.)
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.pump();
+        });
+      }
     });
   }
 
   private pump(): void {
     while (this.queue.length > 0 && this.idle.length > 0) {
       const conn = this.idle.pop()!;
-      const batch = this.queue.splice(0, this.maxBatch);
+      // Share the queue among the idle connections, so their transactions run side by side.
+      const share = Math.min(this.maxBatch, Math.ceil(this.queue.length / (this.idle.length + 1)));
+      const batch = this.queue.splice(0, share);
       void this.runBatch(conn, batch).finally(() => {
         this.idle.push(conn);
         this.pump();

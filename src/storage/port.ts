@@ -15,6 +15,7 @@ export type Row = Record<string, unknown>;
 
 /** Runs SQL. Inside `write` it is one transaction; inside `read`, a consistent read connection. */
 export interface Executor {
+  readonly dialect: Dialect;
   all<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   get<T = Row>(sql: string, params?: readonly unknown[]): Promise<T | undefined>;
   run(sql: string, params?: readonly unknown[]): Promise<{ changes: number }>;
@@ -26,6 +27,8 @@ export interface Dialect {
   name: 'sqlite' | 'postgres';
   /** FOR UPDATE SKIP LOCKED exists (PostgreSQL); SQLite has a single writer, so a claim needs no row locks. */
   skipLocked: boolean;
+  /** INSERT inside WITH (PostgreSQL): one round trip for statements that would otherwise be several. */
+  writableCte: boolean;
   /** `SELECT … FOR UPDATE` locks rows read in a write transaction (PostgreSQL). */
   forUpdate: string;
   /** Case-insensitive LIKE. */

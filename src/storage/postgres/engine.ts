@@ -8,6 +8,7 @@ export const postgresDialect: Dialect = {
   name: 'postgres',
   skipLocked: true,
   forUpdate: 'FOR UPDATE',
+  writableCte: true,
   ilike: 'ILIKE',
   jsonText: (column, key) => `(${column}::jsonb ->> '${key}')`,
 };
@@ -21,16 +22,30 @@ const types = {
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'),
 };
 
-const converted = new Map<string, string>();
-/** Shared SQL uses `?` placeholders; PostgreSQL wants $1, $2, … */
-function toPg(sql: string): string {
+const converted = new Map<string, { name: string; text: string }>();
+/**
+ * Shared SQL uses `?` placeholders; PostgreSQL wants $1, $2, … Each distinct statement also gets a name, so
+ * every connection parses and plans it once (a named prepared statement) instead of on every call.
+ */
+function toPg(sql: string): { name: string; text: string } {
   let out = converted.get(sql);
   if (out === undefined) {
     let n = 0;
-    out = sql.replace(/\?/g, () => `$${++n}`);
+    // Statements built with variable IN (…) lists could be many: only the first few hundred get a name.
+    const name = converted.size < MAX_NAMED ? `hl${converted.size}` : '';
+    out = { name, text: sql.replace(/\?/g, () => `$${++n}`) };
     converted.set(sql, out);
   }
   return out;
+}
+
+const MAX_NAMED = 400;
+
+function query(sql: string, params: readonly unknown[]): pg.QueryConfig {
+  const q = toPg(sql);
+  return q.name
+    ? { name: q.name, text: q.text, values: params as unknown[] }
+    : { text: q.text, values: params as unknown[] };
 }
 
 class IdBlocks {
@@ -56,18 +71,19 @@ class IdBlocks {
 }
 
 class PgExecutor implements Executor {
+  readonly dialect = postgresDialect;
   constructor(
     private readonly client: pg.Pool | pg.PoolClient | pg.Client,
     private readonly ids: IdBlocks,
   ) {}
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    return (await this.client.query(toPg(sql), params as unknown[])).rows as T[];
+    return (await this.client.query(query(sql, params))).rows as T[];
   }
   async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
-    return (await this.client.query(toPg(sql), params as unknown[])).rows[0] as T | undefined;
+    return (await this.client.query(query(sql, params))).rows[0] as T | undefined;
   }
   async run(sql: string, params: readonly unknown[] = []): Promise<{ changes: number }> {
-    return { changes: (await this.client.query(toPg(sql), params as unknown[])).rowCount ?? 0 };
+    return { changes: (await this.client.query(query(sql, params))).rowCount ?? 0 };
   }
   nextId(): Promise<number> {
     return this.ids.nextId();

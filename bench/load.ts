@@ -1,0 +1,67 @@
+// A closed-loop load generator: `concurrency` clients, each sending its next request when the last one
+// answered, over keep-alive connections (undici), for a fixed time. Reports rate and latency percentiles.
+import { Pool } from 'undici';
+
+export interface LoadOptions {
+  origin: string;
+  path: string;
+  method?: 'POST' | 'GET' | 'PUT';
+  headers?: Record<string, string>;
+  body: (i: number) => string | Buffer;
+  concurrency: number;
+  durationMs: number;
+  warmupMs?: number;
+  /** checks every answer; a failing check aborts the run */
+  expectStatus?: number;
+}
+
+export interface LoadResult {
+  requests: number;
+  seconds: number;
+  rate: number;
+  p50: number;
+  p99: number;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export async function load(o: LoadOptions): Promise<LoadResult> {
+  const pool = new Pool(o.origin, { connections: o.concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
+  let i = 0;
+  const expect = o.expectStatus ?? 200;
+  const one = async (): Promise<number> => {
+    const started = performance.now();
+    const res = await pool.request({ path: o.path, method: o.method ?? 'POST', headers: o.headers, body: o.body(i++) });
+    const text = await res.body.text();
+    if (res.statusCode !== expect) throw new Error(`unexpected ${res.statusCode}: ${text.slice(0, 300)}`);
+    return performance.now() - started;
+  };
+  const phase = async (ms: number, record: boolean) => {
+    const latencies: number[] = [];
+    const end = performance.now() + ms;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: o.concurrency }, async () => {
+        while (performance.now() < end) {
+          const l = await one();
+          if (record) latencies.push(l);
+        }
+      }),
+    );
+    return { latencies, seconds: (performance.now() - started) / 1000 };
+  };
+  await phase(o.warmupMs ?? 1000, false);
+  const { latencies, seconds } = await phase(o.durationMs, true);
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    seconds,
+    rate: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
+}

@@ -1,0 +1,107 @@
+// Starting the servers a benchmark measures, each in its own process (the load generator runs in the
+// bench process, so server and client do not share an event loop).
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+
+export const PG_URL = process.env.HOOKLINE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const ADMIN = { email: 'bench@hookline.local', token: 'bench-token-0123456789abcdef' };
+export const AUTH = `Basic ${Buffer.from(`${ADMIN.email}:${ADMIN.token}`).toString('base64')}`;
+
+export interface Running {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function waitForListen(child: ChildProcess, pattern: RegExp): Promise<string> {
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = pattern.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+  });
+}
+
+function stopper(child: ChildProcess, cleanup: () => Promise<void> = async () => undefined) {
+  return async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.on('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await cleanup();
+  };
+}
+
+export async function startBare(): Promise<Running> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/bare.ts'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const url = await waitForListen(child, /listening (http:\/\/\S+)/);
+  return { url, child, stop: stopper(child) };
+}
+
+export async function pgReachable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** A fresh PostgreSQL database for one run; dropped at the end. */
+async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `hookline_bench_${process.pid}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export async function startHookline(engine: 'sqlite' | 'postgres', env: Record<string, string> = {}): Promise<Running> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-bench-'));
+  const db = engine === 'postgres' ? await freshDatabase() : null;
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      HOOKLINE_DATA_DIR: dataDir,
+      HOOKLINE_DATABASE_URL: db?.url ?? '',
+      HOOKLINE_ADMIN_EMAIL: ADMIN.email,
+      HOOKLINE_ADMIN_TOKEN: ADMIN.token,
+      HOOKLINE_LOG_LEVEL: 'warn',
+      ...env,
+    },
+  });
+  const url = await waitForListen(child, /serving on (http:\/\/\S+)/);
+  return {
+    url,
+    child,
+    stop: stopper(child, async () => {
+      await db?.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }),
+  };
+}

@@ -51,6 +51,8 @@ const INSERT_EVENT =
 export async function raise(
   x: Executor,
   e: { accountId: number; type: EventType; objectId: number; objectKind: string; content: Tree; now: number },
+  /** the change's own statement, if the caller has not run it yet: sent in the same round trip where possible */
+  change?: { sql: string; params: unknown[] },
 ): Promise<RaisedEvent> {
   const id = await x.nextId();
   const event = [e.accountId, id, e.type, e.objectId, e.objectKind, stringifyJson(e.content), e.now];
@@ -61,9 +63,12 @@ export async function raise(
       WHERE account_id = ? AND event = ? AND active = 1 AND constrainttype IN ('all', ?)`;
   const fanOutArgs = [id, e.now, e.now, e.now, e.accountId, e.type, e.objectKind];
   if (x.dialect.writableCte) {
-    // One round trip for both statements (PostgreSQL).
-    await x.run(`WITH e AS (${INSERT_EVENT}) ${fanOut}`, [...event, ...fanOutArgs]);
+    // One round trip for the change, its event and its deliveries (PostgreSQL runs every data-modifying
+    // WITH clause, referenced or not, within the one statement).
+    const c = change ? `c AS (${change.sql}), ` : '';
+    await x.run(`WITH ${c}e AS (${INSERT_EVENT}) ${fanOut}`, [...(change?.params ?? []), ...event, ...fanOutArgs]);
   } else {
+    if (change) await x.run(change.sql, change.params);
     await x.run(INSERT_EVENT, event);
     await x.run(fanOut, fanOutArgs);
   }

@@ -401,45 +401,45 @@ export async function createItem(engine: Engine, ctx: Ctx, kind: ItemKind, tree:
       flagged: input.flagged ?? 0,
       deleted_at: null,
     };
-    await x.run(`INSERT INTO items (${ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
-      row.account_id,
-      row.id,
-      row.kind,
-      row.typeid,
-      row.name,
-      row.fields,
-      row.ownership,
-      row.assignedto,
-      row.creator_id,
-      row.modificator_id,
-      row.created_at,
-      row.updated_at,
-      row.viewed_at,
-      row.flagged,
-      row.deleted_at,
-    ]);
-    const plain = input.addCategories.length === 0 && input.addRelated.length === 0;
-    if (!plain) {
-      await applyCategories(x, acc, id, input);
-      await applyRelated(x, acc, id, input);
+    const insert = {
+      sql: `INSERT INTO items (${ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      params: [
+        row.account_id,
+        row.id,
+        row.kind,
+        row.typeid,
+        row.name,
+        row.fields,
+        row.ownership,
+        row.assignedto,
+        row.creator_id,
+        row.modificator_id,
+        row.created_at,
+        row.updated_at,
+        row.viewed_at,
+        row.flagged,
+        row.deleted_at,
+      ],
+    };
+    const plain =
+      input.addCategories.length === 0 && input.addRelated.length === 0 && typeof fields.company !== 'number';
+    const event = { accountId: acc, type: 'items.create' as const, objectId: id, objectKind: kind.kind, now: ctx.now };
+    if (plain) {
+      // A plain create needs no read-back: its content is known here, and the insert travels with its event
+      // and deliveries (one round trip on PostgreSQL).
+      const content: TreeObject = {
+        item: { ...itemHead(row, ctx.info), fields: fieldsTree(row, defs, ctx.info, new Map()) },
+        relateditems: { relatedto: [] },
+        categories: { category: [] },
+      };
+      await raise(x, { ...event, content }, insert);
+      return content;
     }
-    // A plain create needs no read-back: its content is known here, which keeps the hot path to 3 statements.
-    const content: TreeObject =
-      plain && typeof fields.company !== 'number'
-        ? {
-            item: { ...itemHead(row, ctx.info), fields: fieldsTree(row, defs, ctx.info, new Map()) },
-            relateditems: { relatedto: [] },
-            categories: { category: [] },
-          }
-        : await itemContent(x, ctx, row);
-    await raise(x, {
-      accountId: acc,
-      type: 'items.create',
-      objectId: id,
-      objectKind: kind.kind,
-      content,
-      now: ctx.now,
-    });
+    await x.run(insert.sql, insert.params);
+    await applyCategories(x, acc, id, input);
+    await applyRelated(x, acc, id, input);
+    const content = await itemContent(x, ctx, row);
+    await raise(x, { ...event, content });
     return content;
   });
 }

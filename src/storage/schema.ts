@@ -58,7 +58,7 @@ export function baseSchema(t: SchemaTypes): string[] {
       flagged INTEGER NOT NULL DEFAULT 0,
       deleted_at ${I},
       PRIMARY KEY (account_id, id))`,
-    `CREATE INDEX items_by_kind ON items (account_id, kind, id)`,
+    `CREATE INDEX items_by_kind ON items (account_id, kind, deleted_at, id)`,
     `CREATE TABLE categories (
       account_id ${I} NOT NULL,
       id ${I} NOT NULL,

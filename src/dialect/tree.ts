@@ -10,5 +10,5 @@ export interface TreeObject {
 /** Dates on the wire: UTC ISO 8601 with an explicit +00:00 offset, as Solve360 writes them. */
 export function formatDate(ms: number | null | undefined): string | null {
   if (ms === null || ms === undefined) return null;
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+  return `${new Date(ms).toISOString().slice(0, 19)}+00:00`;
 }

@@ -114,6 +114,11 @@ export async function addGroup(
   members: number[] = [],
 ): Promise<number> {
   return engine.write(async (x) => {
+    if (!(await x.get('SELECT id FROM accounts WHERE id = ?', [accountId]))) throw new Error(`no account ${accountId}`);
+    for (const userId of members) {
+      const user = await x.get('SELECT id FROM users WHERE account_id = ? AND id = ?', [accountId, userId]);
+      if (!user) throw new Error(`no user ${userId} in account ${accountId}`);
+    }
     const id = await x.nextId();
     await x.run('INSERT INTO user_groups (account_id, id, name) VALUES (?, ?, ?)', [accountId, id, name]);
     for (const userId of members) {

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, settings, type Config } from '../config.js';
 import { makeLogger, quickstartAdmin, startServer } from '../main.js';
 import { openStorage } from '../storage/open.js';
-import { addUser, createAccount, type Role } from '../accounts/accounts.js';
+import { addGroup, addUser, createAccount, type Role } from '../accounts/accounts.js';
 
 function fail(message: string): never {
   process.stderr.write(`hookline: ${message}\n`);
@@ -120,6 +120,27 @@ program
         role: opts.role,
       });
       process.stdout.write(`user ${r.userId} added\nAPI token: ${r.token}\n`);
+    } catch (e) {
+      fail((e as Error).message);
+    } finally {
+      await engine.close();
+    }
+  });
+
+program
+  .command('group')
+  .description('manage groups (ownership can be a group)')
+  .command('add')
+  .description('add a group to an account; prints its id')
+  .requiredOption('--account <id>', 'account id')
+  .requiredOption('--name <name>', 'group name')
+  .option('--members <ids>', 'comma-separated user ids', '')
+  .action(async (opts: { account: string; name: string; members: string }) => {
+    const engine = await openStorage(config());
+    try {
+      const members = opts.members.split(',').filter(Boolean).map(Number);
+      const id = await addGroup(engine, Number(opts.account), opts.name, members);
+      process.stdout.write(`group ${id} added\n`);
     } catch (e) {
       fail((e as Error).message);
     } finally {

@@ -112,6 +112,35 @@ describe('hookline CLI', () => {
     expect(db.includes(Buffer.from(adminToken))).toBe(false);
   }, 30_000);
 
+  it('group add creates a group that /ownership/ lists with its members', async () => {
+    const dir = tmp();
+    const a = run(['account', 'create', '--name', 'G', '--admin-email', 'g@acme.example'], { HOOKLINE_DATA_DIR: dir });
+    const accountId = /account (\d+) created/.exec(a.out)![1];
+    const userId = /admin user (\d+)/.exec(a.out)![1];
+    const token = /API token: (\S+)/.exec(a.out)![1];
+    const g = run(['group', 'add', '--account', accountId, '--name', 'Sales', '--members', userId], {
+      HOOKLINE_DATA_DIR: dir,
+    });
+    expect(g.code).toBe(0);
+    const groupId = Number(/group (\d+) added/.exec(g.out)![1]);
+    const bad = run(['group', 'add', '--account', accountId, '--name', 'X', '--members', '999999'], {
+      HOOKLINE_DATA_DIR: dir,
+    });
+    expect(bad.code).toBe(2);
+    const s = await serve({ HOOKLINE_DATA_DIR: dir });
+    const res = await fetch(`${s.url}/ownership/`, {
+      headers: {
+        authorization: `Basic ${Buffer.from(`g@acme.example:${token}`).toString('base64')}`,
+        accept: 'application/json',
+      },
+    });
+    const body = (await res.json()) as {
+      groups: { group: { id: number; name: string; members: { user: number[] } }[] };
+    };
+    await s.stop();
+    expect(body.groups.group).toEqual([{ id: groupId, name: 'Sales', members: { user: [Number(userId)] } }]);
+  }, 30_000);
+
   it('invalid configuration stops the start with a message naming the variable', () => {
     const r = run(['serve'], { HOOKLINE_PORT: 'eighty', HOOKLINE_DATA_DIR: tmp() });
     expect(r.code).toBe(2);

@@ -37,7 +37,14 @@ export function parseXml(text: string): TreeObject {
       `Malformed XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`,
     );
   }
-  const doc = parser.parse(text) as TreeObject;
+  let doc: TreeObject;
+  try {
+    doc = parser.parse(text) as TreeObject;
+  } catch (e) {
+    // Bug fix: the parser refuses some well-formed documents itself (element names such as __proto__ or
+    // constructor, "[SECURITY] Invalid name"); that is bad input (400), not an internal fault (500).
+    throw Errors.badRequest('request', `Malformed XML: ${(e as Error).message}`);
+  }
   const roots = Object.keys(doc);
   if (roots.length !== 1) throw Errors.badRequest('request', 'XML must have exactly one root element');
   const root = doc[roots[0]];

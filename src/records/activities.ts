@@ -135,6 +135,21 @@ export async function getActivityRow(
   );
 }
 
+/** Gives the activities of a parent positions POSITION_STEP apart, keeping their order. */
+async function respace(x: Executor, acc: number, parentId: number): Promise<void> {
+  const rows = await x.all<{ id: number }>(
+    'SELECT id FROM activities WHERE account_id = ? AND parent_id = ? ORDER BY position, id',
+    [acc, parentId],
+  );
+  for (const [i, r] of rows.entries()) {
+    await x.run('UPDATE activities SET position = ? WHERE account_id = ? AND id = ?', [
+      (i + 1) * POSITION_STEP,
+      acc,
+      r.id,
+    ]);
+  }
+}
+
 async function positionFor(x: Executor, acc: number, parentId: number, tree: TreeObject): Promise<number> {
   for (const side of ['before', 'after'] as const) {
     if (tree[side] === undefined || tree[side] === '') continue;
@@ -150,6 +165,13 @@ async function positionFor(x: Executor, acc: number, parentId: number, tree: Tre
     );
     const other =
       neighbour?.position ?? (side === 'before' ? ref.position - 2 * POSITION_STEP : ref.position + 2 * POSITION_STEP);
+    if (Math.abs(other - ref.position) < 2) {
+      // Bug fix: once a gap is used up (about ten inserts into the same spot) the midpoint equalled a
+      // neighbour's position and the new activity landed out of order. Respace the parent's activities
+      // (same order, POSITION_STEP apart) and look again; this terminates because every gap is then wide.
+      await respace(x, acc, parentId);
+      return positionFor(x, acc, parentId, tree);
+    }
     return Math.floor((ref.position + other) / 2);
   }
   const last = await x.get<{ position: number | null }>(

@@ -237,11 +237,10 @@ async function companyNamesFor(x: Executor, accountId: number, rows: ItemRow[]):
 /** The full record: what `show` answers (without activities) and what every items.* event carries. */
 export async function itemContent(x: Executor, ctx: Ctx, row: ItemRow): Promise<TreeObject> {
   const kind = itemKindByName.get(row.kind)!;
-  const [cats, related, companies] = await Promise.all([
-    itemCategories(x, row.account_id, row.id),
-    relatedItems(x, row.account_id, row.id),
-    companyNamesFor(x, row.account_id, [row]),
-  ]);
+  // One after another: a transaction's connection runs one query at a time.
+  const cats = await itemCategories(x, row.account_id, row.id);
+  const related = await relatedItems(x, row.account_id, row.id);
+  const companies = await companyNamesFor(x, row.account_id, [row]);
   return {
     item: { ...itemHead(row, ctx.info), fields: fieldsTree(row, fieldDefsFor(kind, ctx.info), ctx.info, companies) },
     relateditems: { relatedto: related.map((r) => ({ id: r.id, name: r.name, typeid: r.typeid, note: r.note })) },
@@ -657,7 +656,9 @@ export async function listItems(
       const id = parseId(p.filtervalue);
       if (id === null || kind.kind !== 'contact')
         throw Errors.badRequest('filtervalue', 'filtermode bycompany needs a company id (contacts only)');
-      where.push(`${d.jsonText('i.fields', 'company')} = ?`);
+      // Compared as text on both engines: SQLite's json_extract answers the stored number, which never
+      // equals a bound text parameter (bug fix: bycompany found nothing on SQLite).
+      where.push(`CAST(${d.jsonText('i.fields', 'company')} AS TEXT) = ?`);
       args.push(String(id));
       break;
     }
@@ -680,8 +681,11 @@ export async function listItems(
       where.push(`i.name ${d.ilike} ? ESCAPE '\\'`);
       args.push(pattern);
     } else if (mode === 'all') {
-      where.push(`(i.name ${d.ilike} ? ESCAPE '\\' OR i.fields ${d.ilike} ? ESCAPE '\\')`);
-      args.push(pattern, pattern);
+      // The name and the value of every field; not the raw JSON text, whose keys ("firstname", …) made a
+      // search for a field's name match every record (bug fix).
+      const each = defs.map((f) => `CAST(${d.jsonText('i.fields', f.name)} AS TEXT) ${d.ilike} ? ESCAPE '\\'`);
+      where.push(`(i.name ${d.ilike} ? ESCAPE '\\' OR ${each.join(' OR ')})`);
+      args.push(pattern, ...defs.map(() => pattern));
     } else if (defByName.has(mode)) {
       where.push(`${d.jsonText('i.fields', mode)} ${d.ilike} ? ESCAPE '\\'`);
       args.push(pattern);
@@ -696,7 +700,13 @@ export async function listItems(
     updated: 'i.updated_at',
     viewed: 'i.viewed_at',
   };
-  const sortExpr = columns[p.sortfield] ?? `LOWER(${d.jsonText('i.fields', p.sortfield)})`;
+  // Number fields sort as numbers, not as text (9 < 10 < 100); records without the field come last in both
+  // directions (NULLS LAST below), where SQLite put them first and PostgreSQL last (bug fixes).
+  const sortExpr =
+    columns[p.sortfield] ??
+    (defByName.get(p.sortfield)?.type === 'number'
+      ? `CAST(${d.jsonText('i.fields', p.sortfield)} AS DOUBLE PRECISION)`
+      : `LOWER(${d.jsonText('i.fields', p.sortfield)})`);
   const dir = p.sortdir.toUpperCase();
   const whereSql = where.join(' AND ');
   return engine.read(async (x) => {
@@ -705,7 +715,7 @@ export async function listItems(
       `SELECT ${ITEM_COLUMNS.split(', ')
         .map((c) => `i.${c}`)
         .join(', ')} FROM items i WHERE ${whereSql}
-        ORDER BY ${sortExpr} ${dir}, i.id ${dir} LIMIT ? OFFSET ?`,
+        ORDER BY ${sortExpr} ${dir} NULLS LAST, i.id ${dir} LIMIT ? OFFSET ?`,
       [...args, p.limit, p.start],
     );
     const companies = p.layout ? await companyNamesFor(x, ctx.actor.accountId, rows) : new Map<number, string>();

@@ -1,5 +1,6 @@
 // PostgreSQL migrations: the shared schema with PostgreSQL's types, plus the id sequence.
 import { baseSchema, type Migration } from '../schema.js';
+import { v2ReportsAndBlobs } from '../schema-v2.js';
 
 export const migrations: Migration[] = [
   {
@@ -11,4 +12,13 @@ export const migrations: Migration[] = [
       `CREATE SEQUENCE id_blocks START WITH 1`,
     ],
   },
+  v2ReportsAndBlobs({
+    int: 'BIGINT',
+    bytes: 'BYTEA',
+    generated: 'STORED',
+    jsonText: (key) => `(fields::jsonb ->> '${key}')`,
+    // A guarded cast: a generated column that raised an error would make the write fail.
+    jsonInt: (key) =>
+      `CASE WHEN (fields::jsonb ->> '${key}') ~ '^[0-9]{1,15}$' THEN (fields::jsonb ->> '${key}')::bigint END`,
+  }),
 ];

@@ -1,5 +1,6 @@
 // SQLite migrations: the shared schema with SQLite's types, plus SQLite's id counter.
 import { baseSchema, type Migration } from '../schema.js';
+import { v2ReportsAndBlobs } from '../schema-v2.js';
 
 export const migrations: Migration[] = [
   {
@@ -12,4 +13,12 @@ export const migrations: Migration[] = [
       `INSERT INTO id_counter (one, value) VALUES (1, 1000)`,
     ],
   },
+  v2ReportsAndBlobs({
+    int: 'INTEGER',
+    bytes: 'BLOB',
+    generated: 'VIRTUAL',
+    jsonText: (key) => `json_extract(fields, '$.${key}')`,
+    // json_extract answers JSON numbers as SQLite integers already; anything else is not an id.
+    jsonInt: (key) => `CASE WHEN json_type(fields, '$.${key}') = 'integer' THEN json_extract(fields, '$.${key}') END`,
+  }),
 ];

@@ -1,0 +1,370 @@
+// The delivery engine: claims due deliveries, sends each (bounded in flight overall and per hook), records
+// every attempt, schedules retries, and e-mails the account's admins once when a delivery finally fails.
+// It wakes on notify() (after a write, for low latency) and otherwise polls; the database holds all of its
+// state, so any number of nodes can run one, and a node that dies leaves only leases that expire.
+import os from 'node:os';
+import { setMaxListeners } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Engine } from '../storage/port.js';
+import type { Config } from '../config.js';
+import type { TreeObject } from '../dialect/tree.js';
+import { Errors } from '../errors.js';
+import { applyRetryAfter, nextDelay, parseRetryAfter } from '../webhooks/schedule.js';
+import { webhookId } from '../webhooks/signer.js';
+import { systemClock, type Clock } from './clock.js';
+import { claimDue, hasDue, readDetails, releaseClaims, type ClaimedDelivery } from './claim.js';
+import { attemptsOf, insertAttempt, markFailed, markSucceeded, scheduleRetry, type Trigger } from './record.js';
+import { buildNotification } from './notification.js';
+import { Sender, type SendResult } from './send.js';
+import { TargetGuard } from './ssrf.js';
+import { Mailer } from './mailer.js';
+import { failureMail } from './failure-mail.js';
+import { attemptTree } from './history.js';
+
+export interface DeliveryEngineOptions {
+  engine: Engine;
+  guard: TargetGuard;
+  mailer: Mailer;
+  clock?: Clock;
+  timeoutMs: number;
+  /** delays before each retry, ms (1 + length attempts in all) */
+  retrySchedule: readonly number[];
+  concurrency: number;
+  concurrencyPerHook: number;
+  logger?: Logger;
+  /** how long a claim holds; default: the timeout plus a minute to record the outcome */
+  leaseMs?: number;
+  /** idle poll interval, ms */
+  pollMs?: number;
+  /** lease owner name; default host:pid:random */
+  owner?: string;
+  /** jitter source (tests pass a constant) */
+  random?: () => number;
+}
+
+/** Deliveries claimed per round at most: a big backlog is taken in slices, interleaved with completions. */
+const CLAIM_BATCH = 200;
+
+export class DeliveryEngine {
+  readonly owner: string;
+  private readonly engine: Engine;
+  private readonly clock: Clock;
+  private readonly sender: Sender;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly inflight = new Map<number, Promise<void>>();
+  private readonly perHook = new Map<number, number>();
+  private readonly stopSignal = new AbortController();
+  private jobs = 0;
+  private running = false;
+  private stopping = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private ticking: Promise<number> | null = null;
+  private wakeUp: (() => void) | null = null;
+  private woken = false;
+  private stopped: Promise<void> | null = null;
+
+  constructor(private readonly o: DeliveryEngineOptions) {
+    this.engine = o.engine;
+    this.clock = o.clock ?? systemClock;
+    this.sender = new Sender(o.guard, o.timeoutMs);
+    this.leaseMs = o.leaseMs ?? o.timeoutMs + 60_000;
+    this.pollMs = o.pollMs ?? 75;
+    this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    // Every request in flight listens for the stop: hundreds of listeners are expected, not a leak.
+    setMaxListeners(0, this.stopSignal.signal);
+  }
+
+  /** Requests in flight now. */
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  start(): void {
+    if (this.running || this.stopping) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** New deliveries may be due: claim now instead of at the next poll. */
+  notify(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /** One claim round: claims what fits in the free slots and starts sending it. Answers how many. */
+  tick(): Promise<number> {
+    this.ticking ??= this.claimAndStart().finally(() => (this.ticking = null));
+    return this.ticking;
+  }
+
+  /** Waits until every request in flight is finished and recorded. */
+  async settle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight.values()]);
+  }
+
+  /** tick() and settle(): for tests and tools that drive the clock. */
+  async runDue(): Promise<number> {
+    const n = await this.tick();
+    await this.settle();
+    return n;
+  }
+
+  /**
+   * Stops claiming, lets requests in flight finish for up to graceMs, then aborts the rest and releases
+   * their leases (not counted as attempts), so another node or the next start sends them.
+   */
+  stop(options: { graceMs?: number } = {}): Promise<void> {
+    this.stopped ??= this.shutdown(options.graceMs ?? 10_000);
+    return this.stopped;
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.running = false;
+    this.wakeUp?.();
+    await this.loopDone;
+    await this.ticking?.catch(() => undefined);
+    const all = this.settle();
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+    ]);
+    clearTimeout(timer);
+    if (late) {
+      this.stopSignal.abort();
+      await all;
+    }
+    await this.sender.close();
+  }
+
+  /**
+   * A manual attempt now (trigger 'manual'), whatever the delivery's state. It leaves the retry count alone;
+   * a 2xx marks the delivery succeeded. Answers the attempt.
+   */
+  async redeliver(accountId: number, hookId: number, eventId: number): Promise<TreeObject> {
+    const [row] = await this.engine.read((x) =>
+      readDetails(x, [{ account_id: accountId, hook_id: hookId, event_id: eventId }]),
+    );
+    if (!row) throw Errors.notFound('delivery', `No delivery of event ${eventId} to hook ${hookId}`);
+    const d: ClaimedDelivery = {
+      accountId,
+      hookId,
+      eventId,
+      attempt: 0,
+      hook: { title: row.title, url: row.url, contenttype: row.contenttype, secret: row.secret, active: row.active },
+      event: { type: row.type, objectId: row.object_id, content: row.content, createdAt: row.created_at },
+    };
+    const startedAt = this.clock.now();
+    const result = await this.attempt(d, startedAt);
+    const now = this.clock.now();
+    const id = await this.engine.write(async (x) => {
+      const id = await insertAttempt(x, this.attemptRecord(d, 'manual', startedAt, result));
+      if (result.ok) await markSucceeded(x, d, now);
+      return id;
+    });
+    this.log(d, 'manual', result);
+    return attemptTree({
+      id,
+      trigger: 'manual',
+      started_at: startedAt,
+      duration_ms: result.durationMs,
+      status_code: result.statusCode,
+      error: result.error,
+      response_body: result.responseBody,
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let started = 0;
+      try {
+        started = await this.tick();
+      } catch (e) {
+        this.o.logger?.error({ err: (e as Error).message }, 'claiming deliveries failed');
+      }
+      if (!this.running) break;
+      // Something was due: more may be, so go again at once while slots are free.
+      if (started > 0 && this.inflight.size < this.o.concurrency) continue;
+      await this.sleep(this.pollMs);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = null;
+        this.woken = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = done;
+    });
+  }
+
+  private async claimAndStart(): Promise<number> {
+    const free = this.o.concurrency - this.inflight.size;
+    if (free <= 0 || this.stopping) return 0;
+    const now = this.clock.now();
+    if (!(await this.engine.read((x) => hasDue(x, now)))) return 0;
+    const busy = new Map(this.perHook);
+    const claimed = await this.engine.write((x) =>
+      claimDue(x, {
+        now,
+        leaseMs: this.leaseMs,
+        owner: this.owner,
+        limit: Math.min(free, CLAIM_BATCH),
+        perHook: this.o.concurrencyPerHook,
+        busy,
+      }),
+    );
+    for (const d of claimed) this.launch(d);
+    return claimed.length;
+  }
+
+  private launch(d: ClaimedDelivery): void {
+    const job = ++this.jobs;
+    this.perHook.set(d.hookId, (this.perHook.get(d.hookId) ?? 0) + 1);
+    const done = this.deliver(d)
+      .catch((e: Error) =>
+        // The outcome could not be recorded (database down): the lease expires and the delivery is retried.
+        this.o.logger?.error({ hookId: d.hookId, eventId: d.eventId, err: e.message }, 'recording a delivery failed'),
+      )
+      .finally(() => {
+        this.inflight.delete(job);
+        const n = (this.perHook.get(d.hookId) ?? 1) - 1;
+        if (n > 0) this.perHook.set(d.hookId, n);
+        else this.perHook.delete(d.hookId);
+        this.notify(); // a slot is free
+      });
+    this.inflight.set(job, done);
+  }
+
+  private async attempt(d: ClaimedDelivery, now: number, stop?: AbortSignal): Promise<SendResult> {
+    try {
+      return await this.sender.send(buildNotification(d, now), stop);
+    } catch (e) {
+      // Only building the notification can throw here (send reports its own failures): a bad stored event.
+      const error = `notification could not be built: ${(e as Error).message}`;
+      return {
+        ok: false,
+        statusCode: null,
+        error,
+        responseBody: null,
+        durationMs: 0,
+        retryAfter: null,
+        aborted: false,
+      };
+    }
+  }
+
+  private attemptRecord(d: ClaimedDelivery, trigger: Trigger, startedAt: number, r: SendResult) {
+    return {
+      accountId: d.accountId,
+      hookId: d.hookId,
+      eventId: d.eventId,
+      trigger,
+      startedAt,
+      durationMs: r.durationMs,
+      statusCode: r.statusCode,
+      error: r.error,
+      responseBody: r.responseBody,
+    };
+  }
+
+  private async deliver(d: ClaimedDelivery): Promise<void> {
+    const startedAt = this.clock.now();
+    const result = await this.attempt(d, startedAt, this.stopSignal.signal);
+    const now = this.clock.now();
+    if (result.aborted) {
+      await this.engine.write((x) => releaseClaims(x, this.owner, [d], now));
+      return;
+    }
+    const delay = result.ok ? null : nextDelay(d.attempt, this.o.retrySchedule, this.o.random);
+    const failedNow = await this.engine.write(async (x) => {
+      await insertAttempt(x, this.attemptRecord(d, 'scheduled', startedAt, result));
+      if (result.ok) {
+        await markSucceeded(x, d, now);
+        return false;
+      }
+      if (delay === null) return markFailed(x, d, this.owner, now);
+      const wait = applyRetryAfter(delay, parseRetryAfter(result.retryAfter ?? undefined, now));
+      await scheduleRetry(x, d, this.owner, now + wait, now);
+      return false;
+    });
+    this.log(d, 'scheduled', result);
+    if (failedNow) await this.mailFailure(d);
+  }
+
+  private log(d: ClaimedDelivery, trigger: Trigger, r: SendResult): void {
+    // Never the URL (it may carry a token) nor the secret: ids, status and error only.
+    const fields = {
+      hookId: d.hookId,
+      eventId: d.eventId,
+      attempt: d.attempt,
+      trigger,
+      status: r.statusCode,
+      ms: r.durationMs,
+    };
+    if (r.ok) this.o.logger?.debug(fields, 'delivered');
+    else this.o.logger?.info({ ...fields, error: r.error }, 'delivery attempt failed');
+  }
+
+  private async mailFailure(d: ClaimedDelivery): Promise<void> {
+    const { admins, attempts } = await this.engine.read(async (x) => ({
+      admins: await x.all<{ email: string }>(
+        "SELECT email FROM users WHERE account_id = ? AND role = 'admin' ORDER BY id",
+        [d.accountId],
+      ),
+      attempts: await attemptsOf(x, d),
+    }));
+    if (admins.length === 0) {
+      this.o.logger?.warn(
+        { accountId: d.accountId, hookId: d.hookId },
+        'delivery failed; the account has no admin to tell',
+      );
+      return;
+    }
+    const mail = failureMail({ ...d, webhookId: webhookId(d.hookId, d.eventId) }, attempts);
+    await this.o.mailer.send({ accountId: d.accountId, to: admins.map((a) => a.email), ...mail });
+  }
+}
+
+/** What main wires: the guard (also used by hook management), the mailer and the engine, from the config. */
+export function buildDelivery(
+  engine: Engine,
+  config: Pick<
+    Config,
+    | 'allowedTargets'
+    | 'smtpUrl'
+    | 'mailFrom'
+    | 'deliveryTimeoutMs'
+    | 'retrySchedule'
+    | 'deliveryConcurrency'
+    | 'deliveryConcurrencyPerHook'
+  >,
+  options: { logger?: Logger; clock?: Clock } = {},
+): { guard: TargetGuard; mailer: Mailer; delivery: DeliveryEngine } {
+  const clock = options.clock ?? systemClock;
+  const guard = new TargetGuard(config.allowedTargets);
+  const mailer = new Mailer(engine, { smtpUrl: config.smtpUrl, from: config.mailFrom, clock, logger: options.logger });
+  const delivery = new DeliveryEngine({
+    engine,
+    guard,
+    mailer,
+    clock,
+    timeoutMs: config.deliveryTimeoutMs,
+    retrySchedule: config.retrySchedule,
+    concurrency: config.deliveryConcurrency,
+    concurrencyPerHook: config.deliveryConcurrencyPerHook,
+    logger: options.logger,
+  });
+  return { guard, mailer, delivery };
+}

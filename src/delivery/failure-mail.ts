@@ -1,0 +1,37 @@
+// The e-mail an account's admins get when a delivery has failed for the last time (dialect §6): the hook,
+// its URL, the event, and every attempt with its time, status and error. Never the secret.
+import type { AttemptRow } from './record.js';
+
+export interface FailedDelivery {
+  hookId: number;
+  eventId: number;
+  webhookId: string;
+  hook: { title: string; url: string };
+  event: { type: string; objectId: number };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function failureMail(d: FailedDelivery, attempts: readonly AttemptRow[]): { subject: string; text: string } {
+  const title = d.hook.title || '(untitled)';
+  const subject = `Hookline: webhook "${title}" (hook ${d.hookId}) failed to deliver ${d.event.type} for ${d.event.objectId}`;
+  const lines = [
+    `A notification could not be delivered after ${attempts.length} attempt${attempts.length === 1 ? '' : 's'}.`,
+    'Hookline has stopped retrying it; it can be sent again from the deliveries of the hook (redeliver).',
+    '',
+    `Hook:       ${title} (id ${d.hookId})`,
+    `URL:        ${d.hook.url}`,
+    `Event:      ${d.event.type} (event ${d.eventId})`,
+    `Object id:  ${d.event.objectId}`,
+    `Webhook id: ${d.webhookId}`,
+    '',
+    'Attempts:',
+    ...attempts.map(
+      (a, i) =>
+        `  ${i + 1}. ${iso(a.started_at)}  ${a.trigger}  ${a.status_code === null ? 'no answer' : `status ${a.status_code}`}` +
+        `  ${a.duration_ms} ms${a.error ? `  error: ${a.error}` : ''}`,
+    ),
+    '',
+  ];
+  return { subject, text: lines.join('\n') };
+}

@@ -1,0 +1,52 @@
+// One notification ready to send: the payload bytes and the headers that go with them, signed over exactly
+// those bytes. Built again for every attempt (webhook-timestamp is per attempt; webhook-id is per delivery).
+import fs from 'node:fs';
+import { encodePayload, parseEventContent, type ContentType } from '../webhooks/payload.js';
+import { solve360Signature, standardSignature, webhookId } from '../webhooks/signer.js';
+
+function readVersion(): string {
+  try {
+    // src/delivery or dist/delivery: package.json is two levels up either way.
+    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? '0';
+  } catch {
+    return '0';
+  }
+}
+
+export const USER_AGENT = `Hookline/${readVersion()} (+webhooks)`;
+
+export interface NotificationSource {
+  hookId: number;
+  eventId: number;
+  hook: { url: string; contenttype: string; secret: string };
+  event: { type: string; objectId: number; content: string };
+}
+
+export interface Notification {
+  url: string;
+  body: Buffer;
+  headers: Record<string, string>;
+  webhookId: string;
+}
+
+export function buildNotification(d: NotificationSource, nowMs: number): Notification {
+  const format = (['xml', 'json', 'form'].includes(d.hook.contenttype) ? d.hook.contenttype : 'xml') as ContentType;
+  const payload = encodePayload(format, d.event.type, d.event.objectId, parseEventContent(d.event.content));
+  const id = webhookId(d.hookId, d.eventId);
+  const timestamp = String(Math.floor(nowMs / 1000));
+  const headers: Record<string, string> = {
+    'content-type': payload.contentType,
+    'user-agent': USER_AGENT,
+    'webhook-id': id,
+    'webhook-timestamp': timestamp,
+  };
+  // An empty secret means "unsigned" (dialect §6): no signature header at all rather than an HMAC keyed by "".
+  if (d.hook.secret !== '') {
+    headers['x-solve360-hmac-sha256'] = solve360Signature(d.hook.secret, payload.body);
+    headers['webhook-signature'] = standardSignature(d.hook.secret, id, timestamp, payload.body);
+  }
+  return { url: d.hook.url, body: payload.body, headers, webhookId: id };
+}

@@ -1,0 +1,237 @@
+// Hook management (dialect §5): create, show, list, update and delete an account's hooks. Every field is
+// checked and every problem reported at once; the URL must be http(s) and resolve to an address the SSRF
+// guard allows. Every query carries account_id: a hook belongs to its account.
+import type { Engine, Executor } from '../storage/port.js';
+import { Errors } from '../errors.js';
+import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
+import { EVENT_TYPES } from '../records/events.js';
+import { ACTIVITY_KINDS, ITEM_KINDS } from '../records/kinds.js';
+import { CONTENT_TYPES } from './payload.js';
+
+/** What hook management needs of the SSRF guard (delivery/ssrf.ts TargetGuard). */
+export interface UrlChecker {
+  /** the problem with the URL, or null when a hook may use it */
+  checkUrl(url: string): Promise<string | null>;
+}
+
+export interface HookRow {
+  account_id: number;
+  id: number;
+  type: string;
+  title: string;
+  active: number;
+  event: string;
+  constrainttype: string;
+  url: string;
+  contenttype: string;
+  secret: string;
+  created_at: number;
+  updated_at: number;
+}
+
+type HookFields = Pick<
+  HookRow,
+  'type' | 'title' | 'active' | 'event' | 'constrainttype' | 'url' | 'contenttype' | 'secret'
+>;
+
+const COLUMNS =
+  'account_id, id, type, title, active, event, constrainttype, url, contenttype, secret, created_at, updated_at';
+const ITEM_CONSTRAINTS = ITEM_KINDS.map((k) => k.kind);
+const ACTIVITY_CONSTRAINTS = ACTIVITY_KINDS.map((k) => k.segment);
+const LIMITS = { title: 255, url: 2048, secret: 1024 };
+
+/** The hook as the API shows it: every field plus id (the secret too: only the account's admins see hooks). */
+export function hookTree(row: HookRow): TreeObject {
+  return {
+    id: row.id,
+    type: row.type,
+    title: row.title,
+    active: row.active,
+    event: row.event,
+    constrainttype: row.constrainttype,
+    url: row.url,
+    contenttype: row.contenttype,
+    secret: row.secret,
+    created: formatDate(row.created_at),
+    updated: formatDate(row.updated_at),
+  };
+}
+
+/** Reads one parameter as text; objects and lists are an error. */
+function text(tree: TreeObject, key: string, errors: Record<string, string>, trim = true): string | undefined {
+  const v = tree[key];
+  if (v === undefined) return undefined;
+  if (v === null) return '';
+  if (typeof v === 'object') {
+    errors[key] = 'must be a single value';
+    return undefined;
+  }
+  const s = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
+  return trim ? s.trim() : s;
+}
+
+function parseActive(value: string, errors: Record<string, string>): number | undefined {
+  const v = value.toLowerCase();
+  if (v === '1' || v === 'true') return 1;
+  if (v === '0' || v === 'false') return 0;
+  errors.active = 'must be 1 or 0';
+  return undefined;
+}
+
+/**
+ * Merges the given parameters over `current` (the defaults for a create) and checks the result. Only the
+ * URL check does I/O (DNS), and only when the URL is given.
+ */
+async function validate(
+  tree: TreeObject,
+  current: HookFields,
+  guard: UrlChecker,
+  creating: boolean,
+): Promise<HookFields> {
+  const errors: Record<string, string> = {};
+  const out = { ...current };
+  const type = text(tree, 'type', errors);
+  if (type !== undefined) out.type = type === '' ? 'web' : type;
+  if (out.type !== 'web') errors.type = 'must be web (the only class of hook)';
+
+  const title = text(tree, 'title', errors);
+  if (title !== undefined) out.title = title;
+  if (out.title.length > LIMITS.title) errors.title = `must be at most ${LIMITS.title} characters`;
+
+  const active = text(tree, 'active', errors);
+  if (active !== undefined && active !== '') out.active = parseActive(active, errors) ?? out.active;
+
+  const event = text(tree, 'event', errors);
+  if (event !== undefined) out.event = event;
+  if (!EVENT_TYPES.includes(out.event)) {
+    errors.event = out.event ? `Unknown event "${out.event}" (one of ${EVENT_TYPES.join(', ')})` : 'is required';
+  }
+
+  const constraint = text(tree, 'constrainttype', errors);
+  if (constraint !== undefined) out.constrainttype = constraint === '' ? 'all' : constraint;
+  if (out.constrainttype !== 'all' && EVENT_TYPES.includes(out.event)) {
+    const allowed = out.event.startsWith('items.') ? ITEM_CONSTRAINTS : ACTIVITY_CONSTRAINTS;
+    if (!allowed.includes(out.constrainttype)) {
+      errors.constrainttype = `must be all or one of ${allowed.join(', ')} for ${out.event}`;
+    }
+  }
+
+  const contenttype = text(tree, 'contenttype', errors);
+  if (contenttype !== undefined) out.contenttype = contenttype === '' ? 'xml' : contenttype.toLowerCase();
+  if (!(CONTENT_TYPES as readonly string[]).includes(out.contenttype)) errors.contenttype = 'must be xml, json or form';
+
+  const secret = text(tree, 'secret', errors, false);
+  if (secret !== undefined) out.secret = secret;
+  if (out.secret.length > LIMITS.secret) errors.secret = `must be at most ${LIMITS.secret} characters`;
+
+  const url = text(tree, 'url', errors);
+  if (url !== undefined) out.url = url;
+  if (out.url === '') errors.url = 'is required';
+  else if (out.url.length > LIMITS.url) errors.url = `must be at most ${LIMITS.url} characters`;
+  else if (url !== undefined || creating) {
+    const problem = await guard.checkUrl(out.url);
+    if (problem) errors.url = problem;
+  }
+
+  if (Object.keys(errors).length > 0) throw Errors.invalid(errors);
+  return out;
+}
+
+const DEFAULTS: HookFields = {
+  type: 'web',
+  title: '',
+  active: 1,
+  event: '',
+  constrainttype: 'all',
+  url: '',
+  contenttype: 'xml',
+  secret: '',
+};
+
+async function findHook(x: Executor, accountId: number, hookId: number): Promise<HookRow | undefined> {
+  return x.get<HookRow>(`SELECT ${COLUMNS} FROM hooks WHERE account_id = ? AND id = ?`, [accountId, hookId]);
+}
+
+const notFound = (hookId: number) => Errors.notFound('id', `No hook ${hookId}`);
+
+export async function createHook(
+  engine: Engine,
+  accountId: number,
+  tree: TreeObject,
+  now: number,
+  guard: UrlChecker,
+): Promise<TreeObject> {
+  const f = await validate(tree, DEFAULTS, guard, true);
+  const row = await engine.write(async (x) => {
+    const id = await x.nextId();
+    const row: HookRow = { account_id: accountId, id, ...f, created_at: now, updated_at: now };
+    await x.run(`INSERT INTO hooks (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+      row.account_id,
+      row.id,
+      row.type,
+      row.title,
+      row.active,
+      row.event,
+      row.constrainttype,
+      row.url,
+      row.contenttype,
+      row.secret,
+      row.created_at,
+      row.updated_at,
+    ]);
+    return row;
+  });
+  return hookTree(row);
+}
+
+/** Changes the parameters given, keeps the others (PUT /hooks/{id}/). */
+export async function updateHook(
+  engine: Engine,
+  accountId: number,
+  hookId: number,
+  tree: TreeObject,
+  now: number,
+  guard: UrlChecker,
+): Promise<TreeObject> {
+  const current = await engine.read((x) => findHook(x, accountId, hookId));
+  if (!current) throw notFound(hookId);
+  const f = await validate(tree, current, guard, false);
+  const row = await engine.write(async (x) => {
+    const r = await x.run(
+      `UPDATE hooks SET type = ?, title = ?, active = ?, event = ?, constrainttype = ?, url = ?, contenttype = ?,
+              secret = ?, updated_at = ?
+        WHERE account_id = ? AND id = ?`,
+      [f.type, f.title, f.active, f.event, f.constrainttype, f.url, f.contenttype, f.secret, now, accountId, hookId],
+    );
+    if (r.changes === 0) throw notFound(hookId); // deleted in between
+    return { ...current, ...f, updated_at: now };
+  });
+  return hookTree(row);
+}
+
+export async function getHook(engine: Engine, accountId: number, hookId: number): Promise<TreeObject> {
+  const row = await engine.read((x) => findHook(x, accountId, hookId));
+  if (!row) throw notFound(hookId);
+  return hookTree(row);
+}
+
+/** The account's hooks: 'count' first, then each hook keyed by its id (the shape of record lists). */
+export async function listHooks(engine: Engine, accountId: number): Promise<Map<string, Tree>> {
+  const rows = await engine.read((x) =>
+    x.all<HookRow>(`SELECT ${COLUMNS} FROM hooks WHERE account_id = ? ORDER BY id`, [accountId]),
+  );
+  const out = new Map<string, Tree>();
+  out.set('count', rows.length);
+  for (const row of rows) out.set(String(row.id), hookTree(row));
+  return out;
+}
+
+/** Deletes the hook with its deliveries and their attempts: nothing is sent to it any more. */
+export async function deleteHook(engine: Engine, accountId: number, hookId: number): Promise<void> {
+  await engine.write(async (x) => {
+    const r = await x.run('DELETE FROM hooks WHERE account_id = ? AND id = ?', [accountId, hookId]);
+    if (r.changes === 0) throw notFound(hookId);
+    await x.run('DELETE FROM deliveries WHERE account_id = ? AND hook_id = ?', [accountId, hookId]);
+    await x.run('DELETE FROM attempts WHERE account_id = ? AND hook_id = ?', [accountId, hookId]);
+  });
+}

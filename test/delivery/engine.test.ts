@@ -1,0 +1,389 @@
+// The delivery engine end to end on both engines: real receivers on loopback, a real SMTP server, a driven
+// clock for the retry schedule (no sleeping), and the properties that matter — every failure kind counts,
+// retries end in one e-mail, a hanging receiver starves nobody, an expired lease is re-claimed with the same
+// webhook-id, stop() hands work back, and a manual redelivery is recorded as such.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Webhook } from 'standardwebhooks';
+import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
+import { DeliveryEngine, type DeliveryEngineOptions } from '../../src/delivery/engine.js';
+import { Mailer, listMailbox } from '../../src/delivery/mailer.js';
+import { TargetGuard } from '../../src/delivery/ssrf.js';
+import { listDeliveries } from '../../src/delivery/history.js';
+import { systemClock } from '../../src/delivery/clock.js';
+import { solve360Signature, verifyStandard, webhookId } from '../../src/webhooks/signer.js';
+import { ApiError } from '../../src/errors.js';
+import type { Engine } from '../../src/storage/port.js';
+import {
+  attemptRows,
+  closedPort,
+  deliveryOf,
+  drivenClock,
+  insertHook,
+  newAccount,
+  raiseEvent,
+  receiver,
+  smtpSink,
+  type Receiver,
+  type SmtpSink,
+} from './helpers.js';
+
+const SCHEDULE = [5_000, 300_000, 1_800_000, 7_200_000];
+const version = (await import('../../package.json', { with: { type: 'json' } })).default.version;
+
+describe.each(ENGINES)('delivery engine on %s', (name) => {
+  let smtp: SmtpSink;
+  let db: TestEngine;
+  let engine: Engine;
+  const started: DeliveryEngine[] = [];
+  const receivers: Receiver[] = [];
+
+  beforeAll(async () => {
+    smtp = await smtpSink();
+  });
+  afterAll(async () => smtp.close());
+  beforeEach(async () => {
+    // A database per test: an engine claims every due delivery it can see, so tests must not share one.
+    db = await makeEngine(name);
+    engine = db.engine;
+  });
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((d) => d.stop({ graceMs: 0 })));
+    await Promise.all(receivers.splice(0).map((r) => r.close()));
+    await db.destroy();
+  });
+
+  function delivery(clock: { now(): number }, o: Partial<DeliveryEngineOptions> = {}): DeliveryEngine {
+    const d = new DeliveryEngine({
+      engine,
+      guard: new TargetGuard(['127.0.0.0/8']),
+      mailer: new Mailer(engine, { smtpUrl: smtp.url, from: 'hookline@test.example', clock }),
+      clock,
+      timeoutMs: 2_000,
+      retrySchedule: SCHEDULE,
+      concurrency: 16,
+      concurrencyPerHook: 4,
+      random: () => 0.5, // no jitter: the schedule exactly
+      ...o,
+    });
+    started.push(d);
+    return d;
+  }
+
+  async function recv(...args: Parameters<typeof receiver>): Promise<Receiver> {
+    const r = await receiver(...args);
+    receivers.push(r);
+    return r;
+  }
+
+  it('a receiver answering 500 gets exactly 1 + 4 attempts on the schedule, then the admins get one e-mail', async () => {
+    const clock = drivenClock();
+    const r = await recv((_q, res) => {
+      res.statusCode = 500;
+      res.end('boom');
+    });
+    const { accountId, adminEmail } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url, title: 'Lead router', secret: 's3cret' });
+    const eventId = await raiseEvent(engine, accountId, { now: clock.now(), type: 'items.create', objectId: 467069 });
+    const d = delivery(clock);
+    const mailsBefore = smtp.mails.length;
+
+    const t0 = clock.now();
+    const expectedStarts = [t0];
+    expect(await d.runDue()).toBe(1);
+    for (const wait of SCHEDULE) {
+      clock.advance(wait - 1);
+      expect(await d.runDue()).toBe(0); // not yet
+      clock.advance(1);
+      expectedStarts.push(clock.now());
+      expect(await d.runDue()).toBe(1);
+    }
+    clock.advance(100 * 3_600_000);
+    expect(await d.runDue()).toBe(0); // exhausted: no sixth attempt
+
+    expect(r.requests).toHaveLength(5);
+    expect(new Set(r.requests.map((q) => q.headers['webhook-id']))).toEqual(new Set([webhookId(hookId, eventId)]));
+    const attempts = await attemptRows(engine, accountId, hookId, eventId);
+    expect(attempts.map((a) => a.started_at)).toEqual(expectedStarts);
+    expect(
+      attempts.every((a) => a.status_code === 500 && a.trigger === 'scheduled' && a.response_body === 'boom'),
+    ).toBe(true);
+    expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({
+      state: 'failed',
+      attempt_count: 5,
+      lease_until: null,
+    });
+
+    // Exactly one e-mail, through the real SMTP server, naming the hook, URL, event, object and attempts.
+    expect(smtp.mails.length - mailsBefore).toBe(1);
+    const mail = smtp.mails[smtp.mails.length - 1];
+    expect(mail.to).toEqual([adminEmail]);
+    expect(mail.text).toContain('Lead router');
+    expect(mail.text).toContain(`hook ${hookId}`);
+    expect(mail.text).toContain(r.url);
+    expect(mail.text).toContain('items.create');
+    expect(mail.text).toContain('467069');
+    expect(mail.text.match(/status 500/g)).toHaveLength(5);
+    for (const t of expectedStarts) expect(mail.text).toContain(new Date(t).toISOString());
+    expect(mail.text).not.toContain('s3cret');
+    const box = await listMailbox(engine, { accountId });
+    expect(box).toHaveLength(1);
+    expect(box[0].sent_at).toBe(expectedStarts[4]); // sent right after the last attempt
+  });
+
+  it('3xx, 4xx, timeouts, refused connections, resets mid-response and refused targets are failed attempts', async () => {
+    const clock = drivenClock();
+    const redirect = await recv((_q, res) => {
+      res.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere' });
+      res.end();
+    });
+    const notFound = await recv((_q, res) => {
+      res.statusCode = 404;
+      res.end('no such endpoint');
+    });
+    const hang = await recv(() => undefined);
+    const slowBody = await recv((_q, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+    });
+    const reset = await recv((_q, res) => {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write('partial', () => res.socket?.destroy());
+    });
+    const created = await recv((_q, res) => {
+      res.statusCode = 201;
+      res.end();
+    });
+    const port = await closedPort();
+    const { accountId } = await newAccount(engine);
+    const hooks = {
+      redirect: await insertHook(engine, accountId, { url: redirect.url }),
+      notFound: await insertHook(engine, accountId, { url: notFound.url }),
+      hang: await insertHook(engine, accountId, { url: hang.url }),
+      slowBody: await insertHook(engine, accountId, { url: slowBody.url }),
+      reset: await insertHook(engine, accountId, { url: reset.url }),
+      refused: await insertHook(engine, accountId, { url: `http://127.0.0.1:${port}/hook` }),
+      target: await insertHook(engine, accountId, { url: 'http://10.20.30.40/hook' }),
+      dns: await insertHook(engine, accountId, { url: 'http://no-such-host.invalid/hook' }),
+      created: await insertHook(engine, accountId, { url: created.url }),
+    };
+    const eventId = await raiseEvent(engine, accountId, { now: clock.now() });
+    const d = delivery(clock, { timeoutMs: 400 });
+    expect(await d.runDue()).toBe(9);
+
+    const outcome = async (hookId: number) => ({
+      delivery: await deliveryOf(engine, accountId, hookId, eventId),
+      attempt: (await attemptRows(engine, accountId, hookId, eventId))[0],
+    });
+    const failed = async (hookId: number, status: number | null, error: RegExp) => {
+      const o = await outcome(hookId);
+      expect(o.delivery).toMatchObject({ state: 'pending', attempt_count: 1, next_attempt_at: clock.now() + 5_000 });
+      expect(o.attempt.status_code).toBe(status);
+      expect(o.attempt.error).toMatch(error);
+    };
+    await failed(
+      hooks.redirect,
+      302,
+      /HTTP 302: redirects are not followed \(Location: http:\/\/127\.0\.0\.1:1\/elsewhere\)/,
+    );
+    await failed(hooks.notFound, 404, /HTTP 404/);
+    await failed(hooks.hang, null, /timeout/);
+    await failed(hooks.slowBody, 200, /timeout/);
+    await failed(hooks.reset, 200, /closed|reset|Content-Length|terminated/i);
+    await failed(hooks.refused, null, /connection refused/);
+    await failed(hooks.target, null, /refused target address 10\.20\.30\.40/);
+    await failed(hooks.dns, null, /DNS|ENOTFOUND|EAI_AGAIN/);
+    expect((await outcome(hooks.notFound)).attempt.response_body).toBe('no such endpoint');
+    expect((await outcome(hooks.created)).delivery).toMatchObject({ state: 'succeeded', attempt_count: 1 });
+    expect(redirect.requests).toHaveLength(1); // the redirect was not followed
+  });
+
+  it('signs the exact bytes sent and sends the documented headers', async () => {
+    const clock = drivenClock(Date.now());
+    const r = await recv();
+    const { accountId } = await newAccount(engine);
+    const signed = await insertHook(engine, accountId, { url: r.url, secret: 'ünïcødé-secret', contenttype: 'xml' });
+    const unsigned = await insertHook(engine, accountId, { url: `${r.url}?unsigned`, contenttype: 'form' });
+    const eventId = await raiseEvent(engine, accountId, {
+      now: clock.now(),
+      content: { item: { id: 12, fields: { lastname: 'Müller' } } },
+    });
+    await delivery(clock).runDue();
+    expect(r.requests).toHaveLength(2);
+    const s = r.requests.find((q) => !q.url.includes('unsigned'))!;
+    const u = r.requests.find((q) => q.url.includes('unsigned'))!;
+
+    expect(s.method).toBe('POST');
+    expect(s.headers['content-type']).toMatch(/^application\/xml/);
+    expect(s.headers['user-agent']).toBe(`Hookline/${version} (+webhooks)`);
+    expect(s.headers['webhook-id']).toBe(webhookId(signed, eventId));
+    expect(s.headers['webhook-timestamp']).toBe(String(Math.floor(clock.now() / 1000)));
+    expect(s.headers['x-solve360-hmac-sha256']).toBe(solve360Signature('ünïcødé-secret', s.body));
+    const std = {
+      id: String(s.headers['webhook-id']),
+      timestamp: String(s.headers['webhook-timestamp']),
+      signature: String(s.headers['webhook-signature']),
+    };
+    expect(verifyStandard('ünïcødé-secret', std, s.body)).toBe(true);
+    const wh = new Webhook(Buffer.from('ünïcødé-secret', 'utf8').toString('base64'));
+    expect(() =>
+      wh.verify(
+        s.body.toString('utf8'),
+        {
+          'webhook-id': std.id,
+          'webhook-timestamp': std.timestamp,
+          'webhook-signature': std.signature,
+        },
+        { jsonParse: false },
+      ),
+    ).not.toThrow();
+    expect(s.body.toString()).toContain('<notification><type>items.create</type><objectid>467069</objectid>');
+
+    expect(u.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(u.headers['x-solve360-hmac-sha256']).toBeUndefined();
+    expect(u.headers['webhook-signature']).toBeUndefined();
+    expect(u.headers['webhook-id']).toBe(webhookId(unsigned, eventId));
+    expect(u.body.toString()).toContain('content%5Bitem%5D%5Bfields%5D%5Blastname%5D=M%C3%BCller');
+  });
+
+  it('a hanging receiver does not delay a healthy hook; stop() hands its claims back', async () => {
+    const hang = await recv(() => undefined);
+    const ok = await recv();
+    const { accountId } = await newAccount(engine);
+    const slowHook = await insertHook(engine, accountId, { url: hang.url });
+    const fastHook = await insertHook(engine, accountId, { url: ok.url });
+    const events: number[] = [];
+    for (let i = 0; i < 6; i++) events.push(await raiseEvent(engine, accountId, { now: Date.now() - 1 }));
+    const d = delivery(systemClock, { timeoutMs: 20_000, concurrency: 4, concurrencyPerHook: 2, pollMs: 20 });
+    d.start();
+    await ok.waitFor(6);
+    await hang.waitFor(2);
+    expect(hang.requests).toHaveLength(2); // its cap, and no more while those hang
+    const fastStates = async () =>
+      (await Promise.all(events.map((e) => deliveryOf(engine, accountId, fastHook, e)))).map((s) => s?.state);
+    await expect.poll(fastStates).toEqual(Array(6).fill('succeeded'));
+    expect(d.inFlight).toBe(2);
+    expect(hang.requests).toHaveLength(2);
+
+    await d.stop({ graceMs: 50 });
+    for (const e of events) {
+      expect(await deliveryOf(engine, accountId, slowHook, e)).toMatchObject({
+        state: 'pending',
+        attempt_count: 0,
+        lease_until: null,
+        lease_owner: null,
+      });
+      expect(await attemptRows(engine, accountId, slowHook, e)).toEqual([]);
+    }
+  });
+
+  it('an expired lease is claimed again, and the receiver sees the same webhook-id', async () => {
+    const clock = drivenClock();
+    // The first request is never answered (the node "dies" mid-POST); later ones succeed.
+    const r = await recv((_q, res, _b, n) => (n === 1 ? undefined : res.end('ok')));
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url, secret: 'k' });
+    const eventId = await raiseEvent(engine, accountId, { now: clock.now() });
+    const a = delivery(clock, { owner: 'node-a', leaseMs: 1_000, timeoutMs: 20_000 });
+    const b = delivery(clock, { owner: 'node-b', leaseMs: 1_000 });
+    expect(await a.tick()).toBe(1);
+    await r.waitFor(1);
+    expect(await b.runDue()).toBe(0); // still leased by node-a
+    clock.advance(1_001);
+    expect(await b.runDue()).toBe(1);
+    expect(r.requests).toHaveLength(2);
+    expect(r.requests[1].headers['webhook-id']).toBe(r.requests[0].headers['webhook-id']);
+    expect(r.requests[1].headers['webhook-id']).toBe(webhookId(hookId, eventId));
+    expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({
+      state: 'succeeded',
+      attempt_count: 2,
+    });
+    await a.stop({ graceMs: 0 }); // node-a's late release must not undo node-b's success
+    expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({
+      state: 'succeeded',
+      attempt_count: 2,
+    });
+  });
+
+  it('notify() sends new deliveries at once, without waiting for the poll', async () => {
+    const r = await recv();
+    const { accountId } = await newAccount(engine);
+    await insertHook(engine, accountId, { url: r.url });
+    const d = delivery(systemClock, { pollMs: 60_000 });
+    d.start();
+    await new Promise((res) => setTimeout(res, 100)); // the loop is asleep now
+    await raiseEvent(engine, accountId, { now: Date.now() });
+    const t = Date.now();
+    d.notify();
+    await r.waitFor(1, 3_000);
+    expect(Date.now() - t).toBeLessThan(3_000);
+  });
+
+  it('honours Retry-After within [delay, 2 × delay]', async () => {
+    const clock = drivenClock();
+    const seven = await recv((_q, res) => {
+      res.writeHead(429, { 'retry-after': '7' });
+      res.end();
+    });
+    const hour = await recv((_q, res) => {
+      res.writeHead(503, { 'retry-after': '3600' });
+      res.end();
+    });
+    const { accountId } = await newAccount(engine);
+    const h7 = await insertHook(engine, accountId, { url: seven.url });
+    const h3600 = await insertHook(engine, accountId, { url: hour.url });
+    const eventId = await raiseEvent(engine, accountId, { now: clock.now() });
+    await delivery(clock).runDue();
+    expect((await deliveryOf(engine, accountId, h7, eventId))?.next_attempt_at).toBe(clock.now() + 7_000);
+    expect((await deliveryOf(engine, accountId, h3600, eventId))?.next_attempt_at).toBe(clock.now() + 10_000);
+  });
+
+  it('redeliver: a manual attempt, recorded as such, that can turn a failed delivery into a success', async () => {
+    const clock = drivenClock();
+    let healthy = false;
+    const r = await recv((_q, res) => {
+      res.statusCode = healthy ? 200 : 500;
+      res.end(healthy ? 'thanks' : 'down');
+    });
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url });
+    const first = await raiseEvent(engine, accountId, { now: clock.now() });
+    const second = await raiseEvent(engine, accountId, { now: clock.now() });
+    const d = delivery(clock, { retrySchedule: [] });
+    await d.runDue();
+    expect((await deliveryOf(engine, accountId, hookId, first))?.state).toBe('failed');
+
+    healthy = true;
+    clock.advance(60_000);
+    const attempt = await d.redeliver(accountId, hookId, first);
+    expect(attempt).toMatchObject({ trigger: 'manual', statuscode: 200, error: null, responsebody: 'thanks' });
+    expect(await deliveryOf(engine, accountId, hookId, first)).toMatchObject({ state: 'succeeded', attempt_count: 1 });
+    expect(r.requests.map((q) => q.headers['webhook-id'])).toEqual([
+      webhookId(hookId, first),
+      webhookId(hookId, second),
+      webhookId(hookId, first),
+    ]);
+
+    const list = await listDeliveries(engine, accountId, hookId);
+    expect([...list.keys()]).toEqual(['count', String(second), String(first)]); // newest first
+    const entry = list.get(String(first)) as any;
+    expect(entry).toMatchObject({
+      state: 'succeeded',
+      attemptcount: 1,
+      webhookid: webhookId(hookId, first),
+      nextattempt: null,
+    });
+    expect(entry.attempts.attempt.map((a: any) => [a.trigger, a.statuscode])).toEqual([
+      ['scheduled', 500],
+      ['manual', 200],
+    ]);
+    const failedOnly = await listDeliveries(engine, accountId, hookId, { state: 'failed' });
+    expect([...failedOnly.keys()]).toEqual(['count', String(second)]);
+    const page = await listDeliveries(engine, accountId, hookId, { limit: 1, before: second });
+    expect([...page.keys()]).toEqual(['count', String(first)]);
+
+    const other = await newAccount(engine);
+    await expect(d.redeliver(other.accountId, hookId, first)).rejects.toBeInstanceOf(ApiError);
+    await expect(listDeliveries(engine, other.accountId, hookId)).rejects.toBeInstanceOf(ApiError);
+    await expect(listDeliveries(engine, accountId, hookId, { state: 'lost' })).rejects.toBeInstanceOf(ApiError);
+  });
+});

@@ -1,0 +1,243 @@
+// Hook management on both engines: defaults, every validation error at once, the SSRF check of the URL,
+// account scoping, partial updates, and that a saved hook receives its deliveries.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
+import { ApiError } from '../../src/errors.js';
+import { TargetGuard, type Resolver } from '../../src/delivery/ssrf.js';
+import { createHook, deleteHook, getHook, listHooks, updateHook } from '../../src/webhooks/hooks.js';
+import { newAccount, raiseEvent } from '../delivery/helpers.js';
+
+const resolve: Resolver = async (host) => {
+  const table: Record<string, string> = { 'hooks.example.test': '93.184.216.34', 'intranet.example.test': '10.0.0.5' };
+  if (!table[host]) throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
+  return [{ address: table[host], family: 4 }];
+};
+const guard = new TargetGuard([], { resolve });
+const NOW = Date.parse('2026-11-28T09:45:00Z');
+
+async function errorsOf(p: Promise<unknown>): Promise<Record<string, string>> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof ApiError) return { status: String(e.statusCode), ...e.errors };
+    throw e;
+  }
+  throw new Error('expected an error');
+}
+
+describe.each(ENGINES)('hooks on %s', (name) => {
+  let db: TestEngine;
+  let accountId: number;
+  let otherAccount: number;
+  beforeAll(async () => {
+    db = await makeEngine(name);
+    accountId = (await newAccount(db.engine)).accountId;
+    otherAccount = (await newAccount(db.engine)).accountId;
+  });
+  afterAll(async () => db.destroy());
+
+  it('creates a hook with defaults and echoes every field plus id', async () => {
+    const hook = await createHook(
+      db.engine,
+      accountId,
+      { title: 'Lead router', event: 'items.categorize', url: 'https://hooks.example.test/endpoint.php' },
+      NOW,
+      guard,
+    );
+    expect(hook).toMatchObject({
+      type: 'web',
+      title: 'Lead router',
+      active: 1,
+      event: 'items.categorize',
+      constrainttype: 'all',
+      url: 'https://hooks.example.test/endpoint.php',
+      contenttype: 'xml',
+      secret: '',
+      created: '2026-11-28T09:45:00+00:00',
+    });
+    expect(typeof hook.id).toBe('number');
+    expect(await getHook(db.engine, accountId, hook.id as number)).toEqual(hook);
+  });
+
+  it('takes the documented example as XML sends it (all strings)', async () => {
+    const hook = await createHook(
+      db.engine,
+      accountId,
+      {
+        type: 'web',
+        title: 'Lead router',
+        active: '0',
+        event: 'activities.create',
+        constrainttype: 'task',
+        url: 'http://hooks.example.test/a',
+        contenttype: 'json',
+        secret: ' s3cret ',
+      },
+      NOW,
+      guard,
+    );
+    expect(hook).toMatchObject({ active: 0, constrainttype: 'task', contenttype: 'json', secret: ' s3cret ' });
+  });
+
+  it('reports every invalid field at once', async () => {
+    const errors = await errorsOf(
+      createHook(
+        db.engine,
+        accountId,
+        { type: 'email', active: 'maybe', event: 'items.explode', contenttype: 'yaml', url: 'ftp://x.test/' },
+        NOW,
+        guard,
+      ),
+    );
+    expect(errors.status).toBe('400');
+    expect(Object.keys(errors).sort()).toEqual(['active', 'contenttype', 'event', 'status', 'type', 'url']);
+  });
+
+  it('checks constrainttype against the event family', async () => {
+    const base = { url: 'https://hooks.example.test/x' };
+    expect(
+      await errorsOf(
+        createHook(db.engine, accountId, { ...base, event: 'items.create', constrainttype: 'task' }, NOW, guard),
+      ),
+    ).toHaveProperty('constrainttype');
+    expect(
+      await errorsOf(
+        createHook(
+          db.engine,
+          accountId,
+          { ...base, event: 'activities.update', constrainttype: 'contact' },
+          NOW,
+          guard,
+        ),
+      ),
+    ).toHaveProperty('constrainttype');
+    for (const c of ['contact', 'company', 'projectblog']) {
+      await createHook(db.engine, accountId, { ...base, event: 'items.update', constrainttype: c }, NOW, guard);
+    }
+  });
+
+  it('refuses URLs that are not public (SSRF) or do not resolve', async () => {
+    for (const url of [
+      'http://intranet.example.test/',
+      'http://127.0.0.1:8080/',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::1]/',
+      'http://nowhere.example.test/',
+      '',
+    ]) {
+      const errors = await errorsOf(createHook(db.engine, accountId, { event: 'items.create', url }, NOW, guard));
+      expect(errors, url).toHaveProperty('url');
+    }
+    const allowing = new TargetGuard(['10.0.0.0/8'], { resolve });
+    await createHook(
+      db.engine,
+      accountId,
+      { event: 'items.create', url: 'http://intranet.example.test/' },
+      NOW,
+      allowing,
+    );
+  });
+
+  it('refuses structured values where text is expected', async () => {
+    const errors = await errorsOf(
+      createHook(
+        db.engine,
+        accountId,
+        { event: 'items.create', url: 'https://hooks.example.test/', title: { a: '1' } },
+        NOW,
+        guard,
+      ),
+    );
+    expect(errors).toHaveProperty('title');
+  });
+
+  it('lists the account’s hooks: count first, keyed by id', async () => {
+    const { accountId: acc } = await newAccount(db.engine);
+    const a = await createHook(
+      db.engine,
+      acc,
+      { event: 'items.create', url: 'https://hooks.example.test/1' },
+      NOW,
+      guard,
+    );
+    const b = await createHook(
+      db.engine,
+      acc,
+      { event: 'items.delete', url: 'https://hooks.example.test/2' },
+      NOW,
+      guard,
+    );
+    const list = await listHooks(db.engine, acc);
+    expect([...list.keys()]).toEqual(['count', String(a.id), String(b.id)]);
+    expect(list.get('count')).toBe(2);
+    expect(list.get(String(b.id))).toMatchObject({ event: 'items.delete' });
+  });
+
+  it('updates only the fields given, and re-validates the result', async () => {
+    const hook = await createHook(
+      db.engine,
+      accountId,
+      { event: 'items.create', url: 'https://hooks.example.test/u', secret: 'k', contenttype: 'form' },
+      NOW,
+      guard,
+    );
+    const id = hook.id as number;
+    const updated = await updateHook(db.engine, accountId, id, { title: 'Renamed', active: 0 }, NOW + 1000, guard);
+    expect(updated).toMatchObject({
+      title: 'Renamed',
+      active: 0,
+      secret: 'k',
+      contenttype: 'form',
+      event: 'items.create',
+    });
+    expect(updated.updated).toBe('2026-11-28T09:45:01+00:00');
+    expect(
+      await errorsOf(updateHook(db.engine, accountId, id, { url: 'http://10.1.1.1/' }, NOW, guard)),
+    ).toHaveProperty('url');
+    expect(await errorsOf(updateHook(db.engine, accountId, id, { constrainttype: 'note' }, NOW, guard))).toHaveProperty(
+      'constrainttype',
+    );
+    expect(await getHook(db.engine, accountId, id)).toMatchObject({
+      title: 'Renamed',
+      url: 'https://hooks.example.test/u',
+    });
+  });
+
+  it('is scoped to the account: another account sees, changes and deletes nothing', async () => {
+    const hook = await createHook(
+      db.engine,
+      accountId,
+      { event: 'items.create', url: 'https://hooks.example.test/s' },
+      NOW,
+      guard,
+    );
+    const id = hook.id as number;
+    expect((await errorsOf(getHook(db.engine, otherAccount, id))).status).toBe('404');
+    expect((await errorsOf(updateHook(db.engine, otherAccount, id, { title: 'x' }, NOW, guard))).status).toBe('404');
+    expect((await errorsOf(deleteHook(db.engine, otherAccount, id))).status).toBe('404');
+    expect((await listHooks(db.engine, otherAccount)).has(String(id))).toBe(false);
+    expect(await getHook(db.engine, accountId, id)).toMatchObject({ title: '' });
+  });
+
+  it('a saved hook gets deliveries for matching events; delete removes it and its deliveries', async () => {
+    const { accountId: acc } = await newAccount(db.engine);
+    const hook = await createHook(
+      db.engine,
+      acc,
+      { event: 'items.create', constrainttype: 'company', url: 'https://hooks.example.test/d' },
+      NOW,
+      guard,
+    );
+    const id = hook.id as number;
+    await raiseEvent(db.engine, acc, { now: NOW, objectKind: 'contact' });
+    const companyEvent = await raiseEvent(db.engine, acc, { now: NOW, objectKind: 'company' });
+    const count = () =>
+      db.engine.read((x) =>
+        x.all<{ event_id: number }>('SELECT event_id FROM deliveries WHERE account_id = ? AND hook_id = ?', [acc, id]),
+      );
+    expect((await count()).map((r) => Number(r.event_id))).toEqual([companyEvent]);
+    await deleteHook(db.engine, acc, id);
+    expect(await count()).toEqual([]);
+    expect((await errorsOf(getHook(db.engine, acc, id))).status).toBe('404');
+  });
+});

@@ -11,7 +11,11 @@ export interface Config {
   adminToken: string;
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
+  /** Largest uploaded file (file and photo activities), bytes. */
+  uploadLimit: number;
   deliveryTimeoutMs: number;
+  /** How long a claim holds a delivery; 0 = the delivery timeout + 60 s. */
+  deliveryLeaseMs: number;
   /** Delays before each retry, ms; its length is the number of retries. */
   retrySchedule: number[];
   /** CIDR ranges that webhook targets may use even though they are not public. */
@@ -57,10 +61,20 @@ export const settings: Record<keyof Config, Setting> = {
     description: 'the API token of HOOKLINE_ADMIN_EMAIL (at least 16 characters)',
   },
   bodyLimit: { env: 'HOOKLINE_BODY_LIMIT', default: '1048576', description: 'largest request body in bytes' },
+  uploadLimit: {
+    env: 'HOOKLINE_UPLOAD_LIMIT',
+    default: '10485760',
+    description: 'largest uploaded file (file/photo activities) in bytes',
+  },
   deliveryTimeoutMs: {
     env: 'HOOKLINE_DELIVERY_TIMEOUT',
     default: '10s',
     description: 'time a receiver has to answer a notification (e.g. 10s, 500ms)',
+  },
+  deliveryLeaseMs: {
+    env: 'HOOKLINE_DELIVERY_LEASE',
+    default: '0',
+    description: 'how long a claim holds a delivery before another worker may take it (0 = timeout + 60s)',
   },
   retrySchedule: {
     env: 'HOOKLINE_RETRY_SCHEDULE',
@@ -172,7 +186,9 @@ export function loadConfig(
     adminEmail,
     adminToken,
     bodyLimit: parseInteger(raw('bodyLimit'), name('bodyLimit'), 1024, 1024 * 1024 * 1024),
+    uploadLimit: parseInteger(raw('uploadLimit'), name('uploadLimit'), 1024, 1024 * 1024 * 1024),
     deliveryTimeoutMs: timeout,
+    deliveryLeaseMs: parseDuration(raw('deliveryLeaseMs'), name('deliveryLeaseMs')),
     retrySchedule: schedule,
     allowedTargets: parseCidrList(raw('allowedTargets'), name('allowedTargets')),
     smtpUrl,

@@ -8,10 +8,17 @@ import type { Engine } from './storage/port.js';
 import { openStorage } from './storage/open.js';
 import { createAccount, ensureAdmin, findUserByEmail, newToken } from './accounts/accounts.js';
 import { buildApp, type AppDeps } from './http/app.js';
+import { buildDelivery } from './delivery/engine.js';
+import type { DeliveryEngine } from './delivery/engine.js';
+import { hookRoutes } from './http/routes/hooks.js';
+import { batchRoutes } from './http/routes/batch.js';
+import { reportRoutes } from './http/routes/reports.js';
+import { makeUploadRoutes } from './http/routes/uploads.js';
 
 export interface Server {
   app: FastifyInstance;
   engine: Engine;
+  delivery: DeliveryEngine;
   url: string;
   close(): Promise<void>;
 }
@@ -65,14 +72,35 @@ export async function startServer(
   const logger = options.logger ?? makeLogger(config.logLevel);
   const engine = await openStorage(config);
   if (config.adminEmail) await ensureAdmin(engine, config.adminEmail, config.adminToken);
-  const app = await buildApp({ engine, bodyLimit: config.bodyLimit, logger, plugins: options.plugins });
+  const { guard, mailer, delivery } = buildDelivery(engine, config, { logger });
+  if (!config.smtpUrl)
+    logger.warn('no HOOKLINE_SMTP_URL: admin e-mail is kept in the local mailbox (hookline mailbox)');
+  const app = await buildApp({
+    engine,
+    bodyLimit: config.bodyLimit,
+    logger,
+    onWrite: () => delivery.notify(),
+    plugins: [
+      hookRoutes(guard, delivery),
+      batchRoutes,
+      reportRoutes,
+      makeUploadRoutes({ maxBytes: config.uploadLimit }),
+      ...(options.plugins ?? []),
+    ],
+  });
   const address = await app.listen({ host: config.host, port: config.port });
+  delivery.start();
   return {
     app,
     engine,
+    delivery,
     url: address,
     async close() {
+      // Order matters: stop taking requests, finish or release in-flight deliveries (their leases live in
+      // the database), then close mail and storage.
       await app.close();
+      await delivery.stop({ graceMs: 10_000 });
+      await mailer.close();
       await engine.close();
     },
   };

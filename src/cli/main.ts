@@ -5,6 +5,11 @@ import { ConfigError, loadConfig, settings, type Config } from '../config.js';
 import { makeLogger, quickstartAdmin, startServer } from '../main.js';
 import { openStorage } from '../storage/open.js';
 import { addGroup, addUser, createAccount, type Role } from '../accounts/accounts.js';
+import { listMailbox } from '../delivery/mailer.js';
+import { listDeliveries } from '../delivery/history.js';
+import { buildDelivery } from '../delivery/engine.js';
+import { stringifyJson } from '../dialect/json.js';
+import type { Engine } from '../storage/port.js';
 
 function fail(message: string): never {
   process.stderr.write(`hookline: ${message}\n`);
@@ -147,5 +152,76 @@ program
       await engine.close();
     }
   });
+
+/** Opens storage for one command and always closes it; errors end the command with exit code 2. */
+async function withStorage(fn: (engine: Engine, cfg: Config) => Promise<void>): Promise<void> {
+  const cfg = config();
+  const engine = await openStorage(cfg);
+  try {
+    await fn(engine, cfg);
+  } catch (e) {
+    fail((e as Error).message);
+  } finally {
+    await engine.close();
+  }
+}
+
+program
+  .command('mailbox')
+  .description('print the admin e-mail kept locally (all of it when no SMTP server is configured)')
+  .option('--account <id>', 'only this account')
+  .option('--limit <n>', 'at most this many messages', '20')
+  .action(async (opts: { account?: string; limit: string }) =>
+    withStorage(async (engine) => {
+      const rows = await listMailbox(engine, {
+        accountId: opts.account ? Number(opts.account) : undefined,
+        limit: Number(opts.limit),
+      });
+      if (rows.length === 0) process.stdout.write('the mailbox is empty\n');
+      for (const m of rows) {
+        const when = new Date(m.created_at).toISOString();
+        const sent = m.sent_at ? `sent ${new Date(m.sent_at).toISOString()}` : 'not sent (kept locally)';
+        process.stdout.write(
+          `=== ${when}  account ${m.account_id}  ${sent}\nTo: ${m.to_addr}\nSubject: ${m.subject}\n\n${m.body}\n\n`,
+        );
+      }
+    }),
+  );
+
+const deliveries = program.command('deliveries').description('inspect and redeliver webhook deliveries');
+deliveries
+  .command('list')
+  .description("a hook's deliveries, newest first, with their attempts (JSON)")
+  .requiredOption('--account <id>', 'account id')
+  .requiredOption('--hook <id>', 'hook id')
+  .addOption(new Option('--state <state>', 'only this state').choices(['pending', 'succeeded', 'failed']))
+  .option('--limit <n>', 'at most this many', '50')
+  .action(async (opts: { account: string; hook: string; state?: string; limit: string }) =>
+    withStorage(async (engine) => {
+      const list = await listDeliveries(engine, Number(opts.account), Number(opts.hook), {
+        state: opts.state,
+        limit: Number(opts.limit),
+      });
+      process.stdout.write(`${stringifyJson(list)}\n`);
+    }),
+  );
+deliveries
+  .command('redeliver')
+  .description('send one delivery again now (a manual attempt, recorded as such)')
+  .requiredOption('--account <id>', 'account id')
+  .requiredOption('--hook <id>', 'hook id')
+  .requiredOption('--event <id>', 'event id (the delivery id within the hook)')
+  .action(async (opts: { account: string; hook: string; event: string }) =>
+    withStorage(async (engine, cfg) => {
+      const { delivery, mailer } = buildDelivery(engine, cfg);
+      try {
+        const attempt = await delivery.redeliver(Number(opts.account), Number(opts.hook), Number(opts.event));
+        process.stdout.write(`${stringifyJson(attempt)}\n`);
+      } finally {
+        await delivery.stop({ graceMs: 1000 });
+        await mailer.close();
+      }
+    }),
+  );
 
 await program.parseAsync(process.argv);

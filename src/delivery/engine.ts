@@ -347,6 +347,7 @@ export function buildDelivery(
     | 'mailFrom'
     | 'deliveryTimeoutMs'
     | 'retrySchedule'
+    | 'deliveryLeaseMs'
     | 'deliveryConcurrency'
     | 'deliveryConcurrencyPerHook'
   >,
@@ -361,6 +362,8 @@ export function buildDelivery(
     mailer,
     clock,
     timeoutMs: config.deliveryTimeoutMs,
+    // A lease shorter than the timeout would let a second worker send while the first still waits.
+    leaseMs: config.deliveryLeaseMs > 0 ? Math.max(config.deliveryLeaseMs, config.deliveryTimeoutMs + 1000) : undefined,
     retrySchedule: config.retrySchedule,
     concurrency: config.deliveryConcurrency,
     concurrencyPerHook: config.deliveryConcurrencyPerHook,

@@ -94,7 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Every body is read as bytes and parsed here: one place decides XML, JSON or form.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (req, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
     const type = String(req.headers['content-type'] ?? '').toLowerCase();
     if (type.startsWith('multipart/')) return done(null, body); // batch and uploads parse their own
     try {

@@ -1,0 +1,161 @@
+// End to end through a real `hookline serve` process on SQLite: a hook made through the API, a contact
+// change, a signed notification at a loopback receiver, the operations API, the CLI — and a kill -9 in
+// the middle of a delivery followed by a restart, which loses nothing and repeats the same webhook-id.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { receiver, type Receiver } from '../delivery/helpers.js';
+
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+const ADMIN = { email: 'e2e@example.org', token: 'e2e-token-0123456789abcdef' };
+const SECRET = 's3cret-e2e';
+
+interface Proc {
+  child: ChildProcess;
+  url: string;
+}
+
+async function serve(env: Record<string, string>): Promise<Proc> {
+  const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /serving on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+  return { child, url };
+}
+
+async function api(p: Proc, method: string, url: string, body?: unknown) {
+  const res = await fetch(`${p.url}${url}`, {
+    method,
+    headers: {
+      authorization: `Basic ${Buffer.from(`${ADMIN.email}:${ADMIN.token}`).toString('base64')}`,
+      accept: 'application/json',
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+describe('webhooks end to end (hookline serve on SQLite)', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  let hanging: boolean;
+  let rx: Receiver;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-e2e-'));
+    hanging = false;
+    rx = await receiver((_req, res) => {
+      if (!hanging) res.end('ok');
+    });
+    env = {
+      HOOKLINE_DATA_DIR: dir,
+      HOOKLINE_ADMIN_EMAIL: ADMIN.email,
+      HOOKLINE_ADMIN_TOKEN: ADMIN.token,
+      HOOKLINE_ALLOWED_TARGETS: '127.0.0.0/8',
+      HOOKLINE_DELIVERY_TIMEOUT: '30s',
+      HOOKLINE_DELIVERY_LEASE: '31s',
+      HOOKLINE_RETRY_SCHEDULE: '1s',
+    };
+  });
+  afterAll(async () => {
+    await rx.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('delivers a signed notification, lists it, redelivers it; kill -9 mid-delivery loses nothing', async () => {
+    let p = await serve(env);
+    const hook = await api(p, 'POST', '/hooks/', {
+      type: 'web',
+      title: 'e2e',
+      active: 1,
+      event: 'items.create',
+      constrainttype: 'contact',
+      url: rx.url,
+      contenttype: 'json',
+      secret: SECRET,
+    });
+    expect(hook.status).toBe(200);
+    const hookId = Number(hook.body.id ?? hook.body.hook?.id);
+    expect(hookId).toBeGreaterThan(0);
+
+    // A refused target is refused at creation.
+    const refused = await api(p, 'POST', '/hooks/', { event: 'items.create', url: 'http://169.254.169.254/latest' });
+    expect(refused.status).toBe(400);
+
+    const c = await api(p, 'POST', '/contacts/', { firstname: 'Ada', lastname: 'Lovelace' });
+    await rx.waitFor(1, 10_000);
+    const first = rx.requests[0];
+    expect(first.headers['x-solve360-hmac-sha256']).toBe(createHmac('sha256', SECRET).update(first.body).digest('hex'));
+    const payload = JSON.parse(first.body.toString());
+    expect(payload).toMatchObject({ type: 'items.create', objectid: c.body.item.id });
+    expect(payload.content.item.fields).toMatchObject({ firstname: 'Ada', lastname: 'Lovelace' });
+
+    // The operations API shows it, with its attempt.
+    let list = await api(p, 'GET', `/hooks/${hookId}/deliveries/?state=succeeded`);
+    expect(list.status).toBe(200);
+    expect(list.body.count).toBe(1);
+    const eventId = Number(Object.keys(list.body).find((k) => /^\d+$/.test(k)));
+    const manual = await api(p, 'POST', `/hooks/${hookId}/deliveries/${eventId}/redeliver/`);
+    expect(manual.status).toBe(200);
+    await rx.waitFor(2, 10_000);
+    expect(rx.requests[1].headers['webhook-id']).toBe(first.headers['webhook-id']);
+
+    // Now the receiver hangs: the next delivery is in flight when the process is killed.
+    hanging = true;
+    await api(p, 'POST', '/contacts/', { firstname: 'Grace', lastname: 'Hopper' });
+    await rx.waitFor(3, 10_000);
+    const inFlightId = rx.requests[2].headers['webhook-id'];
+    p.child.kill('SIGKILL');
+    await new Promise((r) => p.child.on('exit', r));
+
+    // After a restart (and the lease running out), it arrives again, with the same webhook-id.
+    hanging = false;
+    p = await serve(env);
+    await rx.waitFor(4, 45_000);
+    expect(rx.requests[3].headers['webhook-id']).toBe(inFlightId);
+    expect(JSON.parse(rx.requests[3].body.toString()).content.item.fields.firstname).toBe('Grace');
+    list = await api(p, 'GET', `/hooks/${hookId}/deliveries/?state=pending`);
+    expect(list.body.count).toBe(0);
+    const exited = new Promise((r) => p.child.on('exit', r));
+    p.child.kill('SIGTERM');
+    await exited;
+
+    // The CLI sees the same deliveries — for the hook's own account only.
+    const db = new Database(path.join(dir, 'hookline.sqlite'), { readonly: true });
+    const { account_id: accountId } = db.prepare('SELECT account_id FROM users WHERE email = ?').get(ADMIN.email) as {
+      account_id: number;
+    };
+    db.close();
+    const cliList = (account: number) =>
+      spawnSync(
+        process.execPath,
+        [...CLI, 'deliveries', 'list', '--account', String(account), '--hook', String(hookId)],
+        {
+          env: { ...process.env, ...env },
+          encoding: 'utf8',
+        },
+      );
+    const cli = cliList(accountId);
+    expect(cli.status).toBe(0);
+    expect(JSON.parse(cli.stdout).count).toBe(2);
+    const other = cliList(accountId + 1);
+    expect(other.status).toBe(2);
+    expect(other.stderr).toContain(`No hook ${hookId}`);
+    const mb = spawnSync(process.execPath, [...CLI, 'mailbox'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    expect(mb.status).toBe(0);
+    expect(mb.stdout).toContain('the mailbox is empty');
+  }, 90_000);
+});

@@ -80,9 +80,15 @@ async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> 
   };
 }
 
-export async function startHookline(engine: 'sqlite' | 'postgres', env: Record<string, string> = {}): Promise<Running> {
+export async function startHookline(
+  engine: 'sqlite' | 'postgres',
+  env: Record<string, string> = {},
+  /** runs before the server starts, with where its storage is: to fill a backlog */
+  before?: (where: { dataDir: string; databaseUrl: string }) => Promise<void>,
+): Promise<Running> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-bench-'));
   const db = engine === 'postgres' ? await freshDatabase() : null;
+  await before?.({ dataDir, databaseUrl: db?.url ?? '' });
   const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {

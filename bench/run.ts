@@ -2,13 +2,16 @@
 import { apiCreates, bareReference } from './api.js';
 import { pgReachable } from './processes.js';
 import type { LoadResult } from './load.js';
+import { bareDeliveryReference, drain, endToEnd } from './delivery.js';
+import { runReportBench } from './reports.js';
+import { runBatchBench } from './batch.js';
 
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const line = (label: string, r: LoadResult, ref?: LoadResult) =>
   `${label.padEnd(46)} ${fmt(r.rate).padStart(8)} req/s   p50 ${fmt(r.p50, 1).padStart(6)} ms   p99 ${fmt(r.p99, 1).padStart(6)} ms` +
   (ref ? `   ratio ${fmt(r.rate / ref.rate, 2)}` : '');
 
-const only = new Set((process.env.BENCH_ONLY ?? 'api').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'api,delivery,reports,batch').split(','));
 const engines: ('sqlite' | 'postgres')[] = (await pgReachable()) ? ['sqlite', 'postgres'] : ['sqlite'];
 if (engines.length === 1) console.log('!! PostgreSQL not reachable: PostgreSQL figures skipped');
 
@@ -17,4 +20,33 @@ if (only.has('api')) {
   const ref = await bareReference();
   console.log(line('reference: bare Fastify route, same JSON body', ref));
   for (const engine of engines) console.log(line(`hookline ${engine}: POST /contacts/`, await apiCreates(engine), ref));
+}
+
+if (only.has('delivery')) {
+  const n = Number(process.env.BENCH_EVENTS ?? 5000);
+  console.log(
+    `\n== Delivery: ${n} contact creates through the API → signed notifications at a local receiver, concurrency 50`,
+  );
+  const ref = await bareDeliveryReference(Number(process.env.BENCH_DURATION_MS ?? 5000));
+  console.log(line('reference: bare undici client → same receiver', ref));
+  for (const engine of engines) {
+    const e = await endToEnd(engine, n);
+    console.log(
+      `${`hookline ${engine}: API → receiver`.padEnd(46)} ${fmt(e.rate).padStart(8)} del/s   p50 ${fmt(e.p50, 1).padStart(6)} ms   p99 ${fmt(e.p99, 1).padStart(6)} ms   ratio ${fmt(e.rate / ref.rate, 2)}`,
+    );
+    const d = await drain(engine, n);
+    console.log(
+      `${`hookline ${engine}: drain of a backlog of ${n}`.padEnd(46)} ${fmt(d.rate).padStart(8)} del/s   ratio ${fmt(d.rate / ref.rate, 2)}`,
+    );
+  }
+}
+
+if (only.has('reports')) {
+  console.log('\n== Reports: 100,000 activities in one account');
+  await runReportBench();
+}
+
+if (only.has('batch')) {
+  console.log('\n== Batch: 100-part batches of contact creates');
+  await runBatchBench();
 }

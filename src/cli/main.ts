@@ -92,19 +92,14 @@ program
   .description('create an account and its admin; prints the admin API token')
   .requiredOption('--name <name>', 'name of the account (organisation)')
   .requiredOption('--admin-email <email>', 'e-mail of its first admin')
-  .action(async (opts: { name: string; adminEmail: string }) => {
-    const engine = await openStorage(config());
-    try {
+  .action(async (opts: { name: string; adminEmail: string }) =>
+    withStorage(async (engine) => {
       const r = await createAccount(engine, { name: opts.name, adminEmail: opts.adminEmail });
       process.stdout.write(
         `account ${r.accountId} created\nadmin user ${r.userId}: ${opts.adminEmail}\nAPI token: ${r.token}\n`,
       );
-    } catch (e) {
-      fail((e as Error).message);
-    } finally {
-      await engine.close();
-    }
-  });
+    }),
+  );
 
 program
   .command('user')
@@ -115,9 +110,8 @@ program
   .requiredOption('--email <email>', 'e-mail (the login name)')
   .option('--name <name>', 'display name')
   .addOption(new Option('--role <role>', 'role').choices(['admin', 'member']).default('member'))
-  .action(async (opts: { account: string; email: string; name?: string; role: Role }) => {
-    const engine = await openStorage(config());
-    try {
+  .action(async (opts: { account: string; email: string; name?: string; role: Role }) =>
+    withStorage(async (engine) => {
       const r = await addUser(engine, {
         accountId: Number(opts.account),
         email: opts.email,
@@ -125,12 +119,8 @@ program
         role: opts.role,
       });
       process.stdout.write(`user ${r.userId} added\nAPI token: ${r.token}\n`);
-    } catch (e) {
-      fail((e as Error).message);
-    } finally {
-      await engine.close();
-    }
-  });
+    }),
+  );
 
 program
   .command('group')
@@ -140,18 +130,13 @@ program
   .requiredOption('--account <id>', 'account id')
   .requiredOption('--name <name>', 'group name')
   .option('--members <ids>', 'comma-separated user ids', '')
-  .action(async (opts: { account: string; name: string; members: string }) => {
-    const engine = await openStorage(config());
-    try {
+  .action(async (opts: { account: string; name: string; members: string }) =>
+    withStorage(async (engine) => {
       const members = opts.members.split(',').filter(Boolean).map(Number);
       const id = await addGroup(engine, Number(opts.account), opts.name, members);
       process.stdout.write(`group ${id} added\n`);
-    } catch (e) {
-      fail((e as Error).message);
-    } finally {
-      await engine.close();
-    }
-  });
+    }),
+  );
 
 /** Opens storage for one command and always closes it; errors end the command with exit code 2. */
 async function withStorage(fn: (engine: Engine, cfg: Config) => Promise<void>): Promise<void> {

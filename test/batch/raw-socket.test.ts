@@ -6,18 +6,7 @@ import { ENGINES } from '../support/engines.js';
 import type { TestApp } from '../support/app.js';
 import { boundaryOf } from '../../src/dialect/multipart.js';
 import { batchAnswerPart, makeCompatApp, multipartParts, parseRawResponse, XML_DECL } from '../compat/helpers.js';
-
-async function rawRequest(port: number, request: Buffer): Promise<Buffer> {
-  const socket = net.connect({ host: '127.0.0.1', port });
-  socket.setNoDelay(true);
-  await new Promise<void>((r) => socket.once('connect', () => r()));
-  const chunks: Buffer[] = [];
-  socket.on('data', (d) => chunks.push(d));
-  const closed = new Promise<void>((r) => socket.on('close', () => r()));
-  for (const byte of request) socket.write(Buffer.from([byte]));
-  await closed;
-  return Buffer.concat(chunks);
-}
+import { rawRequest } from '../support/raw-socket.js';
 
 describe.each(ENGINES)('raw-socket batch client on %s', (engine) => {
   let t: TestApp;

@@ -4,20 +4,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { makeApp, type TestApp } from '../support/app.js';
-
-async function rawRequest(port: number, request: Buffer): Promise<Buffer> {
-  const socket = net.connect({ host: '127.0.0.1', port });
-  socket.setNoDelay(true);
-  await new Promise<void>((r) => socket.once('connect', () => r()));
-  const chunks: Buffer[] = [];
-  socket.on('data', (d) => chunks.push(d));
-  const closed = new Promise<void>((r) => socket.on('close', () => r()));
-  for (const byte of request) {
-    socket.write(Buffer.from([byte]));
-  }
-  await closed;
-  return Buffer.concat(chunks);
-}
+import { rawRequest } from '../support/raw-socket.js';
 
 describe.each(ENGINES)('raw socket client on %s', (engine) => {
   let t: TestApp;

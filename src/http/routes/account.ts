@@ -1,8 +1,7 @@
 // Routes about the account itself: /ownership/ (users and groups) and activity templates /templates/.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../app.js';
-import { Errors } from '../../errors.js';
-import { parseId } from '../../records/values.js';
+import { pathId } from '../params.js';
 import {
   createTemplate,
   deleteTemplate,
@@ -10,13 +9,6 @@ import {
   showTemplate,
   updateTemplate,
 } from '../../records/templates.js';
-
-function templateId(req: FastifyRequest): number {
-  const raw = (req.params as Record<string, string>).id;
-  const id = parseId(raw);
-  if (id === null) throw Errors.notFound('id', `"${raw}" is not an id`);
-  return id;
-}
 
 export function accountRoutes(app: FastifyInstance, h: Handlers): void {
   app.get('/ownership', async (req, reply) => {
@@ -41,14 +33,14 @@ export function accountRoutes(app: FastifyInstance, h: Handlers): void {
     return h.send(req, reply, await createTemplate(h.engine, await h.ctx(req), h.body(req)));
   });
   app.get('/templates/:id', async (req, reply) =>
-    h.send(req, reply, await showTemplate(h.engine, await h.ctx(req), templateId(req))),
+    h.send(req, reply, await showTemplate(h.engine, await h.ctx(req), pathId(req, 'id'))),
   );
   app.put('/templates/:id', async (req, reply) => {
     h.requireAdmin(req);
-    return h.send(req, reply, await updateTemplate(h.engine, await h.ctx(req), templateId(req), h.body(req)));
+    return h.send(req, reply, await updateTemplate(h.engine, await h.ctx(req), pathId(req, 'id'), h.body(req)));
   });
   app.delete('/templates/:id', async (req, reply) => {
     h.requireAdmin(req);
-    return h.send(req, reply, await deleteTemplate(h.engine, await h.ctx(req), templateId(req)));
+    return h.send(req, reply, await deleteTemplate(h.engine, await h.ctx(req), pathId(req, 'id')));
   });
 }

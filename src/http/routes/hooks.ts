@@ -1,20 +1,14 @@
 // Webhook management (dialect §5) and the operations API on deliveries (Hookline's choice of paths):
 // /hooks/, /hooks/{id}/, /hooks/{id}/deliveries/, /hooks/{id}/deliveries/{eventId}/redeliver/. Admins only.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../app.js';
+import { pathId } from '../params.js';
 import { Errors } from '../../errors.js';
 import { parseId } from '../../records/values.js';
 import { createHook, deleteHook, getHook, listHooks, updateHook, type UrlChecker } from '../../webhooks/hooks.js';
 import { DELIVERY_STATES, listDeliveries } from '../../delivery/history.js';
 import type { DeliveryEngine } from '../../delivery/engine.js';
 import type { TreeObject } from '../../dialect/tree.js';
-
-function id(req: FastifyRequest, name: string): number {
-  const raw = (req.params as Record<string, string>)[name];
-  const value = parseId(raw);
-  if (value === null) throw Errors.notFound(name, `"${raw}" is not an id`);
-  return value;
-}
 
 function optionalInt(p: TreeObject, key: string): number | undefined {
   const v = p[key];
@@ -36,22 +30,29 @@ export function hookRoutes(guard: UrlChecker, delivery: Pick<DeliveryEngine, 're
     });
     app.get('/hooks/:id', async (req, reply) => {
       h.requireAdmin(req);
-      return h.send(req, reply, await getHook(h.engine, req.actor!.accountId, id(req, 'id')));
+      return h.send(req, reply, await getHook(h.engine, req.actor!.accountId, pathId(req, 'id')));
     });
     app.put('/hooks/:id', async (req, reply) => {
       h.requireAdmin(req);
-      const out = await updateHook(h.engine, req.actor!.accountId, id(req, 'id'), h.body(req), h.clock.now(), guard);
+      const out = await updateHook(
+        h.engine,
+        req.actor!.accountId,
+        pathId(req, 'id'),
+        h.body(req),
+        h.clock.now(),
+        guard,
+      );
       return h.send(req, reply, out);
     });
     app.delete('/hooks/:id', async (req, reply) => {
       h.requireAdmin(req);
-      const hookId = id(req, 'id');
+      const hookId = pathId(req, 'id');
       await deleteHook(h.engine, req.actor!.accountId, hookId);
       return h.send(req, reply, { id: hookId });
     });
     app.get('/hooks/:id/deliveries', async (req, reply) => {
       h.requireAdmin(req);
-      const hookId = id(req, 'id');
+      const hookId = pathId(req, 'id');
       await getHook(h.engine, req.actor!.accountId, hookId); // 404 for another account's hook
       const p = h.params(req);
       const state = p.state === undefined || p.state === '' ? undefined : String(p.state);
@@ -67,9 +68,9 @@ export function hookRoutes(guard: UrlChecker, delivery: Pick<DeliveryEngine, 're
     });
     app.post('/hooks/:id/deliveries/:eventId/redeliver', async (req, reply) => {
       h.requireAdmin(req);
-      const hookId = id(req, 'id');
+      const hookId = pathId(req, 'id');
       await getHook(h.engine, req.actor!.accountId, hookId);
-      const attempt = await delivery.redeliver(req.actor!.accountId, hookId, id(req, 'eventId'));
+      const attempt = await delivery.redeliver(req.actor!.accountId, hookId, pathId(req, 'eventId'));
       return h.send(req, reply, { attempt });
     });
   };

@@ -9,15 +9,9 @@ import { createActivity, insertTemplate, trashActivity, updateActivity } from '.
 import { createCategory, listCategories } from '../../records/categories.js';
 import { createField, listFields } from '../../records/fields.js';
 import { parseId } from '../../records/values.js';
+import { pathId } from '../params.js';
 
 type P = Record<string, string>;
-
-function idParam(req: FastifyRequest, name: string): number {
-  const raw = (req.params as P)[name];
-  const id = parseId(raw);
-  if (id === null) throw Errors.notFound(name === 'id' ? 'id' : name, `"${raw}" is not an id`);
-  return id;
-}
 
 function activityKind(req: FastifyRequest, kind: ItemKind): ActivityKind {
   const segment = (req.params as P).segment;
@@ -55,20 +49,20 @@ export function recordRoutes(app: FastifyInstance, h: Handlers): void {
     });
 
     app.get(`${base}/:id`, async (req, reply) =>
-      h.send(req, reply, await showItem(h.engine, await h.ctx(req), kind, idParam(req, 'id'))),
+      h.send(req, reply, await showItem(h.engine, await h.ctx(req), kind, pathId(req, 'id'))),
     );
     app.put(`${base}/:id`, async (req, reply) => {
-      const out = await updateItem(h.engine, await h.ctx(req), kind, idParam(req, 'id'), h.body(req));
+      const out = await updateItem(h.engine, await h.ctx(req), kind, pathId(req, 'id'), h.body(req));
       h.written();
       return h.send(req, reply, out);
     });
     app.delete(`${base}/:id`, async (req, reply) => {
-      const out = await trashItem(h.engine, await h.ctx(req), kind, idParam(req, 'id'), false);
+      const out = await trashItem(h.engine, await h.ctx(req), kind, pathId(req, 'id'), false);
       h.written();
       return h.send(req, reply, out);
     });
     app.post(`${base}/:id/restore`, async (req, reply) => {
-      const out = await trashItem(h.engine, await h.ctx(req), kind, idParam(req, 'id'), true);
+      const out = await trashItem(h.engine, await h.ctx(req), kind, pathId(req, 'id'), true);
       h.written();
       return h.send(req, reply, out);
     });
@@ -98,19 +92,19 @@ export function recordRoutes(app: FastifyInstance, h: Handlers): void {
         await h.ctx(req),
         kind,
         activityKind(req, kind),
-        idParam(req, 'aid'),
+        pathId(req, 'aid'),
         h.body(req),
       );
       h.written();
       return h.send(req, reply, out);
     });
     app.delete(`${base}/:segment/:aid`, async (req, reply) => {
-      const out = await trashActivity(h.engine, await h.ctx(req), activityKind(req, kind), idParam(req, 'aid'), false);
+      const out = await trashActivity(h.engine, await h.ctx(req), activityKind(req, kind), pathId(req, 'aid'), false);
       h.written();
       return h.send(req, reply, out);
     });
     app.post(`${base}/:segment/:aid/restore`, async (req, reply) => {
-      const out = await trashActivity(h.engine, await h.ctx(req), activityKind(req, kind), idParam(req, 'aid'), true);
+      const out = await trashActivity(h.engine, await h.ctx(req), activityKind(req, kind), pathId(req, 'aid'), true);
       h.written();
       return h.send(req, reply, out);
     });

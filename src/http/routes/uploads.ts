@@ -4,11 +4,11 @@
 // file's size; the request may be a little larger for the other parts and the multipart framing.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Handlers } from '../app.js';
+import { pathId } from '../params.js';
 import { ApiError, Errors } from '../../errors.js';
 import { boundaryOf, MultipartError, parseFormData, type FormEntry } from '../../dialect/multipart.js';
 import { activityKindBySegment, ITEM_KINDS, type ActivityKind, type ItemKind } from '../../records/kinds.js';
 import { createUpload, readUpload, type UploadInput } from '../../records/uploads.js';
-import { parseId } from '../../records/values.js';
 import type { TreeObject } from '../../dialect/tree.js';
 
 export const DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024;
@@ -98,9 +98,7 @@ export function makeUploadRoutes(options: UploadOptions = {}): (app: FastifyInst
 }
 
 async function download(h: Handlers, req: FastifyRequest, reply: FastifyReply, itemKind: ItemKind, kind: ActivityKind) {
-  const raw = (req.params as Record<string, string>).aid;
-  const id = parseId(raw);
-  if (id === null) throw Errors.notFound('id', `"${raw}" is not an id`);
+  const id = pathId(req, 'aid', 'id');
   const file = await readUpload(h.engine, await h.ctx(req), itemKind, kind, id);
   return (
     reply

@@ -89,7 +89,9 @@ export async function startHookline(
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-bench-'));
   const db = engine === 'postgres' ? await freshDatabase() : null;
   await before?.({ dataDir, databaseUrl: db?.url ?? '' });
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--port', '0'], {
+  // BENCH_NODE_ARGS (e.g. `--cpu-prof`) goes to the server's node: for profiling what a figure measures.
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/cli/main.js', 'serve', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,

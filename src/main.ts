@@ -90,6 +90,7 @@ export async function startServer(
   });
   const address = await app.listen({ host: config.host, port: config.port });
   delivery.start();
+  mailer.start();
   return {
     app,
     engine,

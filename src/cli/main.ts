@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, settings, type Config } from '../config.js';
 import { makeLogger, quickstartAdmin, startServer } from '../main.js';
 import { openStorage } from '../storage/open.js';
 import { addGroup, addUser, createAccount, type Role } from '../accounts/accounts.js';
-import { listMailbox } from '../delivery/mailer.js';
+import { listMailbox, mailState } from '../delivery/mailer.js';
 import { listDeliveries } from '../delivery/history.js';
 import { buildDelivery } from '../delivery/engine.js';
 import { stringifyJson } from '../dialect/json.js';
@@ -165,9 +165,8 @@ program
       if (rows.length === 0) process.stdout.write('the mailbox is empty\n');
       for (const m of rows) {
         const when = new Date(m.created_at).toISOString();
-        const sent = m.sent_at ? `sent ${new Date(m.sent_at).toISOString()}` : 'not sent (kept locally)';
         process.stdout.write(
-          `=== ${when}  account ${m.account_id}  ${sent}\nTo: ${m.to_addr}\nSubject: ${m.subject}\n\n${m.body}\n\n`,
+          `=== ${when}  account ${m.account_id}  ${mailState(m)}\nTo: ${m.to_addr}\nSubject: ${m.subject}\n\n${m.body}\n\n`,
         );
       }
     }),

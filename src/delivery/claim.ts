@@ -1,7 +1,14 @@
 // The claim: a dispatcher takes due deliveries for itself with a lease, counting the attempt at claim time
 // (graphile-worker style) so an attempt cut short by a crash still uses one up. An expired lease makes the
 // delivery claimable again, by this node or another: every event reaches every hook at least once.
-import type { Dialect, Executor } from '../storage/port.js';
+import type { Dialect, Executor, JsonColumn } from '../storage/port.js';
+
+/** A delivery's key as jsonRows columns. */
+export const KEY_COLUMNS: readonly JsonColumn[] = [
+  ['account_id', 'int'],
+  ['hook_id', 'int'],
+  ['event_id', 'int'],
+];
 
 export interface ClaimOptions {
   now: number;
@@ -28,52 +35,123 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Rows of integers from one JSON parameter (`[[1, 2], [3, 4]]`): lists of any length in a statement whose
- * text never changes, so each engine prepares it once. (PostgreSQL names only its first few hundred distinct
- * statements: lists spelled out as `?, ?, …` would use up those names.) The one engine difference, as data.
- */
-const JSON_ROWS: Record<Dialect['name'], (columns: string[]) => string> = {
-  sqlite: (cols) =>
-    `SELECT ${cols.map((c, i) => `CAST(json_extract(value, '$[${i}]') AS INTEGER) AS ${c}`).join(', ')} FROM json_each(?)`,
-  postgres: (cols) =>
-    `SELECT ${cols.map((c, i) => `CAST(e ->> ${i} AS BIGINT) AS ${c}`).join(', ')} FROM jsonb_array_elements(CAST(? AS jsonb)) AS e`,
-};
-
-/**
- * Claims up to `limit` due deliveries of active hooks, at most `perHook - busy` per hook, so a hook whose
- * receiver hangs never takes the slots of the others: hooks already at their cap are not even read.
+ * The hooks that have due, unleased deliveries and room for more requests here: [{hookId, room}], the hook
+ * whose oldest due delivery is oldest first, `limit` hooks at most. A read, so an idle dispatcher polling
+ * every few tens of ms never takes the write transaction (SQLite's single writer is shared with the API).
  *
  * Why the shape:
- * - `busy` is the dispatcher's in-flight count per hook as [[hookId, room left]]; hook ids are unique across
- *   the server, so hook_id alone names a hook.
- * - `due` is MATERIALIZED so its LIMIT and its row locks apply exactly once. It skips saturated hooks before
- *   the LIMIT: otherwise a hanging hook's backlog, due earliest, would fill every claim and starve the rest.
+ * - `pending_hooks` is a loose index scan: each step jumps to the next hook id in deliveries_pending_by_hook,
+ *   so the cost follows the hooks that have pending deliveries, not the deliveries (a hook at its cap with a
+ *   million pending rows costs one probe).
+ * - `first_due` (for the order) and `ready` (due and unleased, counted up to perHook) walk that hook's
+ *   pending rows in due order and stop early: each passes over at most the hook's requests in flight and
+ *   perHook rows. A lane's room is what it may take: its free slots, or fewer when fewer are ready.
+ * - `busy` is the dispatcher's in-flight count per hook as [[hookId, count]]; hook ids are unique on the server.
+ */
+export function lanesSql(dialect: Dialect): string {
+  return `WITH RECURSIVE pending_hooks(hook_id) AS (
+        SELECT (SELECT MIN(hook_id) FROM deliveries WHERE state = 'pending')
+        UNION ALL
+        SELECT (SELECT MIN(d.hook_id) FROM deliveries d WHERE d.state = 'pending' AND d.hook_id > p.hook_id)
+          FROM pending_hooks p WHERE p.hook_id IS NOT NULL
+      ), busy AS (${dialect.jsonRows([
+        ['hook_id', 'int'],
+        ['n', 'int'],
+      ])}),
+      candidates AS (
+        SELECT p.hook_id, CAST(? AS BIGINT) - COALESCE(b.n, 0) AS room,
+               (SELECT d.next_attempt_at FROM deliveries d
+                 WHERE d.state = 'pending' AND d.hook_id = p.hook_id AND (d.lease_until IS NULL OR d.lease_until < ?)
+                 ORDER BY d.next_attempt_at, d.event_id LIMIT 1) AS first_due,
+               (SELECT COUNT(*) FROM (
+                  SELECT 1 FROM deliveries d
+                   WHERE d.state = 'pending' AND d.hook_id = p.hook_id AND d.next_attempt_at <= ?
+                     AND (d.lease_until IS NULL OR d.lease_until < ?)
+                   ORDER BY d.next_attempt_at, d.event_id LIMIT ?) AS r) AS ready
+          FROM pending_hooks p
+          JOIN hooks h ON h.id = p.hook_id AND h.active = 1
+          LEFT JOIN busy b ON b.hook_id = p.hook_id
+      )
+      SELECT hook_id, CASE WHEN ready < room THEN ready ELSE room END AS room FROM candidates
+       WHERE room > 0 AND ready > 0
+       ORDER BY first_due, hook_id
+       LIMIT ?`;
+}
+
+/**
+ * Takes up to `room` due deliveries of each lane, then the `limit` oldest of those, and leases them.
+ *
+ * - Each lane is read through deliveries_pending_by_hook in due order and stops after `room` rows: a lane
+ *   costs what it takes, whatever its backlog. PostgreSQL says so with LATERAL … LIMIT room; SQLite has no
+ *   LATERAL, so it reads the first `perHook` rows of the lane (a correlated IN, same index walk) and
+ *   ROW_NUMBER keeps `room` of them.
  * - On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several nodes claim at once without waiting for or taking
  *   each other's rows. SQLite has a single writer, so the plain UPDATE over the same subquery is safe there.
- * - ROW_NUMBER per hook caps how many deliveries of one hook a single claim takes.
  * - The attempt is counted here, at claim time: a crash mid-attempt still uses one up.
  */
 export function claimSql(dialect: Dialect): string {
-  return `WITH busy AS (${JSON_ROWS[dialect.name](['hook_id', 'room'])}),
-      due AS MATERIALIZED (
-        SELECT d.account_id, d.hook_id, d.event_id, d.next_attempt_at
-          FROM deliveries d
-         WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
-           AND d.hook_id NOT IN (SELECT hook_id FROM busy WHERE room <= 0)
-           AND EXISTS (SELECT 1 FROM hooks h WHERE h.account_id = d.account_id AND h.id = d.hook_id AND h.active = 1)
-         ORDER BY d.next_attempt_at, d.event_id
-         LIMIT ?
-         ${dialect.skipLocked ? 'FOR UPDATE OF d SKIP LOCKED' : ''}
-      ), ranked AS (
-        SELECT d.account_id, d.hook_id, d.event_id,
-               ROW_NUMBER() OVER (PARTITION BY d.hook_id ORDER BY d.next_attempt_at, d.event_id) AS rn,
-               COALESCE((SELECT b.room FROM busy b WHERE b.hook_id = d.hook_id), CAST(? AS BIGINT)) AS room
-          FROM due d
+  const lane =
+    dialect.name === 'postgres'
+      ? `SELECT y.account_id, y.hook_id, y.event_id, y.next_attempt_at, l.room
+           FROM lanes l CROSS JOIN LATERAL (
+             SELECT d.account_id, d.hook_id, d.event_id, d.next_attempt_at FROM deliveries d
+              WHERE d.hook_id = l.hook_id AND d.state = 'pending' AND d.next_attempt_at <= ?
+                AND (d.lease_until IS NULL OR d.lease_until < ?)
+              ORDER BY d.next_attempt_at, d.event_id
+              LIMIT LEAST(l.room, CAST(? AS BIGINT))
+              FOR UPDATE SKIP LOCKED) y`
+      : `SELECT y.account_id, y.hook_id, y.event_id, y.next_attempt_at, l.room
+           FROM lanes l JOIN deliveries y ON y.rowid IN (
+             SELECT d.rowid FROM deliveries d
+              WHERE d.hook_id = l.hook_id AND d.state = 'pending' AND d.next_attempt_at <= ?
+                AND (d.lease_until IS NULL OR d.lease_until < ?)
+              ORDER BY d.next_attempt_at, d.event_id
+              LIMIT ?)`;
+  return `WITH lanes AS (${dialect.jsonRows([
+    ['hook_id', 'int'],
+    ['room', 'int'],
+  ])}),
+      due AS (${lane}),
+      ranked AS (
+        SELECT account_id, hook_id, event_id, next_attempt_at, room,
+               ROW_NUMBER() OVER (PARTITION BY hook_id ORDER BY next_attempt_at, event_id) AS rn
+          FROM due
+      ), picked AS (
+        SELECT account_id, hook_id, event_id FROM ranked WHERE rn <= room ORDER BY next_attempt_at, event_id LIMIT ?
       )
       UPDATE deliveries
          SET lease_until = ?, lease_owner = ?, attempt_count = attempt_count + 1, updated_at = ?
-       WHERE (account_id, hook_id, event_id) IN (SELECT account_id, hook_id, event_id FROM ranked WHERE rn <= room)
+       WHERE (account_id, hook_id, event_id) IN (SELECT account_id, hook_id, event_id FROM picked)
       RETURNING account_id, hook_id, event_id, attempt_count`;
+}
+
+export interface Lane {
+  hookId: number;
+  room: number;
+}
+
+/** See lanesSql. `limit` bounds the hooks (one delivery each at least). */
+export async function dueLanes(
+  x: Executor,
+  o: Pick<ClaimOptions, 'now' | 'perHook' | 'busy' | 'limit'>,
+): Promise<Lane[]> {
+  if (o.limit <= 0) return [];
+  const busy = [...o.busy].filter(([, n]) => n > 0);
+  const rows = await x.all<{ hook_id: number; room: number }>(lanesSql(x.dialect), [
+    JSON.stringify(busy),
+    o.perHook,
+    o.now,
+    o.now,
+    o.now,
+    o.perHook,
+    o.limit,
+  ]);
+  return rows.map((r) => ({ hookId: Number(r.hook_id), room: Number(r.room) }));
+}
+
+/** Whether anything is due now (for any hook, whatever is in flight). */
+export async function hasDue(x: Executor, now: number): Promise<boolean> {
+  return (await dueLanes(x, { now, perHook: 1, busy: new Map(), limit: 1 })).length > 0;
 }
 
 interface ClaimedKey {
@@ -98,35 +176,48 @@ export interface DetailRow {
   created_at: number;
 }
 
-/**
- * Whether anything is due: a read, so an idle dispatcher polling every few tens of ms does not take the write
- * transaction (SQLite's single writer is shared with the API) only to find nothing.
- */
-export async function hasDue(x: Executor, now: number): Promise<boolean> {
-  const row = await x.get(
-    `SELECT 1 AS due FROM deliveries d
-      WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
-        AND EXISTS (SELECT 1 FROM hooks h WHERE h.account_id = d.account_id AND h.id = d.hook_id AND h.active = 1)
-      LIMIT 1`,
-    [now, now],
-  );
-  return row !== undefined;
-}
-
 /** Claims due deliveries and reads what sending them needs (hook and event). Run inside engine.write. */
-export async function claimDue(x: Executor, o: ClaimOptions): Promise<ClaimedDelivery[]> {
+export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }): Promise<ClaimedDelivery[]> {
   if (o.limit <= 0) return [];
-  const busy = [...o.busy].filter(([, n]) => n > 0).map(([hookId, n]) => [hookId, Math.max(0, o.perHook - n)]);
-  const keys = await x.all<ClaimedKey>(claimSql(x.dialect), [
-    JSON.stringify(busy),
-    o.now,
-    o.now,
-    o.limit,
-    o.perHook,
-    o.now + o.leaseMs,
-    o.owner,
-    o.now,
-  ]);
+  const keys: ClaimedKey[] = [];
+  const busy = new Map(o.busy);
+  const contended = new Set<number>();
+  let lanes = o.lanes ?? (await dueLanes(x, o));
+  // SQLite (one writer) always gets what a lane said was ready: one round. On PostgreSQL a concurrent
+  // claimer may hold some of those rows (SKIP LOCKED passes over them): the lanes that came up short are
+  // left to it and the rest of the limit goes to the other lanes, for a few rounds at most.
+  for (let round = 0; round < 4; round++) {
+    // The limit is shared out among the lanes, oldest first, so every row a lane locks is a row it takes
+    // (rows locked but not taken would be skipped by concurrent claimers for nothing).
+    const shares: [number, number][] = [];
+    let left = o.limit - keys.length;
+    for (const l of lanes) {
+      if (left <= 0) break;
+      const take = Math.min(l.room, o.perHook, left);
+      if (take <= 0 || contended.has(l.hookId)) continue;
+      shares.push([l.hookId, take]);
+      left -= take;
+    }
+    if (shares.length === 0) break;
+    const got = await x.all<ClaimedKey>(claimSql(x.dialect), [
+      JSON.stringify(shares),
+      o.now,
+      o.now,
+      o.perHook,
+      o.limit,
+      o.now + o.leaseMs,
+      o.owner,
+      o.now,
+    ]);
+    keys.push(...got);
+    const perLane = new Map<number, number>();
+    for (const k of got) perLane.set(Number(k.hook_id), (perLane.get(Number(k.hook_id)) ?? 0) + 1);
+    for (const [hookId, n] of perLane) busy.set(hookId, (busy.get(hookId) ?? 0) + n);
+    const short = shares.filter(([hookId, take]) => (perLane.get(hookId) ?? 0) < take);
+    if (short.length === 0 || keys.length >= o.limit) break;
+    for (const [hookId] of short) contended.add(hookId);
+    lanes = await dueLanes(x, { ...o, busy, limit: o.limit - keys.length + contended.size });
+  }
   if (keys.length === 0) return [];
   const details = await readDetails(x, keys);
   const attempts = new Map(keys.map((k) => [`${k.hook_id}:${k.event_id}`, Number(k.attempt_count)]));
@@ -146,7 +237,7 @@ export async function readDetails(
   keys: readonly { account_id: number; hook_id: number; event_id: number }[],
 ): Promise<DetailRow[]> {
   return x.all<DetailRow>(
-    `WITH k AS (${JSON_ROWS[x.dialect.name](['account_id', 'hook_id', 'event_id'])})
+    `WITH k AS (${x.dialect.jsonRows(KEY_COLUMNS)})
      SELECT d.account_id, d.hook_id, d.event_id, h.title, h.url, h.contenttype, h.secret, h.active,
             e.type, e.object_id, e.content, e.created_at
        FROM k

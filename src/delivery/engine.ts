@@ -6,15 +6,15 @@ import os from 'node:os';
 import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Engine } from '../storage/port.js';
+import type { Engine, Executor } from '../storage/port.js';
 import type { Config } from '../config.js';
 import type { TreeObject } from '../dialect/tree.js';
 import { Errors } from '../errors.js';
 import { applyRetryAfter, nextDelay, parseRetryAfter } from '../webhooks/schedule.js';
 import { webhookId } from '../webhooks/signer.js';
 import { systemClock, type Clock } from './clock.js';
-import { claimDue, hasDue, readDetails, releaseClaims, type ClaimedDelivery } from './claim.js';
-import { attemptsOf, insertAttempt, markFailed, markSucceeded, scheduleRetry, type Trigger } from './record.js';
+import { claimDue, dueLanes, readDetails, releaseClaims, type ClaimedDelivery } from './claim.js';
+import { attemptsOf, insertAttempt, markSucceeded, Recorder, type Trigger } from './record.js';
 import { buildNotification } from './notification.js';
 import { Sender, type SendResult } from './send.js';
 import { TargetGuard } from './ssrf.js';
@@ -63,7 +63,10 @@ export class DeliveryEngine {
   private ticking: Promise<number> | null = null;
   private wakeUp: (() => void) | null = null;
   private woken = false;
+  /** every slot was taken at the last claim: refill when a quarter is free again */
+  private full = false;
   private stopped: Promise<void> | null = null;
+  private readonly recorder: Recorder<ClaimedDelivery>;
 
   constructor(private readonly o: DeliveryEngineOptions) {
     this.engine = o.engine;
@@ -74,6 +77,12 @@ export class DeliveryEngine {
     this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     // Every request in flight listens for the stop: hundreds of listeners are expected, not a leak.
     setMaxListeners(0, this.stopSignal.signal);
+    this.recorder = new Recorder(
+      this.engine,
+      this.owner,
+      () => this.clock.now(),
+      (x, d) => this.queueFailureMail(x, d),
+    );
   }
 
   /** Requests in flight now. */
@@ -104,10 +113,11 @@ export class DeliveryEngine {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight.values()]);
   }
 
-  /** tick() and settle(): for tests and tools that drive the clock. */
+  /** tick(), settle() and the e-mail that queued: for tests and tools that drive the clock. */
   async runDue(): Promise<number> {
     const n = await this.tick();
     await this.settle();
+    await this.o.mailer.flush();
     return n;
   }
 
@@ -211,20 +221,23 @@ export class DeliveryEngine {
 
   private async claimAndStart(): Promise<number> {
     const free = this.o.concurrency - this.inflight.size;
+    if (free <= 0) this.full = true;
     if (free <= 0 || this.stopping) return 0;
     const now = this.clock.now();
-    if (!(await this.engine.read((x) => hasDue(x, now)))) return 0;
     const busy = new Map(this.perHook);
-    const claimed = await this.engine.write((x) =>
-      claimDue(x, {
-        now,
-        leaseMs: this.leaseMs,
-        owner: this.owner,
-        limit: Math.min(free, CLAIM_BATCH),
-        perHook: this.o.concurrencyPerHook,
-        busy,
-      }),
-    );
+    const options = {
+      now,
+      leaseMs: this.leaseMs,
+      owner: this.owner,
+      limit: Math.min(free, CLAIM_BATCH),
+      perHook: this.o.concurrencyPerHook,
+      busy,
+    };
+    // Which hooks have work and room: a read, so an idle or saturated dispatcher never takes the writer.
+    const lanes = await this.engine.read((x) => dueLanes(x, options));
+    if (lanes.length === 0) return 0;
+    const claimed = await this.engine.write((x) => claimDue(x, { ...options, lanes }));
+    if (claimed.length >= free) this.full = true;
     for (const d of claimed) this.launch(d);
     return claimed.length;
   }
@@ -242,7 +255,15 @@ export class DeliveryEngine {
         const n = (this.perHook.get(d.hookId) ?? 1) - 1;
         if (n > 0) this.perHook.set(d.hookId, n);
         else this.perHook.delete(d.hookId);
-        this.notify(); // a slot is free
+        // Slots are free: claim again once a quarter of the hook's slots (or of all slots) are, so that a
+        // busy hook is refilled in batches rather than one claim per completed request.
+        // (The idle poll claims in any case: this only decides how soon.)
+        const hookRefill = n <= (this.o.concurrencyPerHook * 3) / 4;
+        const allRefill = this.full && this.inflight.size <= (this.o.concurrency * 3) / 4;
+        if (hookRefill || allRefill) {
+          if (allRefill) this.full = false;
+          this.notify();
+        }
       });
     this.inflight.set(job, done);
   }
@@ -288,19 +309,20 @@ export class DeliveryEngine {
       return;
     }
     const delay = result.ok ? null : nextDelay(d.attempt, this.o.retrySchedule, this.o.random);
-    const failedNow = await this.engine.write(async (x) => {
-      await insertAttempt(x, this.attemptRecord(d, 'scheduled', startedAt, result));
-      if (result.ok) {
-        await markSucceeded(x, d, now);
-        return false;
-      }
-      if (delay === null) return markFailed(x, d, this.owner, now);
-      const wait = applyRetryAfter(delay, parseRetryAfter(result.retryAfter ?? undefined, now));
-      await scheduleRetry(x, d, this.owner, now + wait, now);
-      return false;
+    const failedNow = await this.recorder.add({
+      delivery: d,
+      attempt: this.attemptRecord(d, 'scheduled', startedAt, result),
+      next: result.ok
+        ? { state: 'succeeded' }
+        : delay === null
+          ? { state: 'failed' }
+          : {
+              state: 'pending',
+              retryAt: now + applyRetryAfter(delay, parseRetryAfter(result.retryAfter ?? undefined, now)),
+            },
     });
     this.log(d, 'scheduled', result);
-    if (failedNow) await this.mailFailure(d);
+    if (failedNow) this.o.mailer.wake();
   }
 
   private log(d: ClaimedDelivery, trigger: Trigger, r: SendResult): void {
@@ -317,14 +339,15 @@ export class DeliveryEngine {
     else this.o.logger?.info({ ...fields, error: r.error }, 'delivery attempt failed');
   }
 
-  private async mailFailure(d: ClaimedDelivery): Promise<void> {
-    const { admins, attempts } = await this.engine.read(async (x) => ({
-      admins: await x.all<{ email: string }>(
-        "SELECT email FROM users WHERE account_id = ? AND role = 'admin' ORDER BY id",
-        [d.accountId],
-      ),
-      attempts: await attemptsOf(x, d),
-    }));
+  /**
+   * Queues the admin e-mail of a delivery that has just failed for good, in the transaction that failed it:
+   * both or neither, whatever crashes when.
+   */
+  private async queueFailureMail(x: Executor, d: ClaimedDelivery): Promise<void> {
+    const admins = await x.all<{ email: string }>(
+      "SELECT email FROM users WHERE account_id = ? AND role = 'admin' ORDER BY id",
+      [d.accountId],
+    );
     if (admins.length === 0) {
       this.o.logger?.warn(
         { accountId: d.accountId, hookId: d.hookId },
@@ -332,8 +355,8 @@ export class DeliveryEngine {
       );
       return;
     }
-    const mail = failureMail({ ...d, webhookId: webhookId(d.hookId, d.eventId) }, attempts);
-    await this.o.mailer.send({ accountId: d.accountId, to: admins.map((a) => a.email), ...mail });
+    const mail = failureMail({ ...d, webhookId: webhookId(d.hookId, d.eventId) }, await attemptsOf(x, d));
+    await this.o.mailer.enqueue(x, { accountId: d.accountId, to: admins.map((a) => a.email), ...mail });
   }
 }
 

@@ -1,6 +1,9 @@
-// Recording an attempt and what it means for its delivery: the attempt row (append-only) and the delivery's
-// new state are written in one transaction, so the log and the state never disagree.
-import type { Executor } from '../storage/port.js';
+// Recording attempts and what they mean for their deliveries: the attempt rows (append-only) and the
+// deliveries' new states are written in one transaction, so the log and the state never disagree. Outcomes
+// are recorded in batches: every attempt that finished in the same turn of the event loop shares one
+// INSERT, every success one UPDATE (see Recorder).
+import type { Engine, Executor, JsonColumn } from '../storage/port.js';
+import { KEY_COLUMNS } from './claim.js';
 
 export type Trigger = 'scheduled' | 'manual';
 
@@ -16,28 +19,70 @@ export interface AttemptRecord {
   responseBody: string | null;
 }
 
-export async function insertAttempt(x: Executor, a: AttemptRecord): Promise<number> {
-  const id = await x.nextId();
-  await x.run(
-    `INSERT INTO attempts (account_id, id, hook_id, event_id, trigger, started_at, duration_ms, status_code, error, response_body)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [a.accountId, id, a.hookId, a.eventId, a.trigger, a.startedAt, a.durationMs, a.statusCode, a.error, a.responseBody],
-  );
-  return id;
-}
-
 type Key = { accountId: number; hookId: number; eventId: number };
 const KEY = 'account_id = ? AND hook_id = ? AND event_id = ?';
 const key = (k: Key) => [k.accountId, k.hookId, k.eventId];
 
-/** A 2xx: the delivery is done, whoever held the lease and whatever state it was in. */
-export async function markSucceeded(x: Executor, k: Key, now: number): Promise<boolean> {
+const ATTEMPT_COLUMNS: readonly JsonColumn[] = [
+  ['account_id', 'int'],
+  ['id', 'int'],
+  ['hook_id', 'int'],
+  ['event_id', 'int'],
+  ['trigger', 'text'],
+  ['started_at', 'int'],
+  ['duration_ms', 'int'],
+  ['status_code', 'int'],
+  ['error', 'text'],
+  ['response_body', 'text'],
+];
+
+/** Appends attempts (one statement for any number); answers their ids, in order. */
+export async function insertAttempts(x: Executor, list: readonly AttemptRecord[]): Promise<number[]> {
+  if (list.length === 0) return [];
+  const ids: number[] = [];
+  const rows: unknown[][] = [];
+  for (const a of list) {
+    const id = await x.nextId();
+    ids.push(id);
+    rows.push([
+      a.accountId,
+      id,
+      a.hookId,
+      a.eventId,
+      a.trigger,
+      a.startedAt,
+      a.durationMs,
+      a.statusCode,
+      a.error,
+      a.responseBody,
+    ]);
+  }
+  const names = ATTEMPT_COLUMNS.map(([c]) => c).join(', ');
+  await x.run(`INSERT INTO attempts (${names}) SELECT ${names} FROM (${x.dialect.jsonRows(ATTEMPT_COLUMNS)}) AS r`, [
+    JSON.stringify(rows),
+  ]);
+  return ids;
+}
+
+export async function insertAttempt(x: Executor, a: AttemptRecord): Promise<number> {
+  const [id] = await insertAttempts(x, [a]);
+  return id;
+}
+
+/** 2xx answers: the deliveries are done, whoever held the lease and whatever state they were in. */
+export async function markSucceededMany(x: Executor, keys: readonly Key[], now: number): Promise<number> {
+  if (keys.length === 0) return 0;
   const r = await x.run(
     `UPDATE deliveries SET state = 'succeeded', lease_until = NULL, lease_owner = NULL, updated_at = ?
-      WHERE ${KEY} AND state <> 'succeeded'`,
-    [now, ...key(k)],
+      WHERE (account_id, hook_id, event_id) IN (SELECT account_id, hook_id, event_id FROM (${x.dialect.jsonRows(KEY_COLUMNS)}) AS k)
+        AND state <> 'succeeded'`,
+    [now, JSON.stringify(keys.map(key))],
   );
-  return r.changes > 0;
+  return r.changes;
+}
+
+export async function markSucceeded(x: Executor, k: Key, now: number): Promise<boolean> {
+  return (await markSucceededMany(x, [k], now)) > 0;
 }
 
 /**
@@ -70,6 +115,97 @@ export async function markFailed(x: Executor, k: Key, owner: string, now: number
     [now, ...key(k), owner],
   );
   return r.changes > 0;
+}
+
+/** A scheduled attempt and what it decides: done, due again at `retryAt`, or failed for good. */
+export interface Outcome<K extends Key = Key> {
+  delivery: K;
+  attempt: AttemptRecord;
+  next: { state: 'succeeded' } | { state: 'pending'; retryAt: number } | { state: 'failed' };
+}
+
+/**
+ * Records scheduled attempts in one transaction. `onFailed` runs inside it for each delivery this
+ * transaction failed (to queue the admin e-mail with it: both or neither).
+ */
+export async function recordOutcomes<K extends Key>(
+  x: Executor,
+  owner: string,
+  now: number,
+  outcomes: readonly Outcome<K>[],
+  onFailed: (x: Executor, delivery: K) => Promise<void>,
+): Promise<K[]> {
+  await insertAttempts(
+    x,
+    outcomes.map((o) => o.attempt),
+  );
+  await markSucceededMany(
+    x,
+    outcomes.filter((o) => o.next.state === 'succeeded').map((o) => o.delivery),
+    now,
+  );
+  const failed: K[] = [];
+  for (const o of outcomes) {
+    if (o.next.state === 'pending') await scheduleRetry(x, o.delivery, owner, o.next.retryAt, now);
+    else if (o.next.state === 'failed' && (await markFailed(x, o.delivery, owner, now))) {
+      await onFailed(x, o.delivery);
+      failed.push(o.delivery);
+    }
+  }
+  return failed;
+}
+
+/**
+ * Batches outcomes: those added in the same turn of the event loop are recorded in one engine.write (which
+ * group-commits them with whatever else is writing). Each add() resolves once its outcome is committed.
+ */
+export class Recorder<K extends Key> {
+  private queue: { outcome: Outcome<K>; resolve: (failedNow: boolean) => void; reject: (e: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly owner: string,
+    private readonly now: () => number,
+    private readonly onFailed: (x: Executor, delivery: K) => Promise<void>,
+  ) {}
+
+  /** Answers whether this outcome failed the delivery for good. */
+  add(outcome: Outcome<K>): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ outcome, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    const batch = this.queue.splice(0);
+    try {
+      await this.record(batch);
+    } catch (e) {
+      if (batch.length === 1) return batch[0].reject(e);
+      // One outcome the database refuses must not take the others down: each alone, then.
+      for (const b of batch) await this.record([b]).catch(b.reject);
+    }
+  }
+
+  private async record(batch: typeof this.queue): Promise<void> {
+    const failed = await this.engine.write((x) =>
+      recordOutcomes(
+        x,
+        this.owner,
+        this.now(),
+        batch.map((b) => b.outcome),
+        this.onFailed,
+      ),
+    );
+    const failedSet = new Set(failed);
+    for (const b of batch) b.resolve(failedSet.has(b.outcome.delivery));
+  }
 }
 
 export interface AttemptRow {

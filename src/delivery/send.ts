@@ -71,7 +71,7 @@ export class Sender {
         if (size < RESPONSE_KEEP) kept.push(chunk.subarray(0, RESPONSE_KEEP - size));
         size += chunk.length;
       }
-      const body = Buffer.concat(kept).toString('utf8');
+      const body = text(kept);
       const ok = statusCode >= 200 && statusCode < 300;
       const retryAfter = header(res.headers['retry-after']);
       return {
@@ -90,7 +90,7 @@ export class Sender {
         : aborted
           ? 'stopped before the answer'
           : describe(e);
-      const body = kept.length > 0 ? Buffer.concat(kept).toString('utf8') : null;
+      const body = kept.length > 0 ? text(kept) : null;
       return { ok: false, statusCode, error, responseBody: body, durationMs: ms(), retryAfter: null, aborted };
     } finally {
       clearTimeout(timer);
@@ -106,6 +106,14 @@ export class Sender {
   async destroy(): Promise<void> {
     await this.agent.destroy();
   }
+}
+
+/**
+ * The kept bytes as text for the attempt log: invalid UTF-8 becomes U+FFFD, and so does NUL, which
+ * PostgreSQL's text type cannot hold (a receiver's binary answer must not make the attempt unrecordable).
+ */
+function text(chunks: Buffer[]): string {
+  return Buffer.concat(chunks).toString('utf8').replaceAll('\0', '\uFFFD');
 }
 
 function header(v: string | string[] | undefined): string | null {

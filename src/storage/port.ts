@@ -35,7 +35,16 @@ export interface Dialect {
   ilike: string;
   /** SQL expression for the text value of key `key` of the JSON object in column `column`. */
   jsonText(column: string, key: string): string;
+  /**
+   * A SELECT of rows from one JSON parameter (`[[1, "a"], [2, null]]`), one column per entry: lists of any
+   * length in a statement whose text never changes, so each engine prepares it once. (PostgreSQL names only
+   * its first few hundred distinct statements: lists spelled out as `(?, ?), …` would use up those names.)
+   */
+  jsonRows(columns: readonly JsonColumn[]): string;
 }
+
+/** A column of `jsonRows`: its name and whether it holds 64-bit integers or text (both may be null). */
+export type JsonColumn = readonly [name: string, type: 'int' | 'text'];
 
 export interface Engine {
   readonly dialect: Dialect;

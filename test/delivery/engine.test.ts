@@ -130,6 +130,32 @@ describe.each(ENGINES)('delivery engine on %s', (name) => {
     expect(box[0].sent_at).toBe(expectedStarts[4]); // sent right after the last attempt
   });
 
+  it('the failure e-mail is queued in the transaction that fails the delivery: a crash before sending loses nothing', async () => {
+    const clock = drivenClock();
+    const r = await recv((_q, res) => {
+      res.statusCode = 503;
+      res.end();
+    });
+    const { accountId, adminEmail } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url, title: 'No retries' });
+    const eventId = await raiseEvent(engine, accountId, { now: clock.now() });
+    const d = delivery(clock, { retrySchedule: [] });
+    // tick + settle, and no mail round: as if the process died right after the commit.
+    expect(await d.tick()).toBe(1);
+    await d.settle();
+    expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({ state: 'failed' });
+    const [queued] = await listMailbox(engine, { accountId });
+    expect(queued).toMatchObject({ to_addr: adminEmail, sent_at: null, next_send_at: clock.now() });
+    expect(queued.body).toContain('status 503');
+    // The next process's mail loop sends it.
+    const before = smtp.mails.length;
+    const next = new Mailer(engine, { smtpUrl: smtp.url, from: 'hookline@test.example', clock });
+    expect(await next.flush()).toBe(1);
+    await next.close();
+    expect(smtp.mails.length - before).toBe(1);
+    expect(smtp.mails[smtp.mails.length - 1].text).toContain(`hook ${hookId}`);
+  });
+
   it('3xx, 4xx, timeouts, refused connections, resets mid-response and refused targets are failed attempts', async () => {
     const clock = drivenClock();
     const redirect = await recv((_q, res) => {

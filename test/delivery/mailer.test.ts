@@ -1,8 +1,8 @@
 // Admin e-mail on both engines: through a real SMTP server when configured, kept in the mailbox either way,
-// and never lost when SMTP is missing or down.
+// and never lost when SMTP is missing or down: the mailbox is an outbox, retried until the last try.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
-import { Mailer, listMailbox } from '../../src/delivery/mailer.js';
+import { MAIL_RETRY_SCHEDULE, Mailer, listMailbox, mailState } from '../../src/delivery/mailer.js';
 import { closedPort, drivenClock, newAccount, smtpSink, type SmtpSink } from './helpers.js';
 
 describe.each(ENGINES)('mailer on %s', (name) => {
@@ -22,7 +22,7 @@ describe.each(ENGINES)('mailer on %s', (name) => {
     const { accountId } = await newAccount(db.engine);
     const mailer = new Mailer(db.engine, { smtpUrl: smtp.url, from: 'hookline@test.example', clock });
     const r = await mailer.send({ accountId, to: ['a@example.org', 'b@example.org'], subject: 'Hi', text: 'Body ü' });
-    mailer.close();
+    await mailer.close();
     expect(r.sent).toBe(true);
     const mail = smtp.mails[smtp.mails.length - 1];
     expect(mail.to).toEqual(['a@example.org', 'b@example.org']);
@@ -48,9 +48,92 @@ describe.each(ENGINES)('mailer on %s', (name) => {
     const port = await closedPort();
     const mailer = new Mailer(db.engine, { smtpUrl: `smtp://127.0.0.1:${port}`, from: 'x@test', clock: drivenClock() });
     const r = await mailer.send({ accountId, to: ['a@example.org'], subject: 'Down', text: 'x' });
-    mailer.close();
+    await mailer.close();
     expect(r.sent).toBe(false);
     expect(r.error).toMatch(/ECONNREFUSED|connect/i);
     expect(await listMailbox(db.engine, { accountId })).toMatchObject([{ subject: 'Down', sent_at: null }]);
+  });
+});
+
+describe.each(ENGINES)('mail outbox on %s', (name) => {
+  let db: TestEngine;
+  let smtp: SmtpSink;
+  beforeAll(async () => {
+    smtp = await smtpSink();
+  });
+  afterAll(async () => smtp.close());
+
+  it('a message queued in a transaction is sent by whichever mailer flushes next, once', async () => {
+    db = await makeEngine(name);
+    try {
+      const clock = drivenClock();
+      const { accountId } = await newAccount(db.engine);
+      const before = smtp.mails.length;
+      // Queued with the change that caused it; the process "dies" before sending (nobody flushes).
+      const queuing = new Mailer(db.engine, { smtpUrl: smtp.url, from: 'x@test', clock });
+      const id = await db.engine.write((x) =>
+        queuing.enqueue(x, { accountId, to: ['a@example.org'], subject: 'Queued', text: 'q' }),
+      );
+      expect(smtp.mails.length).toBe(before);
+      const [row] = await listMailbox(db.engine, { accountId });
+      expect(row).toMatchObject({ id, sent_at: null, next_send_at: clock.now(), send_attempts: 0 });
+      expect(mailState(row)).toBe('waiting to be sent');
+      // The next process's mailer sends it; a second flush sends nothing more.
+      const next = new Mailer(db.engine, { smtpUrl: smtp.url, from: 'x@test', clock });
+      expect(await next.flush()).toBe(1);
+      expect(await next.flush()).toBe(0);
+      await next.close();
+      await queuing.close();
+      expect(smtp.mails.length - before).toBe(1);
+      expect(smtp.mails[smtp.mails.length - 1].text).toContain('Subject: Queued');
+      expect((await listMailbox(db.engine, { accountId }))[0]).toMatchObject({
+        sent_at: clock.now(),
+        next_send_at: null,
+      });
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('SMTP down: retried on the schedule, sent when it is back; given up (and kept) after the last try', async () => {
+    db = await makeEngine(name);
+    try {
+      const clock = drivenClock();
+      const { accountId } = await newAccount(db.engine);
+      const port = await closedPort();
+      const down = new Mailer(db.engine, { smtpUrl: `smtp://127.0.0.1:${port}`, from: 'x@test', clock });
+      const up = new Mailer(db.engine, { smtpUrl: smtp.url, from: 'x@test', clock });
+      const t0 = clock.now();
+      const late = await down.send({ accountId, to: ['a@example.org'], subject: 'Late', text: 'l' });
+      expect(late.sent).toBe(false);
+      let [row] = await listMailbox(db.engine, { accountId });
+      expect(row).toMatchObject({ send_attempts: 1, next_send_at: t0 + MAIL_RETRY_SCHEDULE[0] });
+      expect(mailState(row)).toMatch(/^not sent yet \(try 1 failed: .*ECONNREFUSED/);
+      // Not before its time, even with SMTP back.
+      clock.advance(MAIL_RETRY_SCHEDULE[0] - 1);
+      const before = smtp.mails.length;
+      expect(await up.flush()).toBe(0);
+      clock.advance(1);
+      expect(await up.flush()).toBe(1);
+      expect(smtp.mails.length - before).toBe(1);
+      [row] = await listMailbox(db.engine, { accountId });
+      expect(row).toMatchObject({ subject: 'Late', sent_at: clock.now(), send_attempts: 2, last_error: null });
+
+      // A server that stays down: one try and then one per entry of the schedule, then given up.
+      const lost = await down.send({ accountId, to: ['a@example.org'], subject: 'Never', text: 'n' });
+      for (const wait of MAIL_RETRY_SCHEDULE) {
+        clock.advance(wait);
+        expect(await down.flush()).toBe(0);
+      }
+      clock.advance(365 * 86_400_000);
+      expect(await down.flush()).toBe(0);
+      row = (await listMailbox(db.engine, { accountId })).find((m) => m.id === lost.id)!;
+      expect(row).toMatchObject({ sent_at: null, next_send_at: null, send_attempts: MAIL_RETRY_SCHEDULE.length + 1 });
+      expect(mailState(row)).toMatch(/^not sent: gave up after 6 tries/);
+      await down.close();
+      await up.close();
+    } finally {
+      await db.destroy();
+    }
   });
 });

@@ -36,6 +36,16 @@ async function serve(env: Record<string, string>): Promise<Proc> {
   return { child, url };
 }
 
+/** Asks again (for up to 2 s) until the answer passes `ok`: outcomes are recorded just after the answer. */
+async function until<T>(ask: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  let v = await ask();
+  for (let i = 0; i < 100 && !ok(v); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    v = await ask();
+  }
+  return v;
+}
+
 async function api(p: Proc, method: string, url: string, body?: unknown) {
   const res = await fetch(`${p.url}${url}`, {
     method,
@@ -103,8 +113,11 @@ describe('webhooks end to end (hookline serve on SQLite)', () => {
     expect(payload).toMatchObject({ type: 'items.create', objectid: c.body.item.id });
     expect(payload.content.item.fields).toMatchObject({ firstname: 'Ada', lastname: 'Lovelace' });
 
-    // The operations API shows it, with its attempt.
-    let list = await api(p, 'GET', `/hooks/${hookId}/deliveries/?state=succeeded`);
+    // The operations API shows it, with its attempt (recorded just after the receiver's answer).
+    let list = await until(
+      () => api(p, 'GET', `/hooks/${hookId}/deliveries/?state=succeeded`),
+      (l) => l.body.count === 1,
+    );
     expect(list.status).toBe(200);
     expect(list.body.count).toBe(1);
     const eventId = Number(Object.keys(list.body).find((k) => /^\d+$/.test(k)));
@@ -127,7 +140,10 @@ describe('webhooks end to end (hookline serve on SQLite)', () => {
     await rx.waitFor(4, 45_000);
     expect(rx.requests[3].headers['webhook-id']).toBe(inFlightId);
     expect(JSON.parse(rx.requests[3].body.toString()).content.item.fields.firstname).toBe('Grace');
-    list = await api(p, 'GET', `/hooks/${hookId}/deliveries/?state=pending`);
+    list = await until(
+      () => api(p, 'GET', `/hooks/${hookId}/deliveries/?state=pending`),
+      (l) => l.body.count === 0,
+    );
     expect(list.body.count).toBe(0);
     const exited = new Promise((r) => p.child.on('exit', r));
     p.child.kill('SIGTERM');

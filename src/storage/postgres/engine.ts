@@ -11,6 +11,8 @@ export const postgresDialect: Dialect = {
   writableCte: true,
   ilike: 'ILIKE',
   jsonText: (column, key) => `(${column}::jsonb ->> '${key}')`,
+  jsonRows: (cols) =>
+    `SELECT ${cols.map(([c, t], i) => (t === 'int' ? `CAST(e ->> ${i} AS BIGINT) AS ${c}` : `(e ->> ${i}) AS ${c}`)).join(', ')} FROM jsonb_array_elements(CAST(? AS jsonb)) AS e`,
 };
 
 /** Ids handed out per nextval of the id_blocks sequence (hi/lo): no round trip for most ids. */

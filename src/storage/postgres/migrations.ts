@@ -1,6 +1,7 @@
 // PostgreSQL migrations: the shared schema with PostgreSQL's types, plus the id sequence.
 import { baseSchema, type Migration } from '../schema.js';
 import { v2ReportsAndBlobs } from '../schema-v2.js';
+import { v3ClaimByHookAndMailOutbox } from '../schema-v3.js';
 
 export const migrations: Migration[] = [
   {
@@ -21,4 +22,5 @@ export const migrations: Migration[] = [
     jsonInt: (key) =>
       `CASE WHEN (fields::jsonb ->> '${key}') ~ '^[0-9]{1,15}$' THEN (fields::jsonb ->> '${key}')::bigint END`,
   }),
+  v3ClaimByHookAndMailOutbox({ int: 'BIGINT' }),
 ];

@@ -15,6 +15,9 @@ export const sqliteDialect: Dialect = {
   writableCte: false,
   ilike: 'LIKE',
   jsonText: (column, key) => `json_extract(${column}, '$.${key}')`,
+  // json_extract answers a JSON string as TEXT, a whole number as INTEGER and null as NULL.
+  jsonRows: (cols) =>
+    `SELECT ${cols.map(([c, t], i) => (t === 'int' ? `CAST(json_extract(value, '$[${i}]') AS INTEGER) AS ${c}` : `json_extract(value, '$[${i}]') AS ${c}`)).join(', ')} FROM json_each(?)`,
 };
 
 /** Ids handed out per update of id_counter: one write per hundred ids instead of one per id. */

@@ -1,6 +1,7 @@
 // SQLite migrations: the shared schema with SQLite's types, plus SQLite's id counter.
 import { baseSchema, type Migration } from '../schema.js';
 import { v2ReportsAndBlobs } from '../schema-v2.js';
+import { v3ClaimByHookAndMailOutbox } from '../schema-v3.js';
 
 export const migrations: Migration[] = [
   {
@@ -21,4 +22,5 @@ export const migrations: Migration[] = [
     // json_extract answers JSON numbers as SQLite integers already; anything else is not an id.
     jsonInt: (key) => `CASE WHEN json_type(fields, '$.${key}') = 'integer' THEN json_extract(fields, '$.${key}') END`,
   }),
+  v3ClaimByHookAndMailOutbox({ int: 'INTEGER' }),
 ];

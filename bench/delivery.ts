@@ -14,6 +14,11 @@ import { raise } from '../src/records/events.js';
 
 const SECRET = 'bench-secret';
 const CONCURRENCY = 50;
+/** One hook takes all the traffic: its in-flight cap is the reference's concurrency. */
+const SERVER_ENV = {
+  HOOKLINE_ALLOWED_TARGETS: '127.0.0.0/8',
+  HOOKLINE_DELIVERY_CONCURRENCY_PER_HOOK: String(CONCURRENCY),
+};
 
 export interface DeliveryFigures {
   rate: number;
@@ -99,7 +104,7 @@ export async function bareDeliveryReference(durationMs: number) {
 /** N creates through the API at concurrency 50; figures from the first create to the last notification. */
 export async function endToEnd(engine: 'sqlite' | 'postgres', n: number): Promise<DeliveryFigures> {
   const rx = await startReceiver();
-  const server = await startHookline(engine, { HOOKLINE_ALLOWED_TARGETS: '127.0.0.0/8' });
+  const server = await startHookline(engine, SERVER_ENV);
   try {
     const pool = new Pool(server.url, { connections: CONCURRENCY });
     const headers = { 'content-type': 'application/json', accept: 'application/json', authorization: AUTH };
@@ -150,7 +155,7 @@ export async function endToEnd(engine: 'sqlite' | 'postgres', n: number): Promis
 /** A backlog of n deliveries written straight into the database, then drained with no API traffic. */
 export async function drain(engine: 'sqlite' | 'postgres', n: number): Promise<DeliveryFigures> {
   const rx = await startReceiver();
-  const server = await startHookline(engine, { HOOKLINE_ALLOWED_TARGETS: '127.0.0.0/8' }, async (where) => {
+  const server = await startHookline(engine, SERVER_ENV, async (where) => {
     const storage = await openStorage({ databaseUrl: where.databaseUrl, dataDir: where.dataDir });
     const { accountId } = await ensureAdmin(storage, ADMIN.email, ADMIN.token);
     await storage.write(async (x) => {

@@ -13,7 +13,7 @@ import { Errors } from '../errors.js';
 import { applyRetryAfter, nextDelay, parseRetryAfter } from '../webhooks/schedule.js';
 import { webhookId } from '../webhooks/signer.js';
 import { systemClock, type Clock } from './clock.js';
-import { claimDue, dueLanes, readDetails, releaseClaims, type ClaimedDelivery } from './claim.js';
+import { claimDue, dueLanes, readDelivery, releaseClaims, type ClaimedDelivery } from './claim.js';
 import { attemptsOf, insertAttempt, markSucceeded, Recorder, type Trigger } from './record.js';
 import { buildNotification } from './notification.js';
 import { Sender, type SendResult } from './send.js';
@@ -45,6 +45,13 @@ export interface DeliveryEngineOptions {
 
 /** Deliveries claimed per round at most: a big backlog is taken in slices, interleaved with completions. */
 const CLAIM_BATCH = 200;
+/**
+ * Claimed ahead, per hook and overall, as a multiple of the in-flight caps: while one claim runs (a few ms
+ * on PostgreSQL), the requests that finish are replaced from what is already claimed, so the pipeline to
+ * each receiver never runs dry waiting for the database. The lease covers the wait: a delivery waits at
+ * most for the requests ahead of it, each bounded by the timeout.
+ */
+const PREFETCH = 2;
 
 export class DeliveryEngine {
   readonly owner: string;
@@ -54,7 +61,11 @@ export class DeliveryEngine {
   private readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly inflight = new Map<number, Promise<void>>();
+  /** requests in flight per hook */
   private readonly perHook = new Map<number, number>();
+  /** claimed, not yet sent, per hook (oldest first) */
+  private readonly queued = new Map<number, ClaimedDelivery[]>();
+  private queuedCount = 0;
   private readonly stopSignal = new AbortController();
   private jobs = 0;
   private running = false;
@@ -63,8 +74,6 @@ export class DeliveryEngine {
   private ticking: Promise<number> | null = null;
   private wakeUp: (() => void) | null = null;
   private woken = false;
-  /** every slot was taken at the last claim: refill when a quarter is free again */
-  private full = false;
   private stopped: Promise<void> | null = null;
   private readonly recorder: Recorder<ClaimedDelivery>;
 
@@ -108,7 +117,7 @@ export class DeliveryEngine {
     return this.ticking;
   }
 
-  /** Waits until every request in flight is finished and recorded. */
+  /** Waits until every claimed delivery is sent and recorded (or released, when stopping). */
   async settle(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight.values()]);
   }
@@ -136,6 +145,9 @@ export class DeliveryEngine {
     this.wakeUp?.();
     await this.loopDone;
     await this.ticking?.catch(() => undefined);
+    await this.releaseQueued().catch((e: Error) =>
+      this.o.logger?.error({ err: e.message }, 'releasing claimed deliveries failed (their leases will expire)'),
+    );
     const all = this.settle();
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
@@ -155,9 +167,7 @@ export class DeliveryEngine {
    * a 2xx marks the delivery succeeded. Answers the attempt.
    */
   async redeliver(accountId: number, hookId: number, eventId: number): Promise<TreeObject> {
-    const [row] = await this.engine.read((x) =>
-      readDetails(x, [{ account_id: accountId, hook_id: hookId, event_id: eventId }]),
-    );
+    const row = await this.engine.read((x) => readDelivery(x, { accountId, hookId, eventId }));
     if (!row) throw Errors.notFound('delivery', `No delivery of event ${eventId} to hook ${hookId}`);
     const d: ClaimedDelivery = {
       accountId,
@@ -196,8 +206,8 @@ export class DeliveryEngine {
         this.o.logger?.error({ err: (e as Error).message }, 'claiming deliveries failed');
       }
       if (!this.running) break;
-      // Something was due: more may be, so go again at once while slots are free.
-      if (started > 0 && this.inflight.size < this.o.concurrency) continue;
+      // Something was due: more may be, so go again at once while there is room to claim.
+      if (started > 0 && this.inflight.size + this.queuedCount < PREFETCH * this.o.concurrency) continue;
       await this.sleep(this.pollMs);
     }
   }
@@ -220,26 +230,53 @@ export class DeliveryEngine {
   }
 
   private async claimAndStart(): Promise<number> {
-    const free = this.o.concurrency - this.inflight.size;
-    if (free <= 0) this.full = true;
+    const claimedNow = this.inflight.size + this.queuedCount;
+    const free = PREFETCH * this.o.concurrency - claimedNow;
     if (free <= 0 || this.stopping) return 0;
-    const now = this.clock.now();
     const busy = new Map(this.perHook);
+    for (const [hookId, list] of this.queued) busy.set(hookId, (busy.get(hookId) ?? 0) + list.length);
     const options = {
-      now,
+      now: this.clock.now(),
       leaseMs: this.leaseMs,
       owner: this.owner,
       limit: Math.min(free, CLAIM_BATCH),
-      perHook: this.o.concurrencyPerHook,
+      perHook: PREFETCH * this.o.concurrencyPerHook,
       busy,
     };
     // Which hooks have work and room: a read, so an idle or saturated dispatcher never takes the writer.
     const lanes = await this.engine.read((x) => dueLanes(x, options));
     if (lanes.length === 0) return 0;
     const claimed = await this.engine.write((x) => claimDue(x, { ...options, lanes }));
-    if (claimed.length >= free) this.full = true;
-    for (const d of claimed) this.launch(d);
+    for (const d of claimed) {
+      const list = this.queued.get(d.hookId);
+      if (list) list.push(d);
+      else this.queued.set(d.hookId, [d]);
+    }
+    this.queuedCount += claimed.length;
+    this.pump();
     return claimed.length;
+  }
+
+  /** Starts sending claimed deliveries while the caps allow: per hook, and overall. */
+  private pump(): void {
+    if (this.stopping) return;
+    for (const [hookId, list] of this.queued) {
+      while (list.length > 0 && this.inflight.size < this.o.concurrency) {
+        if ((this.perHook.get(hookId) ?? 0) >= this.o.concurrencyPerHook) break;
+        this.launch(list.shift()!);
+        this.queuedCount--;
+      }
+      if (list.length === 0) this.queued.delete(hookId);
+      if (this.inflight.size >= this.o.concurrency) return;
+    }
+  }
+
+  /** Gives back what was claimed but not sent (stopping): no attempt was made, so none is counted. */
+  private async releaseQueued(): Promise<void> {
+    const all = [...this.queued.values()].flat();
+    this.queued.clear();
+    this.queuedCount = 0;
+    if (all.length > 0) await this.engine.write((x) => releaseClaims(x, this.owner, all, this.clock.now()));
   }
 
   private launch(d: ClaimedDelivery): void {
@@ -255,15 +292,10 @@ export class DeliveryEngine {
         const n = (this.perHook.get(d.hookId) ?? 1) - 1;
         if (n > 0) this.perHook.set(d.hookId, n);
         else this.perHook.delete(d.hookId);
-        // Slots are free: claim again once a quarter of the hook's slots (or of all slots) are, so that a
-        // busy hook is refilled in batches rather than one claim per completed request.
-        // (The idle poll claims in any case: this only decides how soon.)
-        const hookRefill = n <= (this.o.concurrencyPerHook * 3) / 4;
-        const allRefill = this.full && this.inflight.size <= (this.o.concurrency * 3) / 4;
-        if (hookRefill || allRefill) {
-          if (allRefill) this.full = false;
-          this.notify();
-        }
+        // A slot is free: the next claimed delivery takes it at once, and a claim refills what was taken
+        // (one claim at a time: completions during a claim are refilled together by the next one).
+        this.pump();
+        this.notify();
       });
     this.inflight.set(job, done);
   }

@@ -27,19 +27,24 @@ export interface DeliveryFigures {
   count: number;
 }
 
-/** A receiver that checks X-Solve360-Hmac-Sha256 over the raw bytes and notes when each arrived. */
+/**
+ * A receiver that checks X-Solve360-Hmac-Sha256 over the raw bytes and notes when each notification arrived,
+ * by its objectid (JSON hooks): the time to compare with when the API answered the create of that object.
+ */
 async function startReceiver() {
-  const arrivals = new Map<string, number>();
+  const arrivals = new Map<number, number>();
   let bad = 0;
   let waiting: { n: number; resolve: () => void } | null = null;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      const at = performance.timeOrigin + performance.now();
       const body = Buffer.concat(chunks);
       const sig = req.headers['x-solve360-hmac-sha256'];
       if (sig !== undefined && sig !== createHmac('sha256', SECRET).update(body).digest('hex')) bad++;
-      arrivals.set(String(req.headers['webhook-id'] ?? arrivals.size), performance.timeOrigin + performance.now());
+      const id = (JSON.parse(body.toString('utf8')) as { objectid?: number }).objectid ?? -arrivals.size - 1;
+      if (!arrivals.has(id)) arrivals.set(id, at);
       res.end('ok');
       if (waiting && arrivals.size >= waiting.n) waiting.resolve();
     });
@@ -101,55 +106,112 @@ export async function bareDeliveryReference(durationMs: number) {
   }
 }
 
-/** N creates through the API at concurrency 50; figures from the first create to the last notification. */
-export async function endToEnd(engine: 'sqlite' | 'postgres', n: number): Promise<DeliveryFigures> {
+export interface LatencyFigures {
+  /** events per second offered */
+  rate: number;
+  count: number;
+  /** from the API's answer to the create (after its commit) to the arrival: a lower bound */
+  p50: number;
+  p99: number;
+  /** from sending the create (before its commit) to the arrival: an upper bound */
+  p50Sent: number;
+  p99Sent: number;
+}
+
+/** A Hookline with one JSON hook to a fresh receiver, and a client for its API. */
+async function withHookline<T>(
+  engine: 'sqlite' | 'postgres',
+  run: (ctx: {
+    rx: Awaited<ReturnType<typeof startReceiver>>;
+    create: (i: number) => Promise<{ id: number; sent: number; answered: number }>;
+  }) => Promise<T>,
+): Promise<T> {
   const rx = await startReceiver();
   const server = await startHookline(engine, SERVER_ENV);
+  const pool = new Pool(server.url, { connections: CONCURRENCY });
   try {
-    const pool = new Pool(server.url, { connections: CONCURRENCY });
     const headers = { 'content-type': 'application/json', accept: 'application/json', authorization: AUTH };
     const h = await pool.request({ path: '/hooks/', method: 'POST', headers, body: JSON.stringify(hookBody(rx.url)) });
     if (h.statusCode !== 200) throw new Error(`hook: ${await h.body.text()}`);
     await h.body.dump();
-    const committed = new Map<number, number>();
+    const create = async (i: number) => {
+      const sent = performance.timeOrigin + performance.now();
+      const r = await pool.request({
+        path: '/contacts/',
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ firstname: 'Bench', lastname: `C${i}` }),
+      });
+      const j = (await r.body.json()) as { item: { id: number } };
+      return { id: j.item.id, sent, answered: performance.timeOrigin + performance.now() };
+    };
+    const result = await run({ rx, create });
+    if (rx.bad() > 0) throw new Error(`${rx.bad()} notifications failed the signature check`);
+    return result;
+  } finally {
+    await pool.close();
+    await server.stop();
+    await rx.close();
+  }
+}
+
+function latencies(creates: { id: number; sent: number; answered: number }[], arrivals: Map<number, number>) {
+  const fromAnswer: number[] = [];
+  const fromSent: number[] = [];
+  for (const c of creates) {
+    const at = arrivals.get(c.id);
+    if (at === undefined) throw new Error(`no notification for contact ${c.id}`);
+    // An arrival before the answer reached the client counts as 0.
+    fromAnswer.push(Math.max(0, at - c.answered));
+    fromSent.push(at - c.sent);
+  }
+  fromAnswer.sort((a, b) => a - b);
+  fromSent.sort((a, b) => a - b);
+  return {
+    p50: percentile(fromAnswer, 50),
+    p99: percentile(fromAnswer, 99),
+    p50Sent: percentile(fromSent, 50),
+    p99Sent: percentile(fromSent, 99),
+  };
+}
+
+/** N creates through the API, 50 clients as fast as it answers; from the first create to the last arrival. */
+export async function endToEnd(engine: 'sqlite' | 'postgres', n: number): Promise<DeliveryFigures> {
+  return withHookline(engine, async ({ rx, create }) => {
+    const creates: { id: number; sent: number; answered: number }[] = [];
     let i = 0;
     const started = performance.timeOrigin + performance.now();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
-        while (i < n) {
-          i++;
-          const r = await pool.request({
-            path: '/contacts/',
-            method: 'POST',
-            headers,
-            body: JSON.stringify({ firstname: 'Bench', lastname: `C${i}` }),
-          });
-          const j = (await r.body.json()) as { item: { id: number } };
-          committed.set(j.item.id, performance.timeOrigin + performance.now());
-        }
+        while (i < n) creates.push(await create(i++));
       }),
     );
     await rx.waitFor(n, 120_000);
     const last = Math.max(...rx.arrivals.values());
-    await pool.close();
-    if (rx.bad() > 0) throw new Error(`${rx.bad()} notifications failed the signature check`);
-    // Latency: from the API's answers (each commit happens before its answer) to the arrivals, matched in
-    // order — the k-th answer with the k-th arrival; an arrival before its answer reached the client is 0.
-    const lat: number[] = [];
-    const answered = [...committed.values()].sort((a, b) => a - b);
-    const arrived = [...rx.arrivals.values()].sort((a, b) => a - b);
-    for (let k = 0; k < Math.min(answered.length, arrived.length); k++) lat.push(Math.max(0, arrived[k] - answered[k]));
-    lat.sort((a, b) => a - b);
-    return {
-      rate: n / ((last - started) / 1000),
-      p50: percentile(lat, 50),
-      p99: percentile(lat, 99),
-      count: rx.arrivals.size,
-    };
-  } finally {
-    await server.stop();
-    await rx.close();
-  }
+    const l = latencies(creates, rx.arrivals);
+    return { rate: n / ((last - started) / 1000), p50: l.p50, p99: l.p99, count: rx.arrivals.size };
+  });
+}
+
+/**
+ * Creates at a steady `rate` per second for `seconds` (open loop: each create is sent on time whatever the
+ * answers do), after a second of warm-up at the same rate that is not counted. Latency from commit to arrival.
+ */
+export async function steady(engine: 'sqlite' | 'postgres', rate: number, seconds: number): Promise<LatencyFigures> {
+  return withHookline(engine, async ({ rx, create }) => {
+    const warm = rate;
+    const total = warm + Math.round(rate * seconds);
+    const t0 = performance.now();
+    const jobs: Promise<{ id: number; sent: number; answered: number }>[] = [];
+    for (let i = 0; i < total; i++) {
+      const wait = t0 + (i * 1000) / rate - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      jobs.push(create(i));
+    }
+    const creates = await Promise.all(jobs);
+    await rx.waitFor(total, 60_000);
+    return { rate, count: total - warm, ...latencies(creates.slice(warm), rx.arrivals) };
+  });
 }
 
 /** A backlog of n deliveries written straight into the database, then drained with no API traffic. */

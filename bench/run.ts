@@ -2,7 +2,7 @@
 import { apiCreates, bareReference } from './api.js';
 import { pgReachable } from './processes.js';
 import type { LoadResult } from './load.js';
-import { bareDeliveryReference, drain, endToEnd } from './delivery.js';
+import { bareDeliveryReference, drain, endToEnd, steady } from './delivery.js';
 import { runReportBench } from './reports.js';
 import { runBatchBench } from './batch.js';
 
@@ -25,7 +25,7 @@ if (only.has('api')) {
 if (only.has('delivery')) {
   const n = Number(process.env.BENCH_EVENTS ?? 5000);
   console.log(
-    `\n== Delivery: ${n} contact creates through the API → signed notifications at a local receiver, concurrency 50`,
+    `\n== Delivery: ${n} contact creates through the API → signed notifications at a local receiver, concurrency 50;\n   then 500 creates/s for a steady latency; then the drain of a backlog of ${n} with no API traffic`,
   );
   const ref = await bareDeliveryReference(Number(process.env.BENCH_DURATION_MS ?? 5000));
   console.log(line('reference: bare undici client → same receiver', ref));
@@ -33,6 +33,10 @@ if (only.has('delivery')) {
     const e = await endToEnd(engine, n);
     console.log(
       `${`hookline ${engine}: API → receiver`.padEnd(46)} ${fmt(e.rate).padStart(8)} del/s   p50 ${fmt(e.p50, 1).padStart(6)} ms   p99 ${fmt(e.p99, 1).padStart(6)} ms   ratio ${fmt(e.rate / ref.rate, 2)}`,
+    );
+    const st = await steady(engine, 500, Number(process.env.BENCH_STEADY_SECONDS ?? 5));
+    console.log(
+      `${`hookline ${engine}: steady ${st.rate} events/s, commit → receiver`.padEnd(46)} ${fmt(st.count).padStart(8)} events  p50 ${fmt(st.p50, 1).padStart(6)} ms   p99 ${fmt(st.p99, 1).padStart(6)} ms   (from sending the create: p50 ${fmt(st.p50Sent, 1)} ms, p99 ${fmt(st.p99Sent, 1)} ms)`,
     );
     const d = await drain(engine, n);
     console.log(

@@ -47,6 +47,8 @@ export interface ClaimedDelivery {
  *   pending rows in due order and stop early: each passes over at most the hook's requests in flight and
  *   perHook rows. A lane's room is what it may take: its free slots, or fewer when fewer are ready.
  * - `busy` is the dispatcher's in-flight count per hook as [[hookId, count]]; hook ids are unique on the server.
+ * - MATERIALIZED: each subquery runs once per hook (inlined, the engines would run `ready` once per use), and
+ *   only for hooks with room.
  */
 export function lanesSql(dialect: Dialect): string {
   return `WITH RECURSIVE pending_hooks(hook_id) AS (
@@ -58,22 +60,27 @@ export function lanesSql(dialect: Dialect): string {
         ['hook_id', 'int'],
         ['n', 'int'],
       ])}),
-      candidates AS (
-        SELECT p.hook_id, CAST(? AS BIGINT) - COALESCE(b.n, 0) AS room,
-               (SELECT d.next_attempt_at FROM deliveries d
-                 WHERE d.state = 'pending' AND d.hook_id = p.hook_id AND (d.lease_until IS NULL OR d.lease_until < ?)
-                 ORDER BY d.next_attempt_at, d.event_id LIMIT 1) AS first_due,
-               (SELECT COUNT(*) FROM (
-                  SELECT 1 FROM deliveries d
-                   WHERE d.state = 'pending' AND d.hook_id = p.hook_id AND d.next_attempt_at <= ?
-                     AND (d.lease_until IS NULL OR d.lease_until < ?)
-                   ORDER BY d.next_attempt_at, d.event_id LIMIT ?) AS r) AS ready
+      rooms AS MATERIALIZED (
+        SELECT p.hook_id, CAST(? AS BIGINT) - COALESCE(b.n, 0) AS room
           FROM pending_hooks p
           JOIN hooks h ON h.id = p.hook_id AND h.active = 1
           LEFT JOIN busy b ON b.hook_id = p.hook_id
+      ),
+      candidates AS MATERIALIZED (
+        SELECT r.hook_id, r.room,
+               (SELECT d.next_attempt_at FROM deliveries d
+                 WHERE d.state = 'pending' AND d.hook_id = r.hook_id AND (d.lease_until IS NULL OR d.lease_until < ?)
+                 ORDER BY d.next_attempt_at, d.event_id LIMIT 1) AS first_due,
+               (SELECT COUNT(*) FROM (
+                  SELECT 1 FROM deliveries d
+                   WHERE d.state = 'pending' AND d.hook_id = r.hook_id AND d.next_attempt_at <= ?
+                     AND (d.lease_until IS NULL OR d.lease_until < ?)
+                   ORDER BY d.next_attempt_at, d.event_id LIMIT ?) AS x) AS ready
+          FROM rooms r
+         WHERE r.room > 0
       )
       SELECT hook_id, CASE WHEN ready < room THEN ready ELSE room END AS room FROM candidates
-       WHERE room > 0 AND ready > 0
+       WHERE ready > 0
        ORDER BY first_due, hook_id
        LIMIT ?`;
 }

@@ -66,6 +66,8 @@ export class DeliveryEngine {
   /** claimed, not yet sent, per hook (oldest first) */
   private readonly queued = new Map<number, ClaimedDelivery[]>();
   private queuedCount = 0;
+  /** the last claim was cut short by the overall cap: refill when half of the room ahead is used */
+  private full = false;
   private readonly stopSignal = new AbortController();
   private jobs = 0;
   private running = false;
@@ -232,6 +234,7 @@ export class DeliveryEngine {
   private async claimAndStart(): Promise<number> {
     const claimedNow = this.inflight.size + this.queuedCount;
     const free = PREFETCH * this.o.concurrency - claimedNow;
+    if (free <= 0) this.full = true;
     if (free <= 0 || this.stopping) return 0;
     const busy = new Map(this.perHook);
     for (const [hookId, list] of this.queued) busy.set(hookId, (busy.get(hookId) ?? 0) + list.length);
@@ -247,6 +250,7 @@ export class DeliveryEngine {
     const lanes = await this.engine.read((x) => dueLanes(x, options));
     if (lanes.length === 0) return 0;
     const claimed = await this.engine.write((x) => claimDue(x, { ...options, lanes }));
+    if (claimed.length >= free) this.full = true;
     for (const d of claimed) {
       const list = this.queued.get(d.hookId);
       if (list) list.push(d);
@@ -292,10 +296,18 @@ export class DeliveryEngine {
         const n = (this.perHook.get(d.hookId) ?? 1) - 1;
         if (n > 0) this.perHook.set(d.hookId, n);
         else this.perHook.delete(d.hookId);
-        // A slot is free: the next claimed delivery takes it at once, and a claim refills what was taken
-        // (one claim at a time: completions during a claim are refilled together by the next one).
+        // A slot is free: the next claimed delivery takes it at once. A claim refills the hook once half of
+        // what it holds ahead is used (the other half covers the claim's own time), so a busy hook costs
+        // one claim per perHook/2 requests, not one per request.
         this.pump();
-        this.notify();
+        const held = n + (this.queued.get(d.hookId)?.length ?? 0);
+        const all = this.inflight.size + this.queuedCount;
+        const hookLow = held <= (PREFETCH - 0.5) * this.o.concurrencyPerHook;
+        const allLow = this.full && all <= (PREFETCH - 0.5) * this.o.concurrency;
+        if (hookLow || allLow) {
+          if (allLow) this.full = false;
+          this.notify();
+        }
       });
     this.inflight.set(job, done);
   }

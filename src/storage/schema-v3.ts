@@ -10,8 +10,9 @@ export function v3ClaimByHookAndMailOutbox(t: SchemaTypes): Migration {
       // The claim walks the hooks that have pending deliveries (a loose index scan over hook_id) and takes the
       // first few of each in due order: its cost follows the hooks with work and the deliveries taken, never
       // the size of a backlog — a hook at its in-flight cap with a million pending rows costs one probe.
+      // lease_until rides along so that "due and not leased" is answered from the index alone.
       `DROP INDEX deliveries_due`,
-      `CREATE INDEX deliveries_pending_by_hook ON deliveries (hook_id, next_attempt_at, event_id) WHERE state = 'pending'`,
+      `CREATE INDEX deliveries_pending_by_hook ON deliveries (hook_id, next_attempt_at, event_id, lease_until) WHERE state = 'pending'`,
       // Hook ids are unique on the server (ids come from one counter): the claim finds a hook by id alone.
       `CREATE UNIQUE INDEX hooks_by_id ON hooks (id)`,
       // The mailbox is also the mail outbox: a failure e-mail is written in the transaction that fails the

@@ -18,6 +18,8 @@ export interface Config {
   deliveryLeaseMs: number;
   /** Delays before each retry, ms; its length is the number of retries. */
   retrySchedule: number[];
+  /** A hook whose deliveries have all failed for this long is disabled (0 = never). */
+  disableAfterMs: number;
   /** CIDR ranges that webhook targets may use even though they are not public. */
   allowedTargets: string[];
   smtpUrl: string;
@@ -80,6 +82,11 @@ export const settings: Record<keyof Config, Setting> = {
     env: 'HOOKLINE_RETRY_SCHEDULE',
     default: '5s,5m,30m,2h',
     description: 'delays before each retry of a failed delivery (±20 % jitter)',
+  },
+  disableAfterMs: {
+    env: 'HOOKLINE_DISABLE_AFTER',
+    default: '5d',
+    description: 'disable a hook whose deliveries have all failed for this long, and tell its admins (0 = never)',
   },
   allowedTargets: {
     env: 'HOOKLINE_ALLOWED_TARGETS',
@@ -190,6 +197,7 @@ export function loadConfig(
     deliveryTimeoutMs: timeout,
     deliveryLeaseMs: parseDuration(raw('deliveryLeaseMs'), name('deliveryLeaseMs')),
     retrySchedule: schedule,
+    disableAfterMs: parseDuration(raw('disableAfterMs'), name('disableAfterMs')),
     allowedTargets: parseCidrList(raw('allowedTargets'), name('allowedTargets')),
     smtpUrl,
     mailFrom: raw('mailFrom').trim(),

@@ -14,12 +14,12 @@ import { applyRetryAfter, nextDelay, parseRetryAfter } from '../webhooks/schedul
 import { webhookId } from '../webhooks/signer.js';
 import { systemClock, type Clock } from './clock.js';
 import { claimDue, dueLanes, readDelivery, releaseClaims, type ClaimedDelivery } from './claim.js';
-import { attemptsOf, insertAttempt, markSucceeded, Recorder, type Trigger } from './record.js';
+import { attemptsOf, insertAttempt, markSucceeded, noteHookFailure, Recorder, type Trigger } from './record.js';
 import { buildNotification } from './notification.js';
 import { Sender, type SendResult } from './send.js';
 import { TargetGuard } from './ssrf.js';
 import { Mailer } from './mailer.js';
-import { failureMail } from './failure-mail.js';
+import { disabledMail, failureMail } from './failure-mail.js';
 import { attemptTree } from './history.js';
 
 export interface DeliveryEngineOptions {
@@ -41,6 +41,8 @@ export interface DeliveryEngineOptions {
   owner?: string;
   /** jitter source (tests pass a constant) */
   random?: () => number;
+  /** disable a hook whose deliveries have all failed for good for this long (0 or absent: never) */
+  disableAfterMs?: number;
 }
 
 /** Deliveries claimed per round at most: a big backlog is taken in slices, interleaved with completions. */
@@ -92,7 +94,7 @@ export class DeliveryEngine {
       this.engine,
       this.owner,
       () => this.clock.now(),
-      (x, d) => this.queueFailureMail(x, d),
+      (x, d) => this.onFailed(x, d),
     );
   }
 
@@ -384,14 +386,19 @@ export class DeliveryEngine {
   }
 
   /**
-   * Queues the admin e-mail of a delivery that has just failed for good, in the transaction that failed it:
-   * both or neither, whatever crashes when.
+   * A delivery has just failed for good, in the transaction that failed it: its hook's failing streak is
+   * noted (and the hook disabled when the streak is HOOKLINE_DISABLE_AFTER old), and the admins' e-mails
+   * are queued — all or nothing, whatever crashes when.
    */
-  private async queueFailureMail(x: Executor, d: ClaimedDelivery): Promise<void> {
+  private async onFailed(x: Executor, d: ClaimedDelivery): Promise<void> {
+    const now = this.clock.now();
+    const disabledSince = await noteHookFailure(x, d, now, this.o.disableAfterMs ?? 0);
     const admins = await x.all<{ email: string }>(
       "SELECT email FROM users WHERE account_id = ? AND role = 'admin' ORDER BY id",
       [d.accountId],
     );
+    if (disabledSince !== null)
+      this.o.logger?.warn({ accountId: d.accountId, hookId: d.hookId, failingSince: disabledSince }, 'hook disabled');
     if (admins.length === 0) {
       this.o.logger?.warn(
         { accountId: d.accountId, hookId: d.hookId },
@@ -399,8 +406,13 @@ export class DeliveryEngine {
       );
       return;
     }
+    const to = admins.map((a) => a.email);
     const mail = failureMail({ ...d, webhookId: webhookId(d.hookId, d.eventId) }, await attemptsOf(x, d));
-    await this.o.mailer.enqueue(x, { accountId: d.accountId, to: admins.map((a) => a.email), ...mail });
+    await this.o.mailer.enqueue(x, { accountId: d.accountId, to, ...mail });
+    if (disabledSince !== null) {
+      const hook = { hookId: d.hookId, title: d.hook.title, url: d.hook.url };
+      await this.o.mailer.enqueue(x, { accountId: d.accountId, to, ...disabledMail(hook, disabledSince, now) });
+    }
   }
 }
 
@@ -414,6 +426,7 @@ export function buildDelivery(
     | 'mailFrom'
     | 'deliveryTimeoutMs'
     | 'retrySchedule'
+    | 'disableAfterMs'
     | 'deliveryLeaseMs'
     | 'deliveryConcurrency'
     | 'deliveryConcurrencyPerHook'
@@ -432,6 +445,7 @@ export function buildDelivery(
     // A lease shorter than the timeout would let a second worker send while the first still waits.
     leaseMs: config.deliveryLeaseMs > 0 ? Math.max(config.deliveryLeaseMs, config.deliveryTimeoutMs + 1000) : undefined,
     retrySchedule: config.retrySchedule,
+    disableAfterMs: config.disableAfterMs,
     concurrency: config.deliveryConcurrency,
     concurrencyPerHook: config.deliveryConcurrencyPerHook,
     logger: options.logger,

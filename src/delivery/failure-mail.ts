@@ -35,3 +35,27 @@ export function failureMail(d: FailedDelivery, attempts: readonly AttemptRow[]):
   ];
   return { subject, text: lines.join('\n') };
 }
+
+/** The e-mail that says a hook was disabled because its deliveries kept failing (HOOKLINE_DISABLE_AFTER). */
+export function disabledMail(
+  hook: { hookId: number; title: string; url: string },
+  failingSince: number,
+  now: number,
+): { subject: string; text: string } {
+  const title = hook.title || '(untitled)';
+  const days = ((now - failingSince) / 86_400_000).toFixed(1);
+  return {
+    subject: `Hookline: webhook "${title}" (hook ${hook.hookId}) disabled after failing for ${days} days`,
+    text: [
+      `Every notification to this webhook has failed since ${iso(failingSince)}, so Hookline has disabled it.`,
+      'Events raised while it is disabled are not delivered to it. Deliveries that failed can be sent again',
+      'with redeliver; the hook is turned on again with PUT /hooks/{id}/ and active=1.',
+      '',
+      `Hook:      ${title} (id ${hook.hookId})`,
+      `URL:       ${hook.url}`,
+      `Failing since: ${iso(failingSince)}`,
+      `Disabled:  ${iso(now)}`,
+      '',
+    ].join('\n'),
+  };
+}

@@ -69,7 +69,10 @@ export async function insertAttempt(x: Executor, a: AttemptRecord): Promise<numb
   return id;
 }
 
-/** 2xx answers: the deliveries are done, whoever held the lease and whatever state they were in. */
+/**
+ * 2xx answers: the deliveries are done, whoever held the lease and whatever state they were in, and their
+ * hooks are no longer failing.
+ */
 export async function markSucceededMany(x: Executor, keys: readonly Key[], now: number): Promise<number> {
   if (keys.length === 0) return 0;
   const r = await x.run(
@@ -78,7 +81,38 @@ export async function markSucceededMany(x: Executor, keys: readonly Key[], now: 
         AND state <> 'succeeded'`,
     [now, JSON.stringify(keys.map(key))],
   );
+  await x.run(
+    `UPDATE hooks SET failing_since = NULL
+      WHERE id IN (SELECT hook_id FROM (${x.dialect.jsonRows([['hook_id', 'int']])}) AS k) AND failing_since IS NOT NULL`,
+    [JSON.stringify([...new Set(keys.map((k) => k.hookId))].map((h) => [h]))],
+  );
   return r.changes;
+}
+
+/**
+ * A delivery of the hook failed for good: the hook is failing since now, unless it already was. When that
+ * streak is `disableAfterMs` old (and the setting is not 0), the hook is disabled; answers the streak's
+ * start then, for the e-mail that says so (null: still enabled).
+ */
+export async function noteHookFailure(
+  x: Executor,
+  k: Key,
+  now: number,
+  disableAfterMs: number,
+): Promise<number | null> {
+  await x.run('UPDATE hooks SET failing_since = COALESCE(failing_since, ?) WHERE account_id = ? AND id = ?', [
+    now,
+    k.accountId,
+    k.hookId,
+  ]);
+  if (disableAfterMs <= 0) return null;
+  const row = await x.get<{ failing_since: number }>(
+    `UPDATE hooks SET active = 0, updated_at = ?
+      WHERE account_id = ? AND id = ? AND active = 1 AND failing_since <= ?
+      RETURNING failing_since`,
+    [now, k.accountId, k.hookId, now - disableAfterMs],
+  );
+  return row ? Number(row.failing_since) : null;
 }
 
 export async function markSucceeded(x: Executor, k: Key, now: number): Promise<boolean> {

@@ -198,10 +198,26 @@ export async function updateHook(
   const f = await validate(tree, current, guard, false);
   const row = await engine.write(async (x) => {
     const r = await x.run(
+      // Turned on again: its failing streak starts over, or a hook disabled for failing would be disabled
+      // again by its next failure. (On the right of SET, `active` is the value before the update.)
       `UPDATE hooks SET type = ?, title = ?, active = ?, event = ?, constrainttype = ?, url = ?, contenttype = ?,
-              secret = ?, updated_at = ?
+              secret = ?, updated_at = ?,
+              failing_since = CASE WHEN active = 0 AND ? = 1 THEN NULL ELSE failing_since END
         WHERE account_id = ? AND id = ?`,
-      [f.type, f.title, f.active, f.event, f.constrainttype, f.url, f.contenttype, f.secret, now, accountId, hookId],
+      [
+        f.type,
+        f.title,
+        f.active,
+        f.event,
+        f.constrainttype,
+        f.url,
+        f.contenttype,
+        f.secret,
+        now,
+        f.active,
+        accountId,
+        hookId,
+      ],
     );
     if (r.changes === 0) throw notFound(hookId); // deleted in between
     return { ...current, ...f, updated_at: now };

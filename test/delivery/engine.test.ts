@@ -156,6 +156,56 @@ describe.each(ENGINES)('delivery engine on %s', (name) => {
     expect(smtp.mails[smtp.mails.length - 1].text).toContain(`hook ${hookId}`);
   });
 
+  it('a hook whose deliveries all fail for HOOKLINE_DISABLE_AFTER is disabled, once, and its admins told; a success resets the streak', async () => {
+    const clock = drivenClock();
+    let up = false;
+    const r = await recv((_q, res) => {
+      res.statusCode = up ? 200 : 500;
+      res.end();
+    });
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url, title: 'Flaky' });
+    const day = 86_400_000;
+    const d = delivery(clock, { retrySchedule: [], disableAfterMs: 5 * day });
+    const hook = () =>
+      engine.read((x) =>
+        x.get<{ active: number; failing_since: number | null }>(
+          'SELECT active, failing_since FROM hooks WHERE account_id = ? AND id = ?',
+          [accountId, hookId],
+        ),
+      );
+    const fail = async () => {
+      await raiseEvent(engine, accountId, { now: clock.now() });
+      expect(await d.runDue()).toBe(1);
+    };
+    const t0 = clock.now();
+    await fail();
+    expect(await hook()).toEqual({ active: 1, failing_since: t0 });
+    // A success ends the streak.
+    clock.advance(4 * day);
+    up = true;
+    await fail();
+    expect(await hook()).toEqual({ active: 1, failing_since: null });
+    up = false;
+    const t1 = clock.now();
+    await fail();
+    clock.advance(5 * day - 1);
+    await fail();
+    expect(await hook()).toEqual({ active: 1, failing_since: t1 });
+    const mailsBefore = smtp.mails.length;
+    clock.advance(1);
+    await fail();
+    expect(await hook()).toMatchObject({ active: 0 });
+    // The failure e-mail and the one that says the hook is disabled.
+    expect(smtp.mails.length - mailsBefore).toBe(2);
+    const disabled = smtp.mails.find((m) => m.text.includes('disabled after failing for 5.0 days'));
+    expect(disabled?.text).toContain(`hook ${hookId}`);
+    expect(disabled?.text).toContain(r.url);
+    // Disabled: new events are not delivered to it.
+    await raiseEvent(engine, accountId, { now: clock.now() });
+    expect(await d.runDue()).toBe(0);
+  });
+
   it('3xx, 4xx, timeouts, refused connections, resets mid-response and refused targets are failed attempts', async () => {
     const clock = drivenClock();
     const redirect = await recv((_q, res) => {

@@ -203,6 +203,32 @@ describe.each(ENGINES)('hooks on %s', (name) => {
     });
   });
 
+  it('turning a disabled hook on again starts its failing streak over', async () => {
+    const created = await createHook(
+      db.engine,
+      accountId,
+      { event: 'items.create', url: 'https://hooks.example.test/in' },
+      NOW,
+      guard,
+    );
+    const id = Number(created.id);
+    const streak = () =>
+      db.engine.read((x) =>
+        x.get<{ active: number; failing_since: number | null }>(
+          'SELECT active, failing_since FROM hooks WHERE account_id = ? AND id = ?',
+          [accountId, id],
+        ),
+      );
+    // What the delivery engine leaves behind when it disables a failing hook.
+    await db.engine.write((x) =>
+      x.run('UPDATE hooks SET active = 0, failing_since = ? WHERE account_id = ? AND id = ?', [NOW, accountId, id]),
+    );
+    await updateHook(db.engine, accountId, id, { title: 'Still off' }, NOW + 1, guard);
+    expect(await streak()).toEqual({ active: 0, failing_since: NOW });
+    await updateHook(db.engine, accountId, id, { active: 1 }, NOW + 2, guard);
+    expect(await streak()).toEqual({ active: 1, failing_since: null });
+  });
+
   it('is scoped to the account: another account sees, changes and deletes nothing', async () => {
     const hook = await createHook(
       db.engine,

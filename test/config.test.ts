@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseDuration } from '../src/config.js';
+import fs from 'node:fs';
+import { ConfigError, loadConfig, parseDuration, settings } from '../src/config.js';
 
 describe('configuration', () => {
+  it('every setting is documented in the README, with its default', () => {
+    const readme = fs.readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const s of Object.values(settings)) {
+      const row = readme.split('\n').find((l) => l.startsWith('|') && l.includes(`\`${s.env}\``));
+      expect(row, s.env).toBeDefined();
+      if (s.default !== '') expect(row, s.env).toContain(`\`${s.default}\``);
+    }
+  });
+
   it('has working defaults', () => {
     const c = loadConfig({});
     expect(c.port).toBe(8360);

@@ -14,7 +14,7 @@ export interface Config {
   /** Largest uploaded file (file and photo activities), bytes. */
   uploadLimit: number;
   deliveryTimeoutMs: number;
-  /** How long a claim holds a delivery; 0 = the delivery timeout + 60 s. */
+  /** How long a claim holds a delivery; 0 = twice the delivery timeout + 60 s (at least 2 × timeout + 1 s). */
   deliveryLeaseMs: number;
   /** Delays before each retry, ms; its length is the number of retries. */
   retrySchedule: number[];
@@ -76,7 +76,7 @@ export const settings: Record<keyof Config, Setting> = {
   deliveryLeaseMs: {
     env: 'HOOKLINE_DELIVERY_LEASE',
     default: '0',
-    description: 'how long a claim holds a delivery before another worker may take it (0 = timeout + 60s)',
+    description: 'how long a claim holds a delivery before another worker may take it (0 = 2 × timeout + 60s)',
   },
   retrySchedule: {
     env: 'HOOKLINE_RETRY_SCHEDULE',

@@ -33,7 +33,8 @@ export interface DeliveryEngineOptions {
   concurrency: number;
   concurrencyPerHook: number;
   logger?: Logger;
-  /** how long a claim holds; default: the timeout plus a minute to record the outcome */
+  /** how long a claim holds; default: twice the timeout (a delivery claimed ahead waits for one request, then
+   * makes its own) plus a minute to record the outcome */
   leaseMs?: number;
   /** idle poll interval, ms */
   pollMs?: number;
@@ -85,7 +86,7 @@ export class DeliveryEngine {
     this.engine = o.engine;
     this.clock = o.clock ?? systemClock;
     this.sender = new Sender(o.guard, o.timeoutMs);
-    this.leaseMs = o.leaseMs ?? o.timeoutMs + 60_000;
+    this.leaseMs = o.leaseMs ?? PREFETCH * o.timeoutMs + 60_000;
     this.pollMs = o.pollMs ?? 75;
     this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     // Every request in flight listens for the stop: hundreds of listeners are expected, not a leak.
@@ -442,8 +443,12 @@ export function buildDelivery(
     mailer,
     clock,
     timeoutMs: config.deliveryTimeoutMs,
-    // A lease shorter than the timeout would let a second worker send while the first still waits.
-    leaseMs: config.deliveryLeaseMs > 0 ? Math.max(config.deliveryLeaseMs, config.deliveryTimeoutMs + 1000) : undefined,
+    // A lease must outlast the wait of a delivery claimed ahead (the requests before it, each bounded by the
+    // timeout) plus its own request, or a second worker could send it while the first still would.
+    leaseMs:
+      config.deliveryLeaseMs > 0
+        ? Math.max(config.deliveryLeaseMs, PREFETCH * config.deliveryTimeoutMs + 1000)
+        : undefined,
     retrySchedule: config.retrySchedule,
     disableAfterMs: config.disableAfterMs,
     concurrency: config.deliveryConcurrency,

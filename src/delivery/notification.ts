@@ -1,7 +1,7 @@
 // One notification ready to send: the payload bytes and the headers that go with them, signed over exactly
 // those bytes. Built again for every attempt (webhook-timestamp is per attempt; webhook-id is per delivery).
 import fs from 'node:fs';
-import { encodePayload, parseEventContent, type ContentType } from '../webhooks/payload.js';
+import { encodeStoredPayload, type ContentType } from '../webhooks/payload.js';
 import { solve360Signature, standardSignature, webhookId } from '../webhooks/signer.js';
 
 function readVersion(): string {
@@ -34,7 +34,7 @@ export interface Notification {
 
 export function buildNotification(d: NotificationSource, nowMs: number): Notification {
   const format = (['xml', 'json', 'form'].includes(d.hook.contenttype) ? d.hook.contenttype : 'xml') as ContentType;
-  const payload = encodePayload(format, d.event.type, d.event.objectId, parseEventContent(d.event.content));
+  const payload = encodeStoredPayload(format, d.event.type, d.event.objectId, d.event.content);
   const id = webhookId(d.hookId, d.eventId);
   const timestamp = String(Math.floor(nowMs / 1000));
   const headers: Record<string, string> = {

@@ -31,7 +31,23 @@ export function encodePayload(contenttype: ContentType, type: string, objectId: 
   return { body: Buffer.from(text, 'utf8'), contentType: MEDIA_TYPES[contenttype] };
 }
 
-/** events.content is the JSON text of the tree (plain objects only: no numeric-keyed Maps in event content). */
+/** events.content is the JSON text of the tree (stringifyJson), parsed back as plain objects. */
 export function parseEventContent(text: string): Tree {
   return JSON.parse(text) as Tree;
+}
+
+/**
+ * The payload of a stored event. A JSON payload takes the stored JSON text of the content as it is (it was
+ * written by the same serialiser; parsing and re-encoding it per attempt only cost time, and would move
+ * numeric keys ahead of the others); XML and form are encoded from the parsed tree.
+ */
+export function encodeStoredPayload(
+  contenttype: ContentType,
+  type: string,
+  objectId: number,
+  content: string,
+): Payload {
+  if (contenttype !== 'json') return encodePayload(contenttype, type, objectId, parseEventContent(content));
+  const text = `{"type":${JSON.stringify(type)},"objectid":${JSON.stringify(objectId)},"content":${content}}`;
+  return { body: Buffer.from(text, 'utf8'), contentType: MEDIA_TYPES.json };
 }

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import qs from 'qs';
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import { encodePayload } from '../../src/webhooks/payload.js';
+import { encodePayload, encodeStoredPayload } from '../../src/webhooks/payload.js';
+import { stringifyJson } from '../../src/dialect/json.js';
 
 const { vectors } = JSON.parse(fs.readFileSync('/work/shared/spec/signature-vectors.json', 'utf8')) as {
   vectors: { body: string }[];
@@ -65,5 +66,24 @@ describe('payload', () => {
       { id: '7', name: 'Lead' },
       { id: '8', name: 'VIP' },
     ]);
+  });
+
+  it('a stored event: JSON takes the stored content text as it is, the same bytes as encoding the tree', () => {
+    const stored = stringifyJson(content);
+    for (const format of ['json', 'xml', 'form'] as const) {
+      expect(encodeStoredPayload(format, 'items.create', 12, stored)).toEqual(
+        encodePayload(format, 'items.create', 12, content),
+      );
+    }
+    // Content written from Maps keeps its order (a numeric key stays after the others), as the API sent it.
+    const ordered = stringifyJson(
+      new Map<string, unknown>([
+        ['name', 'x'],
+        ['1002', 'y'],
+      ]) as never,
+    );
+    expect(encodeStoredPayload('json', 'items.update', 5, ordered).body.toString()).toBe(
+      '{"type":"items.update","objectid":5,"content":{"name":"x","1002":"y"}}',
+    );
   });
 });

@@ -1,7 +1,9 @@
 // Contact creates per second through the JSON API at a concurrency of 50, against a bare Fastify route
 // that parses the same JSON body, measured in the same run.
 import { load, type LoadResult } from './load.js';
-import { AUTH, startBare, startHookline } from './processes.js';
+import { ADMIN, AUTH, startBare, startHookline } from './processes.js';
+import { openStorage } from '../src/storage/open.js';
+import { ensureAdmin } from '../src/accounts/accounts.js';
 
 const CONCURRENCY = 50;
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
@@ -34,8 +36,26 @@ export async function bareReference(): Promise<LoadResult> {
   }
 }
 
-export async function apiCreates(engine: 'sqlite' | 'postgres'): Promise<LoadResult> {
-  const server = await startHookline(engine);
+/**
+ * Creates through the API; with `otherHooks`, the account first gets that many hooks on another event
+ * (items.update): dispatch must cost the same, since its cost follows the hooks that match.
+ */
+export async function apiCreates(engine: 'sqlite' | 'postgres', otherHooks = 0): Promise<LoadResult> {
+  const server = await startHookline(engine, {}, async (where) => {
+    if (otherHooks === 0) return;
+    const storage = await openStorage({ databaseUrl: where.databaseUrl, dataDir: where.dataDir });
+    const { accountId } = await ensureAdmin(storage, ADMIN.email, ADMIN.token);
+    await storage.write(async (x) => {
+      for (let i = 0; i < otherHooks; i++) {
+        await x.run(
+          `INSERT INTO hooks (account_id, id, type, title, active, event, constrainttype, url, contenttype, secret, created_at, updated_at)
+           VALUES (?, ?, 'web', 'other', 1, 'items.update', 'all', 'https://receiver.example/', 'json', '', 0, 0)`,
+          [accountId, await x.nextId()],
+        );
+      }
+    });
+    await storage.close();
+  });
   try {
     return await measure(server.url);
   } finally {

@@ -19,7 +19,14 @@ if (only.has('api')) {
   console.log('\n== API: contact creates through the JSON API, concurrency 50');
   const ref = await bareReference();
   console.log(line('reference: bare Fastify route, same JSON body', ref));
-  for (const engine of engines) console.log(line(`hookline ${engine}: POST /contacts/`, await apiCreates(engine), ref));
+  for (const engine of engines) {
+    const plain = await apiCreates(engine);
+    console.log(line(`hookline ${engine}: POST /contacts/`, plain, ref));
+    const crowded = await apiCreates(engine, 10_000);
+    console.log(
+      `${line(`  … with 10,000 hooks on another event`, crowded)}   vs without: ${fmt(crowded.rate / plain.rate, 2)}`,
+    );
+  }
 }
 
 if (only.has('delivery')) {

@@ -47,6 +47,8 @@ export interface ClaimedDelivery {
  *   pending rows in due order and stop early: each passes over at most the hook's requests in flight and
  *   perHook rows. A lane's room is what it may take: its free slots, or fewer when fewer are ready.
  * - `busy` is the dispatcher's in-flight count per hook as [[hookId, count]]; hook ids are unique on the server.
+ * - The hook's `active` is a scalar subquery, not a join: a join let PostgreSQL plan a scan of every hook
+ *   (its estimate of pending_hooks is a guess), which made each claim cost the number of hooks.
  * - MATERIALIZED: each subquery runs once per hook (inlined, the engines would run `ready` once per use), and
  *   only for hooks with room.
  */
@@ -63,8 +65,8 @@ export function lanesSql(dialect: Dialect): string {
       rooms AS MATERIALIZED (
         SELECT p.hook_id, CAST(? AS BIGINT) - COALESCE(b.n, 0) AS room
           FROM pending_hooks p
-          JOIN hooks h ON h.id = p.hook_id AND h.active = 1
           LEFT JOIN busy b ON b.hook_id = p.hook_id
+         WHERE (SELECT h.active FROM hooks h WHERE h.id = p.hook_id) = 1
       ),
       candidates AS MATERIALIZED (
         SELECT r.hook_id, r.room,
@@ -90,8 +92,8 @@ export function lanesSql(dialect: Dialect): string {
  *
  * - Each lane is read through deliveries_pending_by_hook in due order and stops after `room` rows: a lane
  *   costs what it takes, whatever its backlog. PostgreSQL says so with LATERAL … LIMIT room; SQLite has no
- *   LATERAL, so it reads the first `perHook` rows of the lane (a correlated IN, same index walk) and
- *   ROW_NUMBER keeps `room` of them.
+ *   LATERAL, so it reads the first rows of each lane up to the largest room (a correlated IN, same index
+ *   walk) and ROW_NUMBER keeps `room` of them.
  * - On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several nodes claim at once without waiting for or taking
  *   each other's rows. SQLite has a single writer, so the plain UPDATE over the same subquery is safe there.
  * - The attempt is counted here, at claim time: a crash mid-attempt still uses one up.
@@ -210,7 +212,7 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
       JSON.stringify(shares),
       o.now,
       o.now,
-      o.perHook,
+      Math.max(...shares.map(([, take]) => take)), // no lane reads further than the largest share
       o.limit,
       o.now + o.leaseMs,
       o.owner,

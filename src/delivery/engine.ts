@@ -13,7 +13,7 @@ import { Errors } from '../errors.js';
 import { applyRetryAfter, nextDelay, parseRetryAfter } from '../webhooks/schedule.js';
 import { webhookId } from '../webhooks/signer.js';
 import { systemClock, type Clock } from './clock.js';
-import { claimDue, dueLanes, readDelivery, releaseClaims, type ClaimedDelivery } from './claim.js';
+import { claimDue, dueLanes, readDelivery, releaseClaims, type ClaimedDelivery, type Lane } from './claim.js';
 import { attemptsOf, insertAttempt, markSucceeded, noteHookFailure, Recorder, type Trigger } from './record.js';
 import { buildNotification } from './notification.js';
 import { Sender, type SendResult } from './send.js';
@@ -69,6 +69,14 @@ export class DeliveryEngine {
   /** claimed, not yet sent, per hook (oldest first) */
   private readonly queued = new Map<number, ClaimedDelivery[]>();
   private queuedCount = 0;
+  /**
+   * Hooks whose last claim took all it could: more of theirs is likely due, so a refill claims from them
+   * directly, without first reading which hooks have work. Every hook is looked at again on notify() (a
+   * write), and at least every pollMs.
+   */
+  private readonly backlog = new Set<number>();
+  private rescan = true;
+  private lastScan = -Infinity;
   /** the last claim was cut short by the overall cap: refill when half of the room ahead is used */
   private full = false;
   private readonly stopSignal = new AbortController();
@@ -110,14 +118,24 @@ export class DeliveryEngine {
     this.loopDone = this.loop();
   }
 
-  /** New deliveries may be due: claim now instead of at the next poll. */
+  /** New deliveries may be due (for any hook): claim now instead of at the next poll. */
   notify(): void {
+    this.rescan = true;
+    this.wake();
+  }
+
+  private wake(): void {
     this.woken = true;
     this.wakeUp?.();
   }
 
-  /** One claim round: claims what fits in the free slots and starts sending it. Answers how many. */
+  /** One claim round over every hook: claims what fits in the free slots and starts sending it. */
   tick(): Promise<number> {
+    this.rescan = true;
+    return this.round();
+  }
+
+  private round(): Promise<number> {
     this.ticking ??= this.claimAndStart().finally(() => (this.ticking = null));
     return this.ticking;
   }
@@ -206,7 +224,7 @@ export class DeliveryEngine {
     while (this.running) {
       let started = 0;
       try {
-        started = await this.tick();
+        started = await this.round();
       } catch (e) {
         this.o.logger?.error({ err: (e as Error).message }, 'claiming deliveries failed');
       }
@@ -249,11 +267,25 @@ export class DeliveryEngine {
       perHook: PREFETCH * this.o.concurrencyPerHook,
       busy,
     };
-    // Which hooks have work and room: a read, so an idle or saturated dispatcher never takes the writer.
-    const lanes = await this.engine.read((x) => dueLanes(x, options));
+    let lanes: Lane[];
+    if (!this.rescan && this.backlog.size > 0 && performance.now() - this.lastScan < this.pollMs) {
+      lanes = [...this.backlog].map((hookId) => ({ hookId, room: options.perHook - (busy.get(hookId) ?? 0) }));
+      lanes = lanes.filter((l) => l.room > 0);
+    } else {
+      // Which hooks have work and room: a read, so an idle or saturated dispatcher never takes the writer.
+      this.rescan = false;
+      this.lastScan = performance.now();
+      lanes = await this.engine.read((x) => dueLanes(x, options));
+    }
     if (lanes.length === 0) return 0;
     const claimed = await this.engine.write((x) => claimDue(x, { ...options, lanes }));
     if (claimed.length >= free) this.full = true;
+    const got = new Map<number, number>();
+    for (const d of claimed) got.set(d.hookId, (got.get(d.hookId) ?? 0) + 1);
+    for (const l of lanes) {
+      if ((got.get(l.hookId) ?? 0) >= l.room) this.backlog.add(l.hookId);
+      else this.backlog.delete(l.hookId);
+    }
     for (const d of claimed) {
       const list = this.queued.get(d.hookId);
       if (list) list.push(d);
@@ -309,7 +341,7 @@ export class DeliveryEngine {
         const allLow = this.full && all <= (PREFETCH - 0.5) * this.o.concurrency;
         if (hookLow || allLow) {
           if (allLow) this.full = false;
-          this.notify();
+          this.wake();
         }
       });
     this.inflight.set(job, done);

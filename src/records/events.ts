@@ -47,6 +47,16 @@ export function eventsForUpdate(
 const INSERT_EVENT =
   'INSERT INTO events (account_id, id, type, object_id, object_kind, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)';
 
+/**
+ * Fan-out: one delivery per active hook of the account on this event whose constraint fits the kind.
+ * Params: event id, now × 3, account id, event type, object kind. The hooks_match index answers the WHERE,
+ * so the cost follows the hooks that match (test/delivery/dispatch.test.ts checks the plan).
+ */
+export const FAN_OUT = `INSERT INTO deliveries (account_id, hook_id, event_id, state, attempt_count, next_attempt_at, created_at, updated_at)
+     SELECT account_id, id, ?, 'pending', 0, ?, ?, ?
+       FROM hooks
+      WHERE account_id = ? AND event = ? AND active = 1 AND constrainttype IN ('all', ?)`;
+
 /** Writes one event and its deliveries. Must run inside the write transaction of the change. */
 export async function raise(
   x: Executor,
@@ -56,11 +66,7 @@ export async function raise(
 ): Promise<RaisedEvent> {
   const id = await x.nextId();
   const event = [e.accountId, id, e.type, e.objectId, e.objectKind, stringifyJson(e.content), e.now];
-  // Fan-out: one delivery per active hook of the account on this event whose constraint fits the kind.
-  const fanOut = `INSERT INTO deliveries (account_id, hook_id, event_id, state, attempt_count, next_attempt_at, created_at, updated_at)
-     SELECT account_id, id, ?, 'pending', 0, ?, ?, ?
-       FROM hooks
-      WHERE account_id = ? AND event = ? AND active = 1 AND constrainttype IN ('all', ?)`;
+  const fanOut = FAN_OUT;
   const fanOutArgs = [id, e.now, e.now, e.now, e.accountId, e.type, e.objectKind];
   if (x.dialect.writableCte) {
     // One round trip for the change, its event and its deliveries (PostgreSQL runs every data-modifying

@@ -1,0 +1,76 @@
+// Dispatch cost follows the hooks that match, not the hooks that exist: with 10,000 hooks of the account on
+// other events (and some inactive or on another kind), raising an event reads only the matching hooks'
+// index entries, on both engines — shown by the plans of the real fan-out statement, and by the outcome.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
+import { FAN_OUT } from '../../src/records/events.js';
+import { lanesSql } from '../../src/delivery/claim.js';
+import { insertHook, newAccount, raiseEvent } from './helpers.js';
+
+const OTHER_HOOKS = 10_000;
+
+describe.each(ENGINES)('dispatch on %s', (name) => {
+  let db: TestEngine;
+  let accountId: number;
+  let matching: number[];
+  beforeAll(async () => {
+    db = await makeEngine(name);
+    accountId = (await newAccount(db.engine)).accountId;
+    // 10,000 hooks on another event, written in one statement (ids far above the id counter's).
+    await db.engine.write((x) =>
+      x.run(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${OTHER_HOOKS})
+         INSERT INTO hooks (account_id, id, type, title, active, event, constrainttype, url, contenttype, secret, created_at, updated_at)
+         SELECT ?, 900000000000 + i, 'web', 'other', 1, 'items.update', 'all', 'http://x.test/', 'json', '', 1, 1 FROM n`,
+        [accountId],
+      ),
+    );
+    matching = [
+      await insertHook(db.engine, accountId, { url: 'http://a.test/', constrainttype: 'all' }),
+      await insertHook(db.engine, accountId, { url: 'http://b.test/', constrainttype: 'contact' }),
+    ];
+    await insertHook(db.engine, accountId, { url: 'http://c.test/', constrainttype: 'company' }); // other kind
+    await insertHook(db.engine, accountId, { url: 'http://d.test/', active: 0 }); // inactive
+  }, 60_000);
+  afterAll(async () => db.destroy());
+
+  it('an event gets exactly the deliveries of the matching hooks', async () => {
+    const eventId = await raiseEvent(db.engine, accountId, { now: 1, type: 'items.create', objectKind: 'contact' });
+    const rows = await db.engine.read((x) =>
+      x.all<{ hook_id: number }>(
+        'SELECT hook_id FROM deliveries WHERE account_id = ? AND event_id = ? ORDER BY hook_id',
+        [accountId, eventId],
+      ),
+    );
+    expect(rows.map((r) => Number(r.hook_id))).toEqual(matching);
+  });
+
+  it('the fan-out reads hooks through hooks_match, never by scanning the table', async () => {
+    const params = [1, 1, 1, 1, accountId, 'items.create', 'contact'];
+    if (name === 'sqlite') {
+      const plan = await db.engine.read((x) =>
+        x.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${FAN_OUT.replace(/^INSERT[^\n]*\n/, '')}`, params.slice(0, 7)),
+      );
+      const details = plan.map((p) => p.detail).join('\n');
+      expect(details).toMatch(/SEARCH hooks USING INDEX hooks_match \(account_id=\? AND event=\? AND active=\?/);
+      expect(details).not.toMatch(/SCAN hooks/);
+    } else {
+      const plan = await db.engine.read((x) =>
+        x.all<{ 'QUERY PLAN': string }>(`EXPLAIN ${FAN_OUT.replace(/^INSERT[^\n]*\n/, '')}`, params),
+      );
+      const text = plan.map((p) => p['QUERY PLAN']).join('\n');
+      expect(text).toMatch(/Index (Only )?Scan using hooks_match on hooks|Bitmap Index Scan on hooks_match/);
+      expect(text).not.toMatch(/Seq Scan on hooks/);
+    }
+  });
+
+  it('looking for due deliveries reads hooks by id, never by scanning them', async () => {
+    const explain = name === 'sqlite' ? 'EXPLAIN QUERY PLAN' : 'EXPLAIN';
+    const plan = await db.engine.read((x) =>
+      x.all<Record<string, string>>(`${explain} ${lanesSql(x.dialect)}`, ['[]', 16, 1, 1, 1, 16, 100]),
+    );
+    const text = plan.map((p) => p.detail ?? p['QUERY PLAN']).join('\n');
+    expect(text).toMatch(/hooks_by_id/);
+    expect(text).not.toMatch(/Seq Scan on hooks|SCAN hooks\b/);
+  });
+});

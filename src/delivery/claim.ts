@@ -116,10 +116,13 @@ export function claimSql(dialect: Dialect): string {
                 AND (d.lease_until IS NULL OR d.lease_until < ?)
               ORDER BY d.next_attempt_at, d.event_id
               LIMIT ?)`;
-  return `WITH lanes AS (${dialect.jsonRows([
-    ['hook_id', 'int'],
-    ['room', 'int'],
-  ])}),
+  // A lane whose hook was paused since the lanes were read (or that the caller only remembered) takes nothing.
+  return `WITH lanes AS (
+        SELECT l.hook_id, l.room FROM (${dialect.jsonRows([
+          ['hook_id', 'int'],
+          ['room', 'int'],
+        ])}) AS l
+         WHERE (SELECT h.active FROM hooks h WHERE h.id = l.hook_id) = 1),
       due AS (${lane}),
       ranked AS (
         SELECT account_id, hook_id, event_id, next_attempt_at, room,

@@ -2,7 +2,7 @@
 // expire, per-hook caps, paused hooks, concurrent claimers, and transactions that commit out of id order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, makeEngine, pgAvailable, type TestEngine } from '../support/engines.js';
-import { claimDue, hasDue, releaseClaims, type ClaimOptions } from '../../src/delivery/claim.js';
+import { claimDue, hasDue, releaseClaims, type ClaimOptions, type Lane } from '../../src/delivery/claim.js';
 import { raise } from '../../src/records/events.js';
 import type { Engine } from '../../src/storage/port.js';
 import { deliveryOf, insertHook, newAccount, raiseEvent } from './helpers.js';
@@ -10,7 +10,7 @@ import { deliveryOf, insertHook, newAccount, raiseEvent } from './helpers.js';
 const T = 1_800_000_000_000;
 
 /** Claims, answering only the given account's deliveries (tests share one database). */
-async function claim(engine: Engine, accountId: number, o: Partial<ClaimOptions> = {}) {
+async function claim(engine: Engine, accountId: number, o: Partial<ClaimOptions & { lanes: Lane[] }> = {}) {
   const all = await engine.write((x) =>
     claimDue(x, { now: T, leaseMs: 30_000, owner: 'A', limit: 1000, perHook: 16, busy: new Map(), ...o }),
   );
@@ -89,6 +89,9 @@ describe.each(ENGINES)('claim on %s', (name) => {
     );
     const claimed = await claim(db.engine, accountId, { now: T + 1_000_000 });
     expect(claimed.some((c) => c.eventId === eventId)).toBe(false);
+    // Even when the caller names the hook's lane itself (a lane remembered from before the pause).
+    const named = await claim(db.engine, accountId, { now: T + 1_000_000, lanes: [{ hookId, room: 5 }] });
+    expect(named).toEqual([]);
     // The idle poll's read probe agrees: nothing claimable (everything else is leased until T + 1_030_000).
     expect(await db.engine.read((x) => hasDue(x, T + 1_000_001))).toBe(false);
     await db.engine.write((x) =>

@@ -27,6 +27,8 @@ export interface Config {
   /** In-flight requests at most, overall and per hook. */
   deliveryConcurrency: number;
   deliveryConcurrencyPerHook: number;
+  /** Sender threads (0: send on the main thread). */
+  deliveryThreads: number;
   logLevel: string;
 }
 
@@ -104,6 +106,11 @@ export const settings: Record<keyof Config, Setting> = {
     env: 'HOOKLINE_DELIVERY_CONCURRENCY_PER_HOOK',
     default: '16',
     description: 'notifications in flight at most, per hook',
+  },
+  deliveryThreads: {
+    env: 'HOOKLINE_DELIVERY_THREADS',
+    default: '1',
+    description: 'threads that build, sign and send notifications beside the main thread (0 = on the main thread)',
   },
   logLevel: { env: 'HOOKLINE_LOG_LEVEL', default: 'info', description: 'pino log level' },
 };
@@ -208,6 +215,7 @@ export function loadConfig(
       1,
       10_000,
     ),
+    deliveryThreads: parseInteger(raw('deliveryThreads'), name('deliveryThreads'), 0, 64),
     logLevel: raw('logLevel').trim(),
   };
 }

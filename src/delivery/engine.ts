@@ -15,8 +15,8 @@ import { webhookId } from '../webhooks/signer.js';
 import { systemClock, type Clock } from './clock.js';
 import { claimDue, dueLanes, readDelivery, releaseClaims, type ClaimedDelivery, type Lane } from './claim.js';
 import { attemptsOf, insertAttempt, markSucceeded, noteHookFailure, Recorder, type Trigger } from './record.js';
-import { buildNotification } from './notification.js';
-import { Sender, type SendResult } from './send.js';
+import type { SendResult } from './send.js';
+import { LocalTransport, ThreadTransport, type Transport } from './transport.js';
 import { TargetGuard } from './ssrf.js';
 import { Mailer } from './mailer.js';
 import { disabledMail, failureMail } from './failure-mail.js';
@@ -44,6 +44,8 @@ export interface DeliveryEngineOptions {
   random?: () => number;
   /** disable a hook whose deliveries have all failed for good for this long (0 or absent: never) */
   disableAfterMs?: number;
+  /** how attempts are made; default: on this thread, through `guard` */
+  transport?: Transport;
 }
 
 /** Deliveries claimed per round at most: a big backlog is taken in slices, interleaved with completions. */
@@ -60,10 +62,13 @@ export class DeliveryEngine {
   readonly owner: string;
   private readonly engine: Engine;
   private readonly clock: Clock;
-  private readonly sender: Sender;
+  private readonly transport: Transport;
   private readonly leaseMs: number;
   private readonly pollMs: number;
+  /** every launched delivery until its outcome is recorded */
   private readonly inflight = new Map<number, Promise<void>>();
+  /** requests in flight (the overall cap) */
+  private sending = 0;
   /** requests in flight per hook */
   private readonly perHook = new Map<number, number>();
   /** claimed, not yet sent, per hook (oldest first) */
@@ -93,7 +98,7 @@ export class DeliveryEngine {
   constructor(private readonly o: DeliveryEngineOptions) {
     this.engine = o.engine;
     this.clock = o.clock ?? systemClock;
-    this.sender = new Sender(o.guard, o.timeoutMs);
+    this.transport = o.transport ?? new LocalTransport(o.guard, o.timeoutMs);
     this.leaseMs = o.leaseMs ?? PREFETCH * o.timeoutMs + 60_000;
     this.pollMs = o.pollMs ?? 75;
     this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -109,7 +114,7 @@ export class DeliveryEngine {
 
   /** Requests in flight now. */
   get inFlight(): number {
-    return this.inflight.size;
+    return this.sending;
   }
 
   start(): void {
@@ -182,7 +187,7 @@ export class DeliveryEngine {
       this.stopSignal.abort();
       await all;
     }
-    await this.sender.close();
+    await this.transport.close();
   }
 
   /**
@@ -230,7 +235,7 @@ export class DeliveryEngine {
       }
       if (!this.running) break;
       // Something was due: more may be, so go again at once while there is room to claim.
-      if (started > 0 && this.inflight.size + this.queuedCount < PREFETCH * this.o.concurrency) continue;
+      if (started > 0 && this.sending + this.queuedCount < PREFETCH * this.o.concurrency) continue;
       await this.sleep(this.pollMs);
     }
   }
@@ -253,6 +258,7 @@ export class DeliveryEngine {
   }
 
   private async claimAndStart(): Promise<number> {
+    // Outcomes waiting to be recorded count too: a database that records slowly slows the claims down.
     const claimedNow = this.inflight.size + this.queuedCount;
     const free = PREFETCH * this.o.concurrency - claimedNow;
     if (free <= 0) this.full = true;
@@ -300,13 +306,13 @@ export class DeliveryEngine {
   private pump(): void {
     if (this.stopping) return;
     for (const [hookId, list] of this.queued) {
-      while (list.length > 0 && this.inflight.size < this.o.concurrency) {
+      while (list.length > 0 && this.sending < this.o.concurrency) {
         if ((this.perHook.get(hookId) ?? 0) >= this.o.concurrencyPerHook) break;
         this.launch(list.shift()!);
         this.queuedCount--;
       }
       if (list.length === 0) this.queued.delete(hookId);
-      if (this.inflight.size >= this.o.concurrency) return;
+      if (this.sending >= this.o.concurrency) return;
     }
   }
 
@@ -318,51 +324,58 @@ export class DeliveryEngine {
     if (all.length > 0) await this.engine.write((x) => releaseClaims(x, this.owner, all, this.clock.now()));
   }
 
+  /**
+   * Sends one claimed delivery. Its slot (per hook and overall) is held for the request only: once the
+   * answer is in, the next delivery takes the slot while this one's outcome is being recorded.
+   */
   private launch(d: ClaimedDelivery): void {
     const job = ++this.jobs;
+    this.sending++;
     this.perHook.set(d.hookId, (this.perHook.get(d.hookId) ?? 0) + 1);
-    const done = this.deliver(d)
+    const startedAt = this.clock.now();
+    const done = this.attempt(d, startedAt, this.stopSignal.signal)
+      .then((result) => {
+        this.freeSlot(d.hookId);
+        return this.record(d, startedAt, result);
+      })
       .catch((e: Error) =>
         // The outcome could not be recorded (database down): the lease expires and the delivery is retried.
         this.o.logger?.error({ hookId: d.hookId, eventId: d.eventId, err: e.message }, 'recording a delivery failed'),
       )
-      .finally(() => {
-        this.inflight.delete(job);
-        const n = (this.perHook.get(d.hookId) ?? 1) - 1;
-        if (n > 0) this.perHook.set(d.hookId, n);
-        else this.perHook.delete(d.hookId);
-        // A slot is free: the next claimed delivery takes it at once. A claim refills the hook once half of
-        // what it holds ahead is used (the other half covers the claim's own time), so a busy hook costs
-        // one claim per perHook/2 requests, not one per request.
-        this.pump();
-        const held = n + (this.queued.get(d.hookId)?.length ?? 0);
-        const all = this.inflight.size + this.queuedCount;
-        const hookLow = held <= (PREFETCH - 0.5) * this.o.concurrencyPerHook;
-        const allLow = this.full && all <= (PREFETCH - 0.5) * this.o.concurrency;
-        if (hookLow || allLow) {
-          if (allLow) this.full = false;
-          this.wake();
-        }
-      });
+      .finally(() => this.inflight.delete(job));
     this.inflight.set(job, done);
   }
 
-  private async attempt(d: ClaimedDelivery, now: number, stop?: AbortSignal): Promise<SendResult> {
-    try {
-      return await this.sender.send(buildNotification(d, now), stop);
-    } catch (e) {
-      // Only building the notification can throw here (send reports its own failures): a bad stored event.
-      const error = `notification could not be built: ${(e as Error).message}`;
-      return {
-        ok: false,
-        statusCode: null,
-        error,
-        responseBody: null,
-        durationMs: 0,
-        retryAfter: null,
-        aborted: false,
-      };
+  private freeSlot(hookId: number): void {
+    this.sending--;
+    const n = (this.perHook.get(hookId) ?? 1) - 1;
+    if (n > 0) this.perHook.set(hookId, n);
+    else this.perHook.delete(hookId);
+    // The next claimed delivery takes the slot at once. A claim refills the hook once half of what it holds
+    // ahead is used (the other half covers the claim's own time), so a busy hook costs one claim per
+    // perHook/2 requests, not one per request.
+    this.pump();
+    const held = n + (this.queued.get(hookId)?.length ?? 0);
+    const all = this.sending + this.queuedCount;
+    const hookLow = held <= (PREFETCH - 0.5) * this.o.concurrencyPerHook;
+    const allLow = this.full && all <= (PREFETCH - 0.5) * this.o.concurrency;
+    if (hookLow || allLow) {
+      if (allLow) this.full = false;
+      this.wake();
     }
+  }
+
+  /** One attempt; never rejects (a transport that throws is a failed attempt, so no slot is ever lost). */
+  private attempt(d: ClaimedDelivery, now: number, stop?: AbortSignal): Promise<SendResult> {
+    return this.transport.send(d, now, stop).catch((e: Error) => ({
+      ok: false,
+      statusCode: null,
+      error: `sending failed: ${e.message}`,
+      responseBody: null,
+      durationMs: 0,
+      retryAfter: null,
+      aborted: false,
+    }));
   }
 
   private attemptRecord(d: ClaimedDelivery, trigger: Trigger, startedAt: number, r: SendResult) {
@@ -379,9 +392,8 @@ export class DeliveryEngine {
     };
   }
 
-  private async deliver(d: ClaimedDelivery): Promise<void> {
-    const startedAt = this.clock.now();
-    const result = await this.attempt(d, startedAt, this.stopSignal.signal);
+  /** Records an attempt's outcome (or gives the claim back, when stopping cut the attempt short). */
+  private async record(d: ClaimedDelivery, startedAt: number, result: SendResult): Promise<void> {
     const now = this.clock.now();
     if (result.aborted) {
       await this.engine.write((x) => releaseClaims(x, this.owner, [d], now));
@@ -463,6 +475,7 @@ export function buildDelivery(
     | 'deliveryLeaseMs'
     | 'deliveryConcurrency'
     | 'deliveryConcurrencyPerHook'
+    | 'deliveryThreads'
   >,
   options: { logger?: Logger; clock?: Clock } = {},
 ): { guard: TargetGuard; mailer: Mailer; delivery: DeliveryEngine } {
@@ -483,6 +496,14 @@ export function buildDelivery(
         : undefined,
     retrySchedule: config.retrySchedule,
     disableAfterMs: config.disableAfterMs,
+    transport:
+      config.deliveryThreads > 0
+        ? new ThreadTransport({
+            threads: config.deliveryThreads,
+            allowedTargets: config.allowedTargets,
+            timeoutMs: config.deliveryTimeoutMs,
+          })
+        : undefined,
     concurrency: config.deliveryConcurrency,
     concurrencyPerHook: config.deliveryConcurrencyPerHook,
     logger: options.logger,

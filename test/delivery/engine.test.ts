@@ -8,6 +8,7 @@ import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
 import { DeliveryEngine, type DeliveryEngineOptions } from '../../src/delivery/engine.js';
 import { Mailer, listMailbox } from '../../src/delivery/mailer.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
+import { ThreadTransport } from '../../src/delivery/transport.js';
 import { listDeliveries } from '../../src/delivery/history.js';
 import { systemClock } from '../../src/delivery/clock.js';
 import { solve360Signature, verifyStandard, webhookId } from '../../src/webhooks/signer.js';
@@ -30,7 +31,10 @@ import {
 const SCHEDULE = [5_000, 300_000, 1_800_000, 7_200_000];
 const version = (await import('../../package.json', { with: { type: 'json' } })).default.version;
 
-describe.each(ENGINES)('delivery engine on %s', (name) => {
+// Every case runs with attempts made on the main thread and on a sender thread (the default in serve).
+const MODES = ENGINES.flatMap((e) => [[e, 'main thread'] as const, [e, 'sender thread'] as const]);
+
+describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) => {
   let smtp: SmtpSink;
   let db: TestEngine;
   let engine: Engine;
@@ -53,7 +57,13 @@ describe.each(ENGINES)('delivery engine on %s', (name) => {
   });
 
   function delivery(clock: { now(): number }, o: Partial<DeliveryEngineOptions> = {}): DeliveryEngine {
+    const timeoutMs = o.timeoutMs ?? 2_000;
+    const transport =
+      mode === 'sender thread'
+        ? new ThreadTransport({ threads: 1, allowedTargets: ['127.0.0.0/8'], timeoutMs })
+        : undefined;
     const d = new DeliveryEngine({
+      transport,
       engine,
       guard: new TargetGuard(['127.0.0.0/8']),
       mailer: new Mailer(engine, { smtpUrl: smtp.url, from: 'hookline@test.example', clock }),

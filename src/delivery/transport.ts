@@ -1,0 +1,171 @@
+// The transport: what turns a claimed delivery into an HTTP attempt — building the notification (encode and
+// sign) and sending it. LocalTransport does it on the main thread; ThreadTransport hands it to sender
+// threads (send-thread.ts), so that signing, HTTP and TLS run beside the thread that claims and records
+// (a Node process is otherwise one core). Both answer the same SendResult; neither ever throws for a
+// receiver's failure.
+import { Worker } from 'node:worker_threads';
+import { buildNotification, type NotificationSource } from './notification.js';
+import { Sender, type SendResult } from './send.js';
+import type { TargetGuard } from './ssrf.js';
+
+export interface Transport {
+  /** One attempt of the delivery at `nowMs` (its webhook-timestamp); `stop` aborts it (aborted: true). */
+  send(d: NotificationSource, nowMs: number, stop?: AbortSignal): Promise<SendResult>;
+  close(): Promise<void>;
+}
+
+const failed = (error: string): SendResult => ({
+  ok: false,
+  statusCode: null,
+  error,
+  responseBody: null,
+  durationMs: 0,
+  retryAfter: null,
+  aborted: false,
+});
+
+export class LocalTransport implements Transport {
+  private readonly sender: Sender;
+
+  constructor(guard: TargetGuard, timeoutMs: number) {
+    this.sender = new Sender(guard, timeoutMs);
+  }
+
+  async send(d: NotificationSource, nowMs: number, stop?: AbortSignal): Promise<SendResult> {
+    let n;
+    try {
+      n = buildNotification(d, nowMs);
+    } catch (e) {
+      // A stored event that cannot be encoded: a failed attempt like any other, retried and reported.
+      return failed(`notification could not be built: ${(e as Error).message}`);
+    }
+    return this.sender.send(n, stop);
+  }
+
+  close(): Promise<void> {
+    return this.sender.close();
+  }
+}
+
+/** What crosses to a sender thread: the parts of the delivery that building the notification needs. */
+export interface SendJob {
+  id: number;
+  nowMs: number;
+  d: NotificationSource;
+}
+
+export type ToThread = { kind: 'send'; jobs: SendJob[] } | { kind: 'stop' };
+export type FromThread = { results: { id: number; result: SendResult }[] };
+
+export interface ThreadOptions {
+  threads: number;
+  /** HOOKLINE_ALLOWED_TARGETS: each thread builds its own SSRF guard from it */
+  allowedTargets: string[];
+  timeoutMs: number;
+}
+
+/**
+ * Starts the worker module: the compiled .js next to this file, or — running from the TypeScript sources
+ * (tests, bench) — the .ts source through tsx's loader, registered inside the thread.
+ */
+function startWorker(workerData: unknown): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./send-thread.js', import.meta.url), { workerData });
+  const entry = JSON.stringify(new URL('./send-thread.ts', import.meta.url).href);
+  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}); });`, {
+    eval: true,
+    workerData,
+  });
+}
+
+interface Pending {
+  resolve: (r: SendResult) => void;
+}
+
+class SenderThread {
+  private worker: Worker | null = null;
+  private queue: SendJob[] = [];
+  private scheduled = false;
+  readonly pending = new Map<number, Pending>();
+
+  constructor(private readonly o: ThreadOptions) {}
+
+  private start(): Worker {
+    const worker = startWorker({ allowedTargets: this.o.allowedTargets, timeoutMs: this.o.timeoutMs });
+    worker.on('message', (m: FromThread) => {
+      for (const { id, result } of m.results) {
+        this.pending.get(id)?.resolve(result);
+        this.pending.delete(id);
+      }
+    });
+    const lost = (why: string) => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      // What the thread had is lost with it: failed attempts (the requests may or may not have gone out),
+      // retried on the schedule. The next send starts a new thread.
+      for (const p of this.pending.values()) p.resolve(failed(`sender thread stopped: ${why}`));
+      this.pending.clear();
+    };
+    worker.on('error', (e) => lost(e.message));
+    worker.on('exit', (code) => lost(`exit code ${code}`));
+    return worker;
+  }
+
+  send(job: SendJob): Promise<SendResult> {
+    return new Promise((resolve) => {
+      this.pending.set(job.id, { resolve });
+      this.queue.push(job);
+      // Every attempt started in this turn of the event loop crosses in one message.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          const jobs = this.queue.splice(0);
+          this.worker ??= this.start();
+          this.worker.postMessage({ kind: 'send', jobs } satisfies ToThread);
+        });
+      }
+    });
+  }
+
+  stop(): void {
+    this.worker?.postMessage({ kind: 'stop' } satisfies ToThread);
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    await w?.terminate();
+  }
+}
+
+export class ThreadTransport implements Transport {
+  private readonly threads: SenderThread[];
+  private next = 0;
+  private seq = 0;
+  private readonly stops = new WeakSet<AbortSignal>();
+
+  constructor(o: ThreadOptions) {
+    this.threads = Array.from({ length: Math.max(1, o.threads) }, () => new SenderThread(o));
+  }
+
+  send(d: NotificationSource, nowMs: number, stop?: AbortSignal): Promise<SendResult> {
+    if (stop && !this.stops.has(stop)) {
+      // The engine's one stop signal: when it fires, every thread aborts what it has in flight.
+      this.stops.add(stop);
+      stop.addEventListener('abort', () => this.threads.forEach((t) => t.stop()), { once: true });
+    }
+    if (stop?.aborted) return Promise.resolve({ ...failed('stopped before the answer'), aborted: true });
+    const thread = this.threads[this.next++ % this.threads.length];
+    // Only what building the notification needs crosses (not the claimed delivery's other fields).
+    const job: SendJob = {
+      id: ++this.seq,
+      nowMs,
+      d: { hookId: d.hookId, eventId: d.eventId, hook: d.hook, event: d.event },
+    };
+    return thread.send(job);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.close()));
+  }
+}

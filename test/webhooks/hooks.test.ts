@@ -36,6 +36,10 @@ describe.each(ENGINES)('hooks on %s', (name) => {
   });
   afterAll(async () => db.destroy());
 
+  /** A valid items.create hook of the account, to https://hooks.example.test/<path>. */
+  const itemsCreateHook = (path: string) =>
+    createHook(db.engine, accountId, { event: 'items.create', url: `https://hooks.example.test/${path}` }, NOW, guard);
+
   it('creates a hook with defaults and echoes every field plus id', async () => {
     const hook = await createHook(
       db.engine,
@@ -204,14 +208,7 @@ describe.each(ENGINES)('hooks on %s', (name) => {
   });
 
   it('turning a disabled hook on again starts its failing streak over', async () => {
-    const created = await createHook(
-      db.engine,
-      accountId,
-      { event: 'items.create', url: 'https://hooks.example.test/in' },
-      NOW,
-      guard,
-    );
-    const id = Number(created.id);
+    const id = Number((await itemsCreateHook('in')).id);
     const streak = () =>
       db.engine.read((x) =>
         x.get<{ active: number; failing_since: number | null }>(
@@ -230,14 +227,7 @@ describe.each(ENGINES)('hooks on %s', (name) => {
   });
 
   it('is scoped to the account: another account sees, changes and deletes nothing', async () => {
-    const hook = await createHook(
-      db.engine,
-      accountId,
-      { event: 'items.create', url: 'https://hooks.example.test/s' },
-      NOW,
-      guard,
-    );
-    const id = hook.id as number;
+    const id = (await itemsCreateHook('s')).id as number;
     expect((await errorsOf(getHook(db.engine, otherAccount, id))).status).toBe('404');
     expect((await errorsOf(updateHook(db.engine, otherAccount, id, { title: 'x' }, NOW, guard))).status).toBe('404');
     expect((await errorsOf(deleteHook(db.engine, otherAccount, id))).status).toBe('404');

@@ -77,64 +77,76 @@ function startWorker(workerData: unknown): Worker {
   });
 }
 
-interface Pending {
+interface Queued {
+  job: SendJob;
   resolve: (r: SendResult) => void;
 }
 
+/** One sender thread, started on first use and again after it dies. */
 class SenderThread {
-  private worker: Worker | null = null;
-  private queue: SendJob[] = [];
+  private current: { worker: Worker; pending: Map<number, (r: SendResult) => void> } | null = null;
+  private queue: Queued[] = [];
   private scheduled = false;
-  readonly pending = new Map<number, Pending>();
+  private closed = false;
 
   constructor(private readonly o: ThreadOptions) {}
 
-  private start(): Worker {
+  private start(): NonNullable<SenderThread['current']> {
     const worker = startWorker({ allowedTargets: this.o.allowedTargets, timeoutMs: this.o.timeoutMs });
+    const me = { worker, pending: new Map<number, (r: SendResult) => void>() };
     worker.on('message', (m: FromThread) => {
       for (const { id, result } of m.results) {
-        this.pending.get(id)?.resolve(result);
-        this.pending.delete(id);
+        me.pending.get(id)?.(result);
+        me.pending.delete(id);
       }
     });
     const lost = (why: string) => {
-      if (this.worker !== worker) return;
-      this.worker = null;
+      if (this.current === me) this.current = null;
       // What the thread had is lost with it: failed attempts (the requests may or may not have gone out),
       // retried on the schedule. The next send starts a new thread.
-      for (const p of this.pending.values()) p.resolve(failed(`sender thread stopped: ${why}`));
-      this.pending.clear();
+      for (const resolve of me.pending.values()) resolve(failed(`sender thread stopped: ${why}`));
+      me.pending.clear();
     };
     worker.on('error', (e) => lost(e.message));
     worker.on('exit', (code) => lost(`exit code ${code}`));
-    return worker;
+    return me;
   }
 
   send(job: SendJob): Promise<SendResult> {
     return new Promise((resolve) => {
-      this.pending.set(job.id, { resolve });
-      this.queue.push(job);
+      this.queue.push({ job, resolve });
       // Every attempt started in this turn of the event loop crosses in one message.
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          const jobs = this.queue.splice(0);
-          this.worker ??= this.start();
-          this.worker.postMessage({ kind: 'send', jobs } satisfies ToThread);
-        });
+        setImmediate(() => this.flush());
       }
     });
   }
 
-  stop(): void {
-    this.worker?.postMessage({ kind: 'stop' } satisfies ToThread);
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue.splice(0);
+    if (this.closed) {
+      // Never sent: given back, not counted as attempts.
+      for (const q of batch) q.resolve({ ...failed('sender threads closed'), aborted: true });
+      return;
+    }
+    if (batch.length === 0) return;
+    const thread = (this.current ??= this.start());
+    for (const q of batch) thread.pending.set(q.job.id, q.resolve);
+    thread.worker.postMessage({ kind: 'send', jobs: batch.map((q) => q.job) } satisfies ToThread);
   }
 
+  stop(): void {
+    this.current?.worker.postMessage({ kind: 'stop' } satisfies ToThread);
+  }
+
+  /** Ends the thread; what it still had in flight resolves as failed attempts. */
   async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = null;
-    await w?.terminate();
+    this.closed = true;
+    const thread = this.current;
+    this.current = null;
+    await thread?.worker.terminate();
   }
 }
 

@@ -1,0 +1,73 @@
+// Sender threads against real receivers on loopback: the same bytes and signatures as the main thread,
+// stop aborts what is in flight, and closing the threads never leaves an attempt hanging.
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalTransport, ThreadTransport, type Transport } from '../../src/delivery/transport.js';
+import { TargetGuard } from '../../src/delivery/ssrf.js';
+import { solve360Signature } from '../../src/webhooks/signer.js';
+import { receiver, type Receiver } from './helpers.js';
+
+const source = (url: string) => ({
+  hookId: 7,
+  eventId: 99,
+  hook: { url, contenttype: 'json', secret: 'k3y' },
+  event: { type: 'items.create', objectId: 12, content: '{"item":{"id":12,"name":"Anna"}}' },
+});
+
+describe('transports', () => {
+  const open: (Transport | Receiver)[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((o) => o.close()));
+  });
+  const threads = (timeoutMs = 2_000) => {
+    const t = new ThreadTransport({ threads: 1, allowedTargets: ['127.0.0.0/8'], timeoutMs });
+    open.push(t);
+    return t;
+  };
+
+  it('a sender thread sends the same bytes, headers and signatures as the main thread', async () => {
+    const rx = await receiver();
+    open.push(rx);
+    const local = new LocalTransport(new TargetGuard(['127.0.0.0/8']), 2_000);
+    open.push(local);
+    const now = Date.parse('2026-11-28T10:00:00Z');
+    const a = await local.send(source(rx.url), now);
+    const b = await threads().send(source(rx.url), now);
+    expect([a.ok, b.ok, a.statusCode, b.statusCode, b.responseBody]).toEqual([true, true, 200, 200, 'ok']);
+    const [x, y] = rx.requests;
+    expect(y.body.equals(x.body)).toBe(true);
+    for (const h of ['content-type', 'user-agent', 'webhook-id', 'webhook-timestamp', 'webhook-signature'])
+      expect(y.headers[h], h).toBe(x.headers[h]);
+    expect(y.headers['x-solve360-hmac-sha256']).toBe(solve360Signature('k3y', y.body));
+  });
+
+  it('refuses a target outside the allowed ranges in the thread too', async () => {
+    const r = await threads().send(source('http://10.9.8.7/hook'), Date.now());
+    expect(r).toMatchObject({ ok: false, aborted: false });
+    expect(r.error).toMatch(/refused target address 10\.9\.8\.7/);
+  });
+
+  it('the stop signal aborts requests in flight in the thread (aborted, not an attempt)', async () => {
+    const hang = await receiver(() => undefined);
+    open.push(hang);
+    const stop = new AbortController();
+    const pending = threads(20_000).send(source(hang.url), Date.now(), stop.signal);
+    await hang.waitFor(1);
+    stop.abort();
+    expect(await pending).toMatchObject({ ok: false, aborted: true });
+  });
+
+  it('closing the threads resolves what they had in flight as failed attempts; nothing hangs', async () => {
+    const hang = await receiver(() => undefined);
+    open.push(hang);
+    const t = threads(20_000);
+    const pending = t.send(source(hang.url), Date.now());
+    await hang.waitFor(1);
+    await t.close();
+    const r = await pending;
+    expect(r).toMatchObject({ ok: false, aborted: false });
+    expect(r.error).toMatch(/sender thread stopped/);
+    // After close nothing more is sent: handed back, not attempted.
+    expect(await t.send(source(hang.url), Date.now())).toMatchObject({ ok: false, aborted: true });
+    expect(hang.requests).toHaveLength(1);
+  });
+});

@@ -3,7 +3,7 @@
 // success; everything else — 3xx, 4xx, 5xx, timeout, refused or reset connection, DNS or TLS error, refused
 // target — is a failed attempt, described in one line for the attempt log and the admin e-mail.
 import net from 'node:net';
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { TargetGuard } from './ssrf.js';
 import type { Notification } from './notification.js';
 
@@ -39,64 +39,89 @@ export class Sender {
     });
   }
 
-  async send(n: Notification, stop?: AbortSignal): Promise<SendResult> {
+  /**
+   * One POST through undici's dispatch (no response stream, no AbortSignal per request: this is the
+   * delivery's hot path). One deadline covers connect, headers and body.
+   */
+  send(n: Notification, stop?: AbortSignal): Promise<SendResult> {
     const started = performance.now();
     const ms = () => Math.round(performance.now() - started);
-    const deadline = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      deadline.abort();
-    }, this.timeoutMs);
-    const onStop = () => deadline.abort();
-    stop?.addEventListener('abort', onStop, { once: true });
-    let statusCode: number | null = null;
-    let kept: Buffer[] = [];
-    try {
-      const host = new URL(n.url).hostname.replace(/^\[|\]$/g, '');
-      // Node resolves nothing for an IP literal, so the connect lookup never sees it: check it here.
-      if (net.isIP(host)) this.guard.assertAllowed(host);
-      if (stop?.aborted) throw new Error('stopped');
-      const res = await request(n.url, {
-        dispatcher: this.agent,
-        method: 'POST',
-        headers: n.headers,
-        body: n.body,
-        signal: deadline.signal,
-      });
-      statusCode = res.statusCode;
-      // Read to the end (an answer cut off mid-body is a failure), keeping the first 20 KB.
+    return new Promise<SendResult>((resolve) => {
+      let controller: Dispatcher.DispatchController | null = null;
+      let cut: 'timeout' | 'stop' | null = null;
+      let statusCode: number | null = null;
+      let retryAfter: string | null = null;
+      let location: string | null = null;
+      const kept: Buffer[] = [];
       let size = 0;
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        if (size < RESPONSE_KEEP) kept.push(chunk.subarray(0, RESPONSE_KEEP - size));
-        size += chunk.length;
-      }
-      const body = text(kept);
-      const ok = statusCode >= 200 && statusCode < 300;
-      const retryAfter = header(res.headers['retry-after']);
-      return {
-        ok,
-        statusCode,
-        error: ok ? null : httpError(statusCode, header(res.headers.location)),
-        responseBody: body,
-        durationMs: ms(),
-        retryAfter,
-        aborted: false,
+      let settled = false;
+      const finish = (r: Omit<SendResult, 'durationMs' | 'responseBody'>) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        stop?.removeEventListener('abort', onStop);
+        resolve({ ...r, durationMs: ms(), responseBody: kept.length > 0 || statusCode !== null ? text(kept) : null });
       };
-    } catch (e) {
-      const aborted = !timedOut && (stop?.aborted ?? false);
-      const error = timedOut
-        ? `timeout: no complete answer within ${this.timeoutMs} ms`
-        : aborted
-          ? 'stopped before the answer'
-          : describe(e);
-      const body = kept.length > 0 ? text(kept) : null;
-      return { ok: false, statusCode, error, responseBody: body, durationMs: ms(), retryAfter: null, aborted };
-    } finally {
-      clearTimeout(timer);
-      stop?.removeEventListener('abort', onStop);
-      kept = [];
-    }
+      const cutShort = (why: 'timeout' | 'stop') => {
+        cut ??= why;
+        controller?.abort(new Error(why === 'timeout' ? 'deadline' : 'stopped'));
+        // Not dispatched yet (waiting for a connection): the connect timeout bounds that wait; answer now.
+        if (!controller) fail(null);
+      };
+      const fail = (e: unknown) => {
+        const aborted = cut === 'stop';
+        const error =
+          cut === 'timeout'
+            ? `timeout: no complete answer within ${this.timeoutMs} ms`
+            : aborted
+              ? 'stopped before the answer'
+              : describe(e);
+        finish({ ok: false, statusCode, error, retryAfter: null, aborted });
+      };
+      const timer = setTimeout(() => cutShort('timeout'), this.timeoutMs);
+      const onStop = () => cutShort('stop');
+      try {
+        const url = new URL(n.url);
+        const host = url.hostname.replace(/^\[|\]$/g, '');
+        // Node resolves nothing for an IP literal, so the connect lookup never sees it: check it here.
+        if (net.isIP(host)) this.guard.assertAllowed(host);
+        if (stop?.aborted) return cutShort('stop');
+        stop?.addEventListener('abort', onStop, { once: true });
+        this.agent.dispatch(
+          { origin: url.origin, path: url.pathname + url.search, method: 'POST', headers: n.headers, body: n.body },
+          {
+            onRequestStart: (c) => {
+              controller = c;
+              if (cut) c.abort(new Error(cut));
+            },
+            onResponseStart: (_c, status, headers) => {
+              statusCode = status;
+              retryAfter = header(headers['retry-after']);
+              location = header(headers.location);
+            },
+            // Read to the end (an answer cut off mid-body is a failure), keeping the first 20 KB.
+            onResponseData: (_c, chunk) => {
+              if (size < RESPONSE_KEEP) kept.push(chunk.subarray(0, RESPONSE_KEEP - size));
+              size += chunk.length;
+            },
+            onResponseEnd: () => {
+              const status = statusCode ?? 0;
+              const ok = status >= 200 && status < 300;
+              finish({
+                ok,
+                statusCode,
+                error: ok ? null : httpError(status, location),
+                retryAfter,
+                aborted: false,
+              });
+            },
+            onResponseError: (_c, e) => fail(e),
+          },
+        );
+      } catch (e) {
+        fail(e);
+      }
+    });
   }
 
   async close(): Promise<void> {

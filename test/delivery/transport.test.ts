@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LocalTransport, ThreadTransport, type Transport } from '../../src/delivery/transport.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
 import { solve360Signature } from '../../src/webhooks/signer.js';
+import { RESPONSE_KEEP } from '../../src/delivery/send.js';
 import { receiver, type Receiver } from './helpers.js';
 
 const source = (url: string) => ({
@@ -70,4 +71,22 @@ describe('transports', () => {
     expect(await t.send(source(hang.url), Date.now())).toMatchObject({ ok: false, aborted: true });
     expect(hang.requests).toHaveLength(1);
   });
+
+  it.each(['main thread', 'sender thread'])(
+    'on the %s: keeps the first 20 KB of the answer, NUL as U+FFFD, and Retry-After',
+    async (where) => {
+      const big = await receiver((_q, res) => {
+        res.statusCode = 503;
+        res.setHeader('retry-after', '120');
+        res.end(Buffer.concat([Buffer.from('a\0b'), Buffer.alloc(50_000, 'x')]));
+      });
+      open.push(big);
+      const t = where === 'main thread' ? new LocalTransport(new TargetGuard(['127.0.0.0/8']), 2_000) : threads();
+      if (where === 'main thread') open.push(t);
+      const r = await t.send(source(big.url), Date.now());
+      expect(r).toMatchObject({ ok: false, statusCode: 503, error: 'HTTP 503', retryAfter: '120', aborted: false });
+      expect(r.responseBody).toHaveLength(RESPONSE_KEEP);
+      expect(r.responseBody!.startsWith('a\uFFFDbxxx')).toBe(true);
+    },
+  );
 });

@@ -86,6 +86,7 @@ export class DeliveryEngine {
   private full = false;
   private readonly stopSignal = new AbortController();
   private jobs = 0;
+  private attemptCount = 0;
   private running = false;
   private stopping = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -110,6 +111,11 @@ export class DeliveryEngine {
       () => this.clock.now(),
       (x, d) => this.onFailed(x, d),
     );
+  }
+
+  /** Scheduled attempts this engine has made (answered or failed; not those a stop cut short). */
+  get attempts(): number {
+    return this.attemptCount;
   }
 
   /** Requests in flight now. */
@@ -399,6 +405,7 @@ export class DeliveryEngine {
       await this.engine.write((x) => releaseClaims(x, this.owner, [d], now));
       return;
     }
+    this.attemptCount++;
     const delay = result.ok ? null : nextDelay(d.attempt, this.o.retrySchedule, this.o.random);
     const failedNow = await this.recorder.add({
       delivery: d,

@@ -4,7 +4,7 @@
 // webhook-id, stop() hands work back, and a manual redelivery is recorded as such.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
-import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
+import { ENGINES, PG_URL, makeEngine, type TestEngine } from '../support/engines.js';
 import { DeliveryEngine, type DeliveryEngineOptions } from '../../src/delivery/engine.js';
 import { Mailer, listMailbox } from '../../src/delivery/mailer.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
@@ -14,6 +14,8 @@ import { systemClock } from '../../src/delivery/clock.js';
 import { solve360Signature, verifyStandard, webhookId } from '../../src/webhooks/signer.js';
 import { ApiError } from '../../src/errors.js';
 import type { Engine } from '../../src/storage/port.js';
+import { openSqlite } from '../../src/storage/sqlite/engine.js';
+import { openPostgres } from '../../src/storage/postgres/engine.js';
 import {
   attemptRows,
   closedPort,
@@ -359,6 +361,45 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
         lease_owner: null,
       });
       expect(await attemptRows(engine, accountId, slowHook, e)).toEqual([]);
+    }
+  });
+
+  it('two nodes draining one backlog together send every delivery exactly once, and both take part', async () => {
+    const receivers = [await recv(), await recv(), await recv()];
+    const { accountId } = await newAccount(engine);
+    const hooks = [];
+    for (const r of receivers) hooks.push(await insertHook(engine, accountId, { url: r.url }));
+    const events = 80;
+    for (let i = 0; i < events; i++) await raiseEvent(engine, accountId, { now: Date.now() - 1, objectId: i + 1 });
+    // The second node has its own connections to the same database, as another process would.
+    const other =
+      name === 'sqlite'
+        ? openSqlite({ file: db.where })
+        : await openPostgres({ url: PG_URL, schema: db.where, writers: 2 });
+    try {
+      const a = delivery(systemClock, { owner: 'node-a', concurrencyPerHook: 4, pollMs: 10 });
+      const b = delivery(systemClock, { owner: 'node-b', concurrencyPerHook: 4, pollMs: 10, engine: other });
+      a.start();
+      b.start();
+      for (const r of receivers) await r.waitFor(events, 20_000);
+      await Promise.all([a.stop(), b.stop()]);
+      for (const r of receivers) {
+        const ids = r.requests.map((q) => String(q.headers['webhook-id']));
+        expect(new Set(ids).size).toBe(events);
+        expect(ids).toHaveLength(events); // none twice
+      }
+      const owners = await engine.read((x) =>
+        x.all<{ n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE account_id = ? AND state = 'succeeded'", [
+          accountId,
+        ]),
+      );
+      expect(Number(owners[0].n)).toBe(events * hooks.length);
+      // Both nodes sent some: each one's transport counted its own attempts.
+      expect(a.attempts).toBeGreaterThan(0);
+      expect(b.attempts).toBeGreaterThan(0);
+      expect(a.attempts + b.attempts).toBe(events * hooks.length);
+    } finally {
+      await other.close();
     }
   });
 

@@ -29,6 +29,8 @@ export interface Config {
   deliveryConcurrencyPerHook: number;
   /** Sender threads (0: send on the main thread). */
   deliveryThreads: number;
+  /** Bearer token that GET /metrics asks for; empty: no /metrics. */
+  metricsToken: string;
   logLevel: string;
 }
 
@@ -112,6 +114,12 @@ export const settings: Record<keyof Config, Setting> = {
     default: '1',
     description: 'threads that build, sign and send notifications beside the main thread (0 = on the main thread)',
   },
+  metricsToken: {
+    env: 'HOOKLINE_METRICS_TOKEN',
+    default: '',
+    description:
+      'serve Prometheus metrics at GET /metrics to requests with "Authorization: Bearer <this>" (empty = off)',
+  },
   logLevel: { env: 'HOOKLINE_LOG_LEVEL', default: 'info', description: 'pino log level' },
 };
 
@@ -179,6 +187,10 @@ export function loadConfig(
   if (adminToken && adminToken.length < 16) {
     throw new ConfigError(name('adminToken'), 'must be at least 16 characters');
   }
+  const metricsToken = raw('metricsToken').trim();
+  if (metricsToken && metricsToken.length < 16) {
+    throw new ConfigError(name('metricsToken'), 'must be at least 16 characters');
+  }
   const schedule = raw('retrySchedule')
     .split(',')
     .map((s) => s.trim())
@@ -215,6 +227,7 @@ export function loadConfig(
       1,
       10_000,
     ),
+    metricsToken,
     deliveryThreads: parseInteger(raw('deliveryThreads'), name('deliveryThreads'), 0, 64),
     logLevel: raw('logLevel').trim(),
   };

@@ -10,6 +10,7 @@ import { createAccount, ensureAdmin, findUserByEmail, newToken } from './account
 import { buildApp, type AppDeps } from './http/app.js';
 import { buildDelivery } from './delivery/engine.js';
 import type { DeliveryEngine } from './delivery/engine.js';
+import { metricsRoutes } from './http/routes/metrics.js';
 import { hookRoutes } from './http/routes/hooks.js';
 import { batchRoutes } from './http/routes/batch.js';
 import { reportRoutes } from './http/routes/reports.js';
@@ -72,7 +73,7 @@ export async function startServer(
   const logger = options.logger ?? makeLogger(config.logLevel);
   const engine = await openStorage(config);
   if (config.adminEmail) await ensureAdmin(engine, config.adminEmail, config.adminToken);
-  const { guard, mailer, delivery } = buildDelivery(engine, config, { logger });
+  const { guard, mailer, delivery, metrics } = buildDelivery(engine, config, { logger });
   if (!config.smtpUrl)
     logger.warn('no HOOKLINE_SMTP_URL: admin e-mail is kept in the local mailbox (hookline mailbox)');
   const app = await buildApp({
@@ -85,6 +86,7 @@ export async function startServer(
       batchRoutes,
       reportRoutes,
       makeUploadRoutes({ maxBytes: config.uploadLimit }),
+      metricsRoutes(metrics, config.metricsToken),
       ...(options.plugins ?? []),
     ],
   });

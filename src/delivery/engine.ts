@@ -17,6 +17,7 @@ import { claimDue, dueLanes, readDelivery, releaseClaims, type ClaimedDelivery, 
 import { attemptsOf, insertAttempt, markSucceeded, noteHookFailure, Recorder, type Trigger } from './record.js';
 import type { SendResult } from './send.js';
 import { LocalTransport, ThreadTransport, type Transport } from './transport.js';
+import { DeliveryMetrics, type DeliveryObserver } from './metrics.js';
 import { TargetGuard } from './ssrf.js';
 import { Mailer } from './mailer.js';
 import { disabledMail, failureMail } from './failure-mail.js';
@@ -46,6 +47,8 @@ export interface DeliveryEngineOptions {
   disableAfterMs?: number;
   /** how attempts are made; default: on this thread, through `guard` */
   transport?: Transport;
+  /** told of attempts, final failures and claims (metrics) */
+  observer?: DeliveryObserver;
 }
 
 /** Deliveries claimed per round at most: a big backlog is taken in slices, interleaved with completions. */
@@ -290,7 +293,9 @@ export class DeliveryEngine {
       lanes = await this.engine.read((x) => dueLanes(x, options));
     }
     if (lanes.length === 0) return 0;
+    const claimStarted = performance.now();
     const claimed = await this.engine.write((x) => claimDue(x, { ...options, lanes }));
+    this.o.observer?.claimed(claimed.length, performance.now() - claimStarted);
     if (claimed.length >= free) this.full = true;
     const got = new Map<number, number>();
     for (const d of claimed) got.set(d.hookId, (got.get(d.hookId) ?? 0) + 1);
@@ -406,6 +411,7 @@ export class DeliveryEngine {
       return;
     }
     this.attemptCount++;
+    this.o.observer?.attempted(result.ok, result.durationMs);
     const delay = result.ok ? null : nextDelay(d.attempt, this.o.retrySchedule, this.o.random);
     const failedNow = await this.recorder.add({
       delivery: d,
@@ -420,7 +426,10 @@ export class DeliveryEngine {
             },
     });
     this.log(d, 'scheduled', result);
-    if (failedNow) this.o.mailer.wake();
+    if (failedNow) {
+      this.o.observer?.failed();
+      this.o.mailer.wake();
+    }
   }
 
   private log(d: ClaimedDelivery, trigger: Trigger, r: SendResult): void {
@@ -468,7 +477,7 @@ export class DeliveryEngine {
   }
 }
 
-/** What main wires: the guard (also used by hook management), the mailer and the engine, from the config. */
+/** What main wires: the guard (also used by hook management), the mailer, the engine and its metrics. */
 export function buildDelivery(
   engine: Engine,
   config: Pick<
@@ -485,11 +494,15 @@ export function buildDelivery(
     | 'deliveryThreads'
   >,
   options: { logger?: Logger; clock?: Clock } = {},
-): { guard: TargetGuard; mailer: Mailer; delivery: DeliveryEngine } {
+): { guard: TargetGuard; mailer: Mailer; delivery: DeliveryEngine; metrics: DeliveryMetrics } {
   const clock = options.clock ?? systemClock;
   const guard = new TargetGuard(config.allowedTargets);
   const mailer = new Mailer(engine, { smtpUrl: config.smtpUrl, from: config.mailFrom, clock, logger: options.logger });
+  // The gauges read the engine at scrape time; the engine reports to the metrics as it works.
+  let engineRef: DeliveryEngine | null = null;
+  const metrics = new DeliveryMetrics(() => engineRef?.inFlight ?? 0);
   const delivery = new DeliveryEngine({
+    observer: metrics,
     engine,
     guard,
     mailer,
@@ -515,5 +528,6 @@ export function buildDelivery(
     concurrencyPerHook: config.deliveryConcurrencyPerHook,
     logger: options.logger,
   });
-  return { guard, mailer, delivery };
+  engineRef = delivery;
+  return { guard, mailer, delivery, metrics };
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { createHash } from 'node:crypto';
 import type { Engine } from '../storage/port.js';
 import { authenticate, type Actor } from '../accounts/accounts.js';
+import { safeEqual } from '../webhooks/signer.js';
 import { AccountCache } from '../records/account-cache.js';
 import type { Ctx } from '../records/items.js';
 import { ApiError, Errors } from '../errors.js';
@@ -49,6 +50,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     actor?: Actor;
     tree?: TreeObject;
+  }
+  interface FastifyContextConfig {
+    /** the route takes this bearer token instead of a user's Basic login */
+    bearer?: string;
   }
 }
 
@@ -109,6 +114,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     const header = req.headers.authorization ?? '';
+    // A route for machines (GET /metrics) takes its own bearer token instead of a user's login.
+    const bearer = req.routeOptions.config?.bearer;
+    if (bearer) {
+      const given = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] ?? '';
+      if (!safeEqual(given, bearer)) throw Errors.unauthorized();
+      return;
+    }
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
     if (!m) throw Errors.unauthorized();
     const key = createHash('sha256').update(header).digest('base64');

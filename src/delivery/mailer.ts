@@ -144,6 +144,11 @@ export class Mailer {
   /** Claims due messages (a lease: next_send_at moves past the send), sends each, records the outcome. */
   private async round(): Promise<{ claimed: number; sent: number }> {
     const now = this.options.clock.now();
+    // A read first: an idle mail loop never takes the write transaction (SQLite's one writer).
+    const any = await this.engine.read((x) =>
+      x.get('SELECT 1 AS due FROM mailbox WHERE next_send_at IS NOT NULL AND next_send_at <= ? LIMIT 1', [now]),
+    );
+    if (!any) return { claimed: 0, sent: 0 };
     const due = await this.engine.write(async (x) => {
       const rows = await x.all<MailboxRow>(
         `SELECT * FROM mailbox WHERE next_send_at IS NOT NULL AND next_send_at <= ?

@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { encodePayload, encodeStoredPayload } from '../../src/webhooks/payload.js';
 import { stringifyJson } from '../../src/dialect/json.js';
 
-const { vectors } = JSON.parse(fs.readFileSync('/work/shared/spec/signature-vectors.json', 'utf8')) as {
+const { vectors } = JSON.parse(
+  fs.readFileSync(new URL('../fixtures/signature-vectors.json', import.meta.url), 'utf8'),
+) as {
   vectors: { body: string }[];
 };
 

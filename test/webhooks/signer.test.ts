@@ -19,7 +19,9 @@ interface Vector {
   webhook_timestamp: string;
   webhook_signature: string;
 }
-const { vectors } = JSON.parse(fs.readFileSync('/work/shared/spec/signature-vectors.json', 'utf8')) as {
+const { vectors } = JSON.parse(
+  fs.readFileSync(new URL('../fixtures/signature-vectors.json', import.meta.url), 'utf8'),
+) as {
   vectors: Vector[];
 };
 

@@ -22,9 +22,15 @@ if (only.has('api')) {
   for (const engine of engines) {
     const plain = await apiCreates(engine);
     console.log(line(`hookline ${engine}: POST /contacts/`, plain, ref));
-    const crowded = await apiCreates(engine, 10_000);
+    // Dispatch with 10,000 hooks on another event against none: interleaved, best of two each, since two
+    // single runs on this shared machine differ by more than the effect looked for.
+    const best = (a: LoadResult, b: LoadResult) => (a.rate >= b.rate ? a : b);
+    let without = await apiCreates(engine);
+    let crowded = await apiCreates(engine, 10_000);
+    without = best(without, await apiCreates(engine));
+    crowded = best(crowded, await apiCreates(engine, 10_000));
     console.log(
-      `${line(`  … with 10,000 hooks on another event`, crowded)}   vs without: ${fmt(crowded.rate / plain.rate, 2)}`,
+      `${line(`  … with 10,000 hooks on another event`, crowded)}   vs without (best of two each): ${fmt(crowded.rate / without.rate, 2)}`,
     );
   }
 }

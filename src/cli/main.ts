@@ -5,6 +5,9 @@ import { ConfigError, loadConfig, settings, type Config } from '../config.js';
 import { makeLogger, quickstartAdmin, startServer } from '../main.js';
 import { openStorage } from '../storage/open.js';
 import { addGroup, addUser, createAccount, type Role } from '../accounts/accounts.js';
+import { recoverFailed } from '../delivery/recover.js';
+import { getHook } from '../webhooks/hooks.js';
+import { parseDate } from '../records/values.js';
 import { listMailbox, mailState } from '../delivery/mailer.js';
 import { listDeliveries } from '../delivery/history.js';
 import { buildDelivery } from '../delivery/engine.js';
@@ -205,6 +208,24 @@ deliveries
         await delivery.stop({ graceMs: 1000 });
         await mailer.close();
       }
+    }),
+  );
+
+deliveries
+  .command('recover')
+  .description("send again a hook's failed deliveries whose events were raised in a window (fresh retry schedule)")
+  .requiredOption('--account <id>', 'account id')
+  .requiredOption('--hook <id>', 'hook id')
+  .requiredOption('--since <when>', 'date or date-time, e.g. 2026-11-28 or 2026-11-28T09:00:00Z')
+  .option('--until <when>', 'date or date-time (default: now)')
+  .action(async (opts: { account: string; hook: string; since: string; until?: string }) =>
+    withStorage(async (engine) => {
+      const since = parseDate(opts.since);
+      const until = opts.until === undefined ? undefined : parseDate(opts.until);
+      if (since === null || until === null) throw new Error('--since and --until take a date or date-time');
+      await getHook(engine, Number(opts.account), Number(opts.hook)); // the account's own hook, or an error
+      const n = await recoverFailed(engine, Number(opts.account), Number(opts.hook), { since, until }, Date.now());
+      process.stdout.write(`recovered ${n} failed deliver${n === 1 ? 'y' : 'ies'}; a running serve sends them\n`);
     }),
   );
 

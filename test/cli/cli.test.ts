@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openSqlite } from '../../src/storage/sqlite/engine.js';
+import { insertHook, raiseEvent } from '../delivery/helpers.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 
@@ -110,6 +112,57 @@ describe('hookline CLI', () => {
     // Tokens are stored hashed: the database file does not contain them.
     const db = fs.readFileSync(path.join(dir, 'hookline.sqlite'));
     expect(db.includes(Buffer.from(adminToken))).toBe(false);
+  }, 30_000);
+
+  it("deliveries recover puts the failed deliveries of the window back to pending, for the hook's own account only", async () => {
+    const dir = tmp();
+    const a = run(['account', 'create', '--name', 'Acme', '--admin-email', 'ops@acme.example'], {
+      HOOKLINE_DATA_DIR: dir,
+    });
+    const accountId = Number(/account (\d+) created/.exec(a.out)![1]);
+    const engine = openSqlite({ file: path.join(dir, 'hookline.sqlite') });
+    const hookId = await insertHook(engine, accountId, { url: 'http://127.0.0.1:9/' });
+    const old = await raiseEvent(engine, accountId, { now: Date.parse('2026-11-01T12:00:00Z') });
+    const recent = await raiseEvent(engine, accountId, { now: Date.parse('2026-11-27T12:00:00Z') });
+    await engine.write((x) =>
+      x.run("UPDATE deliveries SET state = 'failed', attempt_count = 5 WHERE hook_id = ?", [hookId]),
+    );
+    await engine.close();
+    const args = [
+      'deliveries',
+      'recover',
+      '--account',
+      String(accountId),
+      '--hook',
+      String(hookId),
+      '--since',
+      '2026-11-20',
+    ];
+    const r = run(args, { HOOKLINE_DATA_DIR: dir });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('recovered 1 failed delivery');
+    const other = run(
+      ['deliveries', 'recover', '--account', String(accountId + 1), '--hook', String(hookId), '--since', '2026-11-20'],
+      {
+        HOOKLINE_DATA_DIR: dir,
+      },
+    );
+    expect(other.code).toBe(2);
+    expect(other.err).toContain(`No hook ${hookId}`);
+    const bad = run([...args.slice(0, 6), '--since', 'last week'], { HOOKLINE_DATA_DIR: dir });
+    expect(bad.code).toBe(2);
+    const check = openSqlite({ file: path.join(dir, 'hookline.sqlite') });
+    const states = await check.read((x) =>
+      x.all<{ event_id: number; state: string }>(
+        'SELECT event_id, state FROM deliveries WHERE hook_id = ? ORDER BY event_id',
+        [hookId],
+      ),
+    );
+    await check.close();
+    expect(states.map((d) => [d.event_id, d.state])).toEqual([
+      [old, 'failed'],
+      [recent, 'pending'],
+    ]);
   }, 30_000);
 
   it('group add creates a group that /ownership/ lists with its members', async () => {

@@ -4,14 +4,17 @@ import { ENGINES } from '../support/engines.js';
 import { call, makeApp, type TestApp } from '../support/app.js';
 import { hookRoutes } from '../../src/http/routes/hooks.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
+import { raiseEvent } from '../delivery/helpers.js';
 
 const redeliver = async () => ({ id: 1 });
+let notified = 0;
+const notify = () => void notified++;
 
 describe.each(ENGINES)('hooks API on %s', (engine) => {
   let t: TestApp;
   beforeAll(async () => {
     const guard = new TargetGuard(['127.0.0.0/8']);
-    t = await makeApp(engine, { plugins: [hookRoutes(guard, { redeliver: redeliver as never })] });
+    t = await makeApp(engine, { plugins: [hookRoutes(guard, { redeliver: redeliver as never, notify })] });
   });
   afterAll(async () => t.close());
 
@@ -78,5 +81,59 @@ describe.each(ENGINES)('hooks API on %s', (engine) => {
     const ok = await call(t, t.adminA, 'GET', `/hooks/${id}/deliveries/?state=failed`);
     expect(ok.status).toBe(200);
     expect(ok.body.count).toBe(0);
+  });
+
+  it('recover: failed deliveries of the hook raised in the window are pending again, on a fresh schedule', async () => {
+    const c = await call(t, t.adminA, 'POST', '/hooks/', {
+      body: { event: 'items.create', url: 'http://127.0.0.1:9/' },
+    });
+    const hookId = Number((c.body.hook ?? c.body).id);
+    const day = Date.parse('2026-11-20T00:00:00Z');
+    const at = [day - 3_600_000, day + 3_600_000, day + 2 * 3_600_000, day + 26 * 3_600_000];
+    const events = [];
+    for (const now of at) events.push(await raiseEvent(t.db.engine, t.adminA.accountId, { now }));
+    // Before the window failed; in it, one failed and one succeeded; after it (until) failed.
+    const set = (eventId: number, state: string) =>
+      t.db.engine.write((x) =>
+        x.run(
+          'UPDATE deliveries SET state = ?, attempt_count = 5 WHERE account_id = ? AND hook_id = ? AND event_id = ?',
+          [state, t.adminA.accountId, hookId, eventId],
+        ),
+      );
+    await set(events[0], 'failed');
+    await set(events[1], 'failed');
+    await set(events[2], 'succeeded');
+    await set(events[3], 'failed');
+    const url = `/hooks/${hookId}/deliveries/recover/`;
+    expect((await call(t, t.adminB, 'POST', url, { body: { since: '2026-11-20' } })).status).toBe(404);
+    expect((await call(t, t.memberA, 'POST', url, { body: { since: '2026-11-20' } })).status).toBe(403);
+    const missing = await call(t, t.adminA, 'POST', url, { body: {} });
+    expect(missing.status).toBe(400);
+    expect(Object.keys(missing.body.errors)).toEqual(['since']);
+    expect((await call(t, t.adminA, 'POST', url, { body: { since: 'yesterday' } })).status).toBe(400);
+    const backwards = await call(t, t.adminA, 'POST', url, { body: { since: '2026-11-21', until: '2026-11-20' } });
+    expect(backwards.status).toBe(400);
+    expect(Object.keys(backwards.body.errors)).toEqual(['until']);
+
+    const before = notified;
+    const r = await call(t, t.adminA, 'POST', url, {
+      wire: 'json',
+      body: { since: '2026-11-20', until: '2026-11-21T00:00:00Z' },
+    });
+    expect(r.status).toBe(200);
+    expect(Number(r.body.recovered)).toBe(1);
+    expect(notified).toBe(before + 1);
+    const states = await t.db.engine.read((x) =>
+      x.all<{ event_id: number; state: string; attempt_count: number }>(
+        'SELECT event_id, state, attempt_count FROM deliveries WHERE account_id = ? AND hook_id = ? ORDER BY event_id',
+        [t.adminA.accountId, hookId],
+      ),
+    );
+    expect(states.map((d) => [d.state, d.attempt_count])).toEqual([
+      ['failed', 5],
+      ['pending', 0],
+      ['succeeded', 5],
+      ['failed', 5],
+    ]);
   });
 });

@@ -1,14 +1,28 @@
 // Webhook management (dialect §5) and the operations API on deliveries (Hookline's choice of paths):
-// /hooks/, /hooks/{id}/, /hooks/{id}/deliveries/, /hooks/{id}/deliveries/{eventId}/redeliver/. Admins only.
+// /hooks/, /hooks/{id}/, /hooks/{id}/deliveries/, /hooks/{id}/deliveries/{eventId}/redeliver/,
+// /hooks/{id}/deliveries/recover/. Admins only.
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../app.js';
 import { pathId } from '../params.js';
 import { Errors } from '../../errors.js';
-import { parseId } from '../../records/values.js';
+import { parseDate, parseId } from '../../records/values.js';
+import { recoverFailed } from '../../delivery/recover.js';
 import { createHook, deleteHook, getHook, listHooks, updateHook, type UrlChecker } from '../../webhooks/hooks.js';
 import { DELIVERY_STATES, listDeliveries } from '../../delivery/history.js';
 import type { DeliveryEngine } from '../../delivery/engine.js';
 import type { TreeObject } from '../../dialect/tree.js';
+
+/** A date or date-time parameter (2026-11-28, 2026-11-28T09:45:00Z, any offset) as epoch ms. */
+function when(p: TreeObject, key: string, required: boolean): number | undefined {
+  const v = p[key];
+  if (v === undefined || v === null || v === '') {
+    if (required) throw Errors.badRequest(key, `${key} is required: a date or date-time (2026-11-28T09:45:00Z)`);
+    return undefined;
+  }
+  const ms = typeof v === 'string' ? parseDate(v) : null;
+  if (ms === null) throw Errors.badRequest(key, `${key} must be a date or date-time (2026-11-28T09:45:00Z)`);
+  return ms;
+}
 
 function optionalInt(p: TreeObject, key: string): number | undefined {
   const v = p[key];
@@ -18,7 +32,7 @@ function optionalInt(p: TreeObject, key: string): number | undefined {
   return n;
 }
 
-export function hookRoutes(guard: UrlChecker, delivery: Pick<DeliveryEngine, 'redeliver'>) {
+export function hookRoutes(guard: UrlChecker, delivery: Pick<DeliveryEngine, 'redeliver' | 'notify'>) {
   return (app: FastifyInstance, h: Handlers): void => {
     app.get('/hooks', async (req, reply) => {
       h.requireAdmin(req);
@@ -65,6 +79,18 @@ export function hookRoutes(guard: UrlChecker, delivery: Pick<DeliveryEngine, 're
         before: optionalInt(p, 'before'),
       });
       return h.send(req, reply, list);
+    });
+    app.post('/hooks/:id/deliveries/recover', async (req, reply) => {
+      h.requireAdmin(req);
+      const hookId = pathId(req, 'id');
+      await getHook(h.engine, req.actor!.accountId, hookId);
+      const p = { ...h.params(req), ...h.body(req) };
+      const since = when(p, 'since', true)!;
+      const until = when(p, 'until', false);
+      if (until !== undefined && until <= since) throw Errors.badRequest('until', 'until must be after since');
+      const recovered = await recoverFailed(h.engine, req.actor!.accountId, hookId, { since, until }, h.clock.now());
+      if (recovered > 0) delivery.notify();
+      return h.send(req, reply, { recovered });
     });
     app.post('/hooks/:id/deliveries/:eventId/redeliver', async (req, reply) => {
       h.requireAdmin(req);

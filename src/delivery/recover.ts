@@ -1,0 +1,24 @@
+// Recover (as Svix calls it): after an outage, send again every failed delivery of a hook whose event was
+// raised in a time window. They become pending again with a fresh retry schedule (1 + retries, and one
+// e-mail if they fail for good again); the delivery engine sends them like any other. A paused hook's
+// recovered deliveries wait until it is turned on.
+import type { Engine } from '../storage/port.js';
+
+export async function recoverFailed(
+  engine: Engine,
+  accountId: number,
+  hookId: number,
+  window: { since: number; until?: number },
+  now: number,
+): Promise<number> {
+  return engine.write(async (x) => {
+    const r = await x.run(
+      `UPDATE deliveries
+          SET state = 'pending', attempt_count = 0, next_attempt_at = ?, lease_until = NULL, lease_owner = NULL,
+              updated_at = ?
+        WHERE account_id = ? AND hook_id = ? AND state = 'failed' AND created_at >= ? AND created_at < ?`,
+      [now, now, accountId, hookId, window.since, window.until ?? Number.MAX_SAFE_INTEGER],
+    );
+    return r.changes;
+  });
+}

@@ -31,6 +31,8 @@ export interface Config {
   deliveryThreads: number;
   /** Bearer token that GET /metrics asks for; empty: no /metrics. */
   metricsToken: string;
+  /** Events (with their deliveries and attempts) and sent e-mail older than this are deleted; 0 = kept. */
+  retentionMs: number;
   logLevel: string;
 }
 
@@ -113,6 +115,12 @@ export const settings: Record<keyof Config, Setting> = {
     env: 'HOOKLINE_DELIVERY_THREADS',
     default: '1',
     description: 'threads that build, sign and send notifications beside the main thread (0 = on the main thread)',
+  },
+  retentionMs: {
+    env: 'HOOKLINE_RETENTION',
+    default: '0',
+    description:
+      'delete events, their deliveries and attempts, and sent e-mail older than this (e.g. 30d; 0 = keep all)',
   },
   metricsToken: {
     env: 'HOOKLINE_METRICS_TOKEN',
@@ -228,6 +236,7 @@ export function loadConfig(
       10_000,
     ),
     metricsToken,
+    retentionMs: parseDuration(raw('retentionMs'), name('retentionMs')),
     deliveryThreads: parseInteger(raw('deliveryThreads'), name('deliveryThreads'), 0, 64),
     logLevel: raw('logLevel').trim(),
   };

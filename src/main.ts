@@ -11,6 +11,7 @@ import { buildApp, type AppDeps } from './http/app.js';
 import { buildDelivery } from './delivery/engine.js';
 import type { DeliveryEngine } from './delivery/engine.js';
 import { metricsRoutes } from './http/routes/metrics.js';
+import { prune } from './delivery/retention.js';
 import { hookRoutes } from './http/routes/hooks.js';
 import { batchRoutes } from './http/routes/batch.js';
 import { reportRoutes } from './http/routes/reports.js';
@@ -66,6 +67,34 @@ export async function quickstartAdmin(engine: Engine, dataDir: string): Promise<
   return { email, token };
 }
 
+/**
+ * HOOKLINE_RETENTION: a prune a minute after start and every ten minutes after, in the background (each
+ * run bounded; one at a time). Nothing when the retention is 0.
+ */
+function startPruner(engine: Engine, retentionMs: number, logger: Logger): { stop(): Promise<void> } {
+  if (retentionMs <= 0) return { stop: async () => undefined };
+  let running: Promise<void> | null = null;
+  const run = () => {
+    running ??= prune(engine, Date.now() - retentionMs)
+      .then((c) => {
+        if (c.events + c.mail > 0) logger.info(c, 'retention: deleted what is older than HOOKLINE_RETENTION');
+      })
+      .catch((e: Error) => logger.error({ err: e.message }, 'retention: pruning failed'))
+      .finally(() => (running = null));
+  };
+  const first = setTimeout(run, 60_000);
+  const every = setInterval(run, 10 * 60_000);
+  first.unref();
+  every.unref();
+  return {
+    async stop() {
+      clearTimeout(first);
+      clearInterval(every);
+      await running; // a run in progress finishes before storage closes
+    },
+  };
+}
+
 export async function startServer(
   config: Config,
   options: { logger?: Logger; plugins?: AppDeps['plugins'] } = {},
@@ -93,6 +122,7 @@ export async function startServer(
   const address = await app.listen({ host: config.host, port: config.port });
   delivery.start();
   mailer.start();
+  const pruner = startPruner(engine, config.retentionMs, logger);
   return {
     app,
     engine,
@@ -104,6 +134,7 @@ export async function startServer(
       await app.close();
       await delivery.stop({ graceMs: 10_000 });
       await mailer.close();
+      await pruner.stop();
       await engine.close();
     },
   };

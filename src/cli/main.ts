@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The `hookline` command: serve, and the administration commands that print tokens and deliveries.
 import { Command, Option } from 'commander';
-import { ConfigError, loadConfig, settings, type Config } from '../config.js';
+import { ConfigError, loadConfig, parseDuration, settings, type Config } from '../config.js';
 import { makeLogger, quickstartAdmin, startServer } from '../main.js';
 import { openStorage } from '../storage/open.js';
 import { addGroup, addUser, createAccount, type Role } from '../accounts/accounts.js';
+import { prune } from '../delivery/retention.js';
 import { recoverFailed } from '../delivery/recover.js';
 import { getHook } from '../webhooks/hooks.js';
 import { parseDate } from '../records/values.js';
@@ -226,6 +227,31 @@ deliveries
       await getHook(engine, Number(opts.account), Number(opts.hook)); // the account's own hook, or an error
       const n = await recoverFailed(engine, Number(opts.account), Number(opts.hook), { since, until }, Date.now());
       process.stdout.write(`recovered ${n} failed deliver${n === 1 ? 'y' : 'ies'}; a running serve sends them\n`);
+    }),
+  );
+
+program
+  .command('prune')
+  .description('delete events (with their deliveries and attempts) and sent e-mail older than a duration now')
+  .option('--older-than <duration>', 'e.g. 30d (default: HOOKLINE_RETENTION)')
+  .action(async (opts: { olderThan?: string }) =>
+    withStorage(async (engine, cfg) => {
+      const ms = opts.olderThan === undefined ? cfg.retentionMs : parseDuration(opts.olderThan, '--older-than');
+      if (ms <= 0) throw new Error('give --older-than (or set HOOKLINE_RETENTION): nothing is old enough at 0');
+      let total = { events: 0, deliveries: 0, attempts: 0, mail: 0 };
+      for (;;) {
+        const c = await prune(engine, Date.now() - ms);
+        total = {
+          events: total.events + c.events,
+          deliveries: total.deliveries + c.deliveries,
+          attempts: total.attempts + c.attempts,
+          mail: total.mail + c.mail,
+        };
+        if (c.events + c.mail === 0) break;
+      }
+      process.stdout.write(
+        `deleted ${total.events} events, ${total.deliveries} deliveries, ${total.attempts} attempts, ${total.mail} e-mails\n`,
+      );
     }),
   );
 

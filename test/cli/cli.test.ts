@@ -163,6 +163,11 @@ describe('hookline CLI', () => {
       [old, 'failed'],
       [recent, 'pending'],
     ]);
+    // prune: the old event (failed for good) goes with its delivery; the recent one, pending again, stays.
+    expect(run(['prune'], { HOOKLINE_DATA_DIR: dir }).code).toBe(2); // no retention set, no --older-than
+    const p = run(['prune', '--older-than', '10d'], { HOOKLINE_DATA_DIR: dir });
+    expect(p.code).toBe(0);
+    expect(p.out).toMatch(/^deleted 1 events, 1 deliveries, 0 attempts, 0 e-mails/);
   }, 30_000);
 
   it('group add creates a group that /ownership/ lists with its members', async () => {

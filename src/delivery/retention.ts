@@ -1,0 +1,101 @@
+// Retention (HOOKLINE_RETENTION): events older than the cutoff are deleted with their deliveries and
+// attempts, and so is admin e-mail that has nothing left to send — except that an event with a delivery
+// still pending stays, whatever its age, until that delivery has ended. Runs in batches, one short write
+// transaction each, account by account, walking events in id order (ids follow time closely; what is
+// deleted is always checked against the cutoff itself, so an out-of-order id is only kept longer).
+import type { Engine, Executor } from '../storage/port.js';
+
+export interface PruneCounts {
+  events: number;
+  deliveries: number;
+  attempts: number;
+  mail: number;
+}
+
+const BATCH = 500;
+
+const ids = (x: Executor) => `SELECT id FROM (${x.dialect.jsonRows([['id', 'int']])}) AS k`;
+
+/** One batch of one account, after event id `after`: answers what it deleted and where to go on. */
+async function pruneBatch(
+  x: Executor,
+  accountId: number,
+  cutoff: number,
+  after: number,
+): Promise<{ counts: PruneCounts; next: number | null }> {
+  const counts: PruneCounts = { events: 0, deliveries: 0, attempts: 0, mail: 0 };
+  const rows = await x.all<{ id: number; created_at: number }>(
+    'SELECT id, created_at FROM events WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?',
+    [accountId, after, BATCH],
+  );
+  const old = rows.filter((r) => Number(r.created_at) < cutoff).map((r) => Number(r.id));
+  // A batch with nothing old in it: the rest of the account is newer (up to ids handed out of order).
+  if (old.length === 0) return { counts, next: null };
+  const hooks = (await x.all<{ id: number }>('SELECT id FROM hooks WHERE account_id = ?', [accountId])).map((h) =>
+    Number(h.id),
+  );
+  const keep = new Set<number>();
+  for (const hookId of hooks) {
+    const pending = await x.all<{ event_id: number }>(
+      `SELECT event_id FROM deliveries
+        WHERE account_id = ? AND hook_id = ? AND state = 'pending' AND event_id IN (${ids(x)})`,
+      [accountId, hookId, JSON.stringify(old.map((id) => [id]))],
+    );
+    for (const p of pending) keep.add(Number(p.event_id));
+  }
+  const gone = JSON.stringify(old.filter((id) => !keep.has(id)).map((id) => [id]));
+  for (const hookId of hooks) {
+    counts.attempts += (
+      await x.run(`DELETE FROM attempts WHERE account_id = ? AND hook_id = ? AND event_id IN (${ids(x)})`, [
+        accountId,
+        hookId,
+        gone,
+      ])
+    ).changes;
+    counts.deliveries += (
+      await x.run(`DELETE FROM deliveries WHERE account_id = ? AND hook_id = ? AND event_id IN (${ids(x)})`, [
+        accountId,
+        hookId,
+        gone,
+      ])
+    ).changes;
+  }
+  counts.events = (
+    await x.run(`DELETE FROM events WHERE account_id = ? AND id IN (${ids(x)})`, [accountId, gone])
+  ).changes;
+  return { counts, next: rows.length < BATCH ? null : Number(rows[rows.length - 1].id) };
+}
+
+/**
+ * Deletes what is older than `cutoff` (epoch ms), at most `maxBatches` write transactions in all (the
+ * next run goes on where this one could not). Answers what it deleted.
+ */
+export async function prune(engine: Engine, cutoff: number, maxBatches = 200): Promise<PruneCounts> {
+  const total: PruneCounts = { events: 0, deliveries: 0, attempts: 0, mail: 0 };
+  const accounts = await engine.read((x) => x.all<{ id: number }>('SELECT id FROM accounts ORDER BY id'));
+  let batches = 0;
+  for (const { id } of accounts) {
+    const accountId = Number(id);
+    total.mail += await engine.write(
+      async (x) =>
+        (
+          await x.run('DELETE FROM mailbox WHERE account_id = ? AND created_at < ? AND next_send_at IS NULL', [
+            accountId,
+            cutoff,
+          ])
+        ).changes,
+    );
+    let after = 0;
+    while (batches < maxBatches) {
+      batches++;
+      const { counts, next } = await engine.write((x) => pruneBatch(x, accountId, cutoff, after));
+      total.events += counts.events;
+      total.deliveries += counts.deliveries;
+      total.attempts += counts.attempts;
+      if (next === null) break;
+      after = next;
+    }
+    if (batches >= maxBatches) break;
+  }
+  return total;
+}

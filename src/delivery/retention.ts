@@ -31,35 +31,23 @@ async function pruneBatch(
   const old = rows.filter((r) => Number(r.created_at) < cutoff).map((r) => Number(r.id));
   // A batch with nothing old in it: the rest of the account is newer (up to ids handed out of order).
   if (old.length === 0) return { counts, next: null };
-  const hooks = (await x.all<{ id: number }>('SELECT id FROM hooks WHERE account_id = ?', [accountId])).map((h) =>
-    Number(h.id),
+  const list = JSON.stringify(old.map((id) => [id]));
+  const pending = await x.all<{ event_id: number }>(
+    `SELECT DISTINCT event_id FROM deliveries WHERE account_id = ? AND state = 'pending' AND event_id IN (${ids(x)})`,
+    [accountId, list],
   );
-  const keep = new Set<number>();
-  for (const hookId of hooks) {
-    const pending = await x.all<{ event_id: number }>(
-      `SELECT event_id FROM deliveries
-        WHERE account_id = ? AND hook_id = ? AND state = 'pending' AND event_id IN (${ids(x)})`,
-      [accountId, hookId, JSON.stringify(old.map((id) => [id]))],
-    );
-    for (const p of pending) keep.add(Number(p.event_id));
-  }
+  const keep = new Set(pending.map((p) => Number(p.event_id)));
   const gone = JSON.stringify(old.filter((id) => !keep.has(id)).map((id) => [id]));
-  for (const hookId of hooks) {
-    counts.attempts += (
-      await x.run(`DELETE FROM attempts WHERE account_id = ? AND hook_id = ? AND event_id IN (${ids(x)})`, [
-        accountId,
-        hookId,
-        gone,
-      ])
-    ).changes;
-    counts.deliveries += (
-      await x.run(`DELETE FROM deliveries WHERE account_id = ? AND hook_id = ? AND event_id IN (${ids(x)})`, [
-        accountId,
-        hookId,
-        gone,
-      ])
-    ).changes;
-  }
+  counts.attempts = (
+    await x.run(
+      `DELETE FROM attempts WHERE (account_id, hook_id, event_id) IN (
+         SELECT account_id, hook_id, event_id FROM deliveries WHERE account_id = ? AND event_id IN (${ids(x)}))`,
+      [accountId, gone],
+    )
+  ).changes;
+  counts.deliveries = (
+    await x.run(`DELETE FROM deliveries WHERE account_id = ? AND event_id IN (${ids(x)})`, [accountId, gone])
+  ).changes;
   counts.events = (
     await x.run(`DELETE FROM events WHERE account_id = ? AND id IN (${ids(x)})`, [accountId, gone])
   ).changes;

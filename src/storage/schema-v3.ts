@@ -17,6 +17,9 @@ export function v3ClaimByHookAndMailOutbox(t: SchemaTypes): Migration {
       // When the first delivery of a hook failed for good since its last success (NULL: not failing). A hook
       // failing for HOOKLINE_DISABLE_AFTER is disabled.
       `ALTER TABLE hooks ADD COLUMN failing_since ${I}`,
+      // A delivery by its event: retention deletes an event with its deliveries and attempts, whatever hooks
+      // they went to, in one statement each.
+      `CREATE INDEX deliveries_by_event ON deliveries (account_id, event_id)`,
       // Hook ids are unique on the server (ids come from one counter): the claim finds a hook by id alone.
       `CREATE UNIQUE INDEX hooks_by_id ON hooks (id)`,
       // The mailbox is also the mail outbox: a failure e-mail is written in the transaction that fails the

@@ -66,7 +66,7 @@ function xmlName(key: string): string {
   return /^[A-Za-z_]/.test(safe) ? safe : `_${safe}`;
 }
 
-/** Converts the neutral tree into fast-xml-parser's builder input. */
+/** Converts the neutral tree into fast-xml-parser's builder input (kept as the reference of writeXml's tests). */
 function toBuilder(value: Tree): unknown {
   if (value === null || value === undefined) return '';
   if (typeof value === 'boolean') return value ? 1 : 0;
@@ -87,6 +87,79 @@ function toBuilder(value: Tree): unknown {
   return out;
 }
 
-export function buildXml(rootName: string, tree: Tree): string {
+/** The same document through fast-xml-parser's builder: the reference writeXml is tested against. */
+export function buildXmlReference(rootName: string, tree: Tree): string {
   return XML_DECLARATION + (builder.build({ [rootName]: toBuilder(tree) }) as string);
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+const escapeXml = (text: string) => (/[&<>"']/.test(text) ? text.replace(/[&<>"']/g, (c) => ESCAPES[c]) : text);
+
+/** A primitive as element text (booleans as 1/0, null as empty). */
+function textOf(value: Tree): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'boolean') return value ? '1' : '0';
+  return escapeXml(String(value));
+}
+
+/**
+ * `<name>…</name>` for one value: a primitive as text (empty as `<name/>`), a list as the element repeated,
+ * an object or Map as its children in order. `cn` is the attribute Solve360 puts on some fields.
+ */
+function element(name: string, value: Tree, cn?: unknown): string {
+  if (Array.isArray(value)) {
+    let s = '';
+    for (const item of value) s += element(name, item as Tree);
+    return s;
+  }
+  const attr = cn === undefined ? '' : ` cn="${cn === null ? '' : escapeXml(String(cn))}"`;
+  if (value === null || typeof value !== 'object') {
+    const text = textOf(value);
+    return text === '' ? `<${name}${attr}/>` : `<${name}${attr}>${text}</${name}>`;
+  }
+  const inner = children(value);
+  return inner === '' ? `<${name}/>` : `<${name}>${inner}</${name}>`;
+}
+
+const PLAIN_NAME = /^[A-Za-z_][\w.-]*$/;
+
+function children(value: TreeObject | Map<string, Tree>): string {
+  const entries: [string, Tree][] = value instanceof Map ? [...value.entries()] : Object.entries(value);
+  // The common case: no `_cn` companions, and names that cannot collide once made valid XML names.
+  let plain = true;
+  let renamed = false;
+  for (const [key] of entries) {
+    if (key.endsWith('_cn')) {
+      plain = false;
+      break;
+    }
+    if (!PLAIN_NAME.test(key)) renamed = true;
+  }
+  if (plain && renamed) {
+    const names = new Set<string>();
+    for (const [key] of entries) names.add(xmlName(key));
+    plain = names.size === entries.length;
+  }
+  let s = '';
+  if (plain) {
+    for (const [key, child] of entries) s += element(renamed ? xmlName(key) : key, child);
+    return s;
+  }
+  // Otherwise as an object of the names would be: two keys that make the same name keep the first one's
+  // place and the last one's value; `key_cn` becomes the cn attribute of a text `key`.
+  const keys = new Set(entries.map(([k]) => k));
+  const byName = new Map<string, { child: Tree; cn?: unknown }>();
+  for (const [key, child] of entries) {
+    if (key.endsWith('_cn') && keys.has(key.slice(0, -3))) continue;
+    const cn = value instanceof Map ? undefined : (value as TreeObject)[`${key}_cn`];
+    const withCn = cn !== undefined && (child === null || typeof child !== 'object');
+    byName.set(xmlName(key), withCn ? { child, cn: cn ?? '' } : { child });
+  }
+  for (const [name, { child, cn }] of byName) s += element(name, child, cn);
+  return s;
+}
+
+/** The XML declaration and the tree as the root element's content; written by hand, as fast as it gets. */
+export function buildXml(rootName: string, tree: Tree): string {
+  return XML_DECLARATION + element(rootName, tree);
 }

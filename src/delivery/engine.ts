@@ -1,7 +1,7 @@
-// The delivery engine: claims due deliveries (claim.ts) ahead of the in-flight caps, hands each to the
-// transport (transport.ts: built, signed and sent on a sender thread or here, capped overall and per hook),
-// records every attempt in batches (record.ts), schedules retries, and queues the admins' e-mail when a
-// delivery finally fails. It wakes on notify() (after a write, for low latency) and otherwise polls; the
+// The delivery engine: claims due deliveries (claim.ts) ahead of the in-flight caps, hands them to the
+// transport (transport.ts: built, signed and sent on a sender thread or here) as the caps, overall and per
+// hook, allow; records every attempt in batches (record.ts), schedules retries, and queues the admins'
+// e-mail when a delivery finally fails. It wakes on notify() (after a write, for low latency) and otherwise polls; the
 // database holds all of its state, so any number of nodes can run one, and a node that dies leaves only
 // leases that expire.
 import os from 'node:os';

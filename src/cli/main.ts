@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, parseDuration, settings, type Config } from '.
 import { makeLogger, quickstartAdmin, startServer } from '../main.js';
 import { openStorage } from '../storage/open.js';
 import { addGroup, addUser, createAccount, type Role } from '../accounts/accounts.js';
-import { prune } from '../delivery/retention.js';
+import { addCounts, prune } from '../delivery/retention.js';
 import { recoverFailed } from '../delivery/recover.js';
 import { getHook } from '../webhooks/hooks.js';
 import { parseDate } from '../records/values.js';
@@ -241,12 +241,7 @@ program
       let total = { events: 0, deliveries: 0, attempts: 0, mail: 0 };
       for (;;) {
         const c = await prune(engine, Date.now() - ms);
-        total = {
-          events: total.events + c.events,
-          deliveries: total.deliveries + c.deliveries,
-          attempts: total.attempts + c.attempts,
-          mail: total.mail + c.mail,
-        };
+        total = addCounts(total, c);
         if (c.events + c.mail === 0) break;
       }
       process.stdout.write(

@@ -161,11 +161,6 @@ export async function dueLanes(
   return rows.map((r) => ({ hookId: Number(r.hook_id), room: Number(r.room) }));
 }
 
-/** Whether anything is due now (for any hook, whatever is in flight). */
-export async function hasDue(x: Executor, now: number): Promise<boolean> {
-  return (await dueLanes(x, { now, perHook: 1, busy: new Map(), limit: 1 })).length > 0;
-}
-
 interface ClaimedKey {
   account_id: number;
   hook_id: number;
@@ -233,14 +228,19 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
   if (keys.length === 0) return [];
   const details = await readDetails(x, keys);
   const attempts = new Map(keys.map((k) => [`${k.hook_id}:${k.event_id}`, Number(k.attempt_count)]));
-  return details.map((r) => ({
+  return details.map((r) => toClaimed(r, attempts.get(`${r.hook_id}:${r.event_id}`) ?? 1));
+}
+
+/** A delivery with its hook and event, ready to send; `attempt` is its attempt count with this one. */
+export function toClaimed(r: DetailRow, attempt: number): ClaimedDelivery {
+  return {
     accountId: r.account_id,
     hookId: r.hook_id,
     eventId: r.event_id,
-    attempt: attempts.get(`${r.hook_id}:${r.event_id}`) ?? 1,
+    attempt,
     hook: { title: r.title, url: r.url, contenttype: r.contenttype, secret: r.secret, active: r.active },
     event: { type: r.type, objectId: r.object_id, content: r.content, createdAt: r.created_at },
-  }));
+  };
 }
 
 /**

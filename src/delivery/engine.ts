@@ -1,9 +1,9 @@
 // The delivery engine: claims due deliveries (claim.ts) ahead of the in-flight caps, hands them to the
 // transport (transport.ts: built, signed and sent on a sender thread or here) as the caps, overall and per
 // hook, allow; records every attempt in batches (record.ts), schedules retries, and queues the admins'
-// e-mail when a delivery finally fails. It wakes on notify() (after a write, for low latency) and otherwise polls; the
-// database holds all of its state, so any number of nodes can run one, and a node that dies leaves only
-// leases that expire.
+// e-mail when a delivery finally fails. It wakes on notify() (after a write, for low latency) and otherwise
+// polls; the database holds all of its state, so any number of nodes can run one, and a node that dies
+// leaves only leases that expire.
 import os from 'node:os';
 import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -15,9 +15,17 @@ import { Errors } from '../errors.js';
 import { applyRetryAfter, nextDelay, parseRetryAfter } from '../webhooks/schedule.js';
 import { webhookId } from '../webhooks/signer.js';
 import { systemClock, type Clock } from './clock.js';
-import { claimDue, dueLanes, readDelivery, releaseClaims, type ClaimedDelivery, type Lane } from './claim.js';
+import {
+  claimDue,
+  dueLanes,
+  readDelivery,
+  releaseClaims,
+  toClaimed,
+  type ClaimedDelivery,
+  type Lane,
+} from './claim.js';
 import { attemptsOf, insertAttempt, markSucceeded, noteHookFailure, Recorder, type Trigger } from './record.js';
-import type { SendResult } from './send.js';
+import { failedAttempt, type SendResult } from './send.js';
 import { LocalTransport, ThreadTransport, type Transport } from './transport.js';
 import { DeliveryMetrics, type DeliveryObserver } from './metrics.js';
 import { TargetGuard } from './ssrf.js';
@@ -208,14 +216,7 @@ export class DeliveryEngine {
   async redeliver(accountId: number, hookId: number, eventId: number): Promise<TreeObject> {
     const row = await this.engine.read((x) => readDelivery(x, { accountId, hookId, eventId }));
     if (!row) throw Errors.notFound('delivery', `No delivery of event ${eventId} to hook ${hookId}`);
-    const d: ClaimedDelivery = {
-      accountId,
-      hookId,
-      eventId,
-      attempt: 0,
-      hook: { title: row.title, url: row.url, contenttype: row.contenttype, secret: row.secret, active: row.active },
-      event: { type: row.type, objectId: row.object_id, content: row.content, createdAt: row.created_at },
-    };
+    const d = toClaimed(row, 0);
     const startedAt = this.clock.now();
     const result = await this.attempt(d, startedAt);
     const now = this.clock.now();
@@ -380,15 +381,7 @@ export class DeliveryEngine {
 
   /** One attempt; never rejects (a transport that throws is a failed attempt, so no slot is ever lost). */
   private attempt(d: ClaimedDelivery, now: number, stop?: AbortSignal): Promise<SendResult> {
-    return this.transport.send(d, now, stop).catch((e: Error) => ({
-      ok: false,
-      statusCode: null,
-      error: `sending failed: ${e.message}`,
-      responseBody: null,
-      durationMs: 0,
-      retryAfter: null,
-      aborted: false,
-    }));
+    return this.transport.send(d, now, stop).catch((e: Error) => failedAttempt(`sending failed: ${e.message}`));
   }
 
   private attemptRecord(d: ClaimedDelivery, trigger: Trigger, startedAt: number, r: SendResult) {
@@ -500,10 +493,9 @@ export function buildDelivery(
   const clock = options.clock ?? systemClock;
   const guard = new TargetGuard(config.allowedTargets);
   const mailer = new Mailer(engine, { smtpUrl: config.smtpUrl, from: config.mailFrom, clock, logger: options.logger });
-  // The gauges read the engine at scrape time; the engine reports to the metrics as it works.
-  let engineRef: DeliveryEngine | null = null;
-  const metrics = new DeliveryMetrics(() => engineRef?.inFlight ?? 0);
-  const delivery = new DeliveryEngine({
+  // The gauges read the engine at scrape time (after it exists); the engine reports to the metrics as it works.
+  const metrics = new DeliveryMetrics((): number => delivery.inFlight);
+  const delivery: DeliveryEngine = new DeliveryEngine({
     observer: metrics,
     engine,
     guard,
@@ -530,6 +522,5 @@ export function buildDelivery(
     concurrencyPerHook: config.deliveryConcurrencyPerHook,
     logger: options.logger,
   });
-  engineRef = delivery;
   return { guard, mailer, delivery, metrics };
 }

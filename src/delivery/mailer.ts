@@ -68,11 +68,6 @@ export class Mailer {
       : null;
   }
 
-  /** Whether an SMTP server is configured (otherwise e-mail is only kept). */
-  get sends(): boolean {
-    return this.transport !== null;
-  }
-
   /**
    * Queues a message inside the caller's transaction: it is sent after that transaction commits (by the
    * mail loop, or flush()). Answers its id.

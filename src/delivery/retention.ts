@@ -14,6 +14,16 @@ export interface PruneCounts {
 
 const BATCH = 500;
 
+/** Counts added up, field by field. */
+export function addCounts(a: PruneCounts, b: Partial<PruneCounts>): PruneCounts {
+  return {
+    events: a.events + (b.events ?? 0),
+    deliveries: a.deliveries + (b.deliveries ?? 0),
+    attempts: a.attempts + (b.attempts ?? 0),
+    mail: a.mail + (b.mail ?? 0),
+  };
+}
+
 const ids = (x: Executor) => `SELECT id FROM (${x.dialect.jsonRows([['id', 'int']])}) AS k`;
 
 /** One batch of one account, after event id `after`: answers what it deleted and where to go on. */
@@ -59,12 +69,12 @@ async function pruneBatch(
  * next run goes on where this one could not). Answers what it deleted.
  */
 export async function prune(engine: Engine, cutoff: number, maxBatches = 200): Promise<PruneCounts> {
-  const total: PruneCounts = { events: 0, deliveries: 0, attempts: 0, mail: 0 };
+  let total: PruneCounts = { events: 0, deliveries: 0, attempts: 0, mail: 0 };
   const accounts = await engine.read((x) => x.all<{ id: number }>('SELECT id FROM accounts ORDER BY id'));
   let batches = 0;
   for (const { id } of accounts) {
     const accountId = Number(id);
-    total.mail += await engine.write(
+    const mail = await engine.write(
       async (x) =>
         (
           await x.run('DELETE FROM mailbox WHERE account_id = ? AND created_at < ? AND next_send_at IS NULL', [
@@ -73,13 +83,12 @@ export async function prune(engine: Engine, cutoff: number, maxBatches = 200): P
           ])
         ).changes,
     );
+    total = addCounts(total, { mail });
     let after = 0;
     while (batches < maxBatches) {
       batches++;
       const { counts, next } = await engine.write((x) => pruneBatch(x, accountId, cutoff, after));
-      total.events += counts.events;
-      total.deliveries += counts.deliveries;
-      total.attempts += counts.attempts;
+      total = addCounts(total, counts);
       if (next === null) break;
       after = next;
     }

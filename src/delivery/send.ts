@@ -22,6 +22,11 @@ export interface SendResult {
   aborted: boolean;
 }
 
+/** A failed attempt that got no answer at all (nothing was sent, or what happened to it is unknown). */
+export function failedAttempt(error: string): SendResult {
+  return { ok: false, statusCode: null, error, responseBody: null, durationMs: 0, retryAfter: null, aborted: false };
+}
+
 export class Sender {
   private readonly agent: Agent;
 

@@ -5,7 +5,7 @@
 // receiver's failure.
 import { Worker } from 'node:worker_threads';
 import { buildNotification, type NotificationSource } from './notification.js';
-import { Sender, type SendResult } from './send.js';
+import { Sender, failedAttempt, type SendResult } from './send.js';
 import type { TargetGuard } from './ssrf.js';
 
 export interface Transport {
@@ -13,16 +13,6 @@ export interface Transport {
   send(d: NotificationSource, nowMs: number, stop?: AbortSignal): Promise<SendResult>;
   close(): Promise<void>;
 }
-
-const failed = (error: string): SendResult => ({
-  ok: false,
-  statusCode: null,
-  error,
-  responseBody: null,
-  durationMs: 0,
-  retryAfter: null,
-  aborted: false,
-});
 
 export class LocalTransport implements Transport {
   private readonly sender: Sender;
@@ -37,7 +27,7 @@ export class LocalTransport implements Transport {
       n = buildNotification(d, nowMs);
     } catch (e) {
       // A stored event that cannot be encoded: a failed attempt like any other, retried and reported.
-      return failed(`notification could not be built: ${(e as Error).message}`);
+      return failedAttempt(`notification could not be built: ${(e as Error).message}`);
     }
     return this.sender.send(n, stop);
   }
@@ -104,7 +94,7 @@ class SenderThread {
       if (this.current === me) this.current = null;
       // What the thread had is lost with it: failed attempts (the requests may or may not have gone out),
       // retried on the schedule. The next send starts a new thread.
-      for (const resolve of me.pending.values()) resolve(failed(`sender thread stopped: ${why}`));
+      for (const resolve of me.pending.values()) resolve(failedAttempt(`sender thread stopped: ${why}`));
       me.pending.clear();
     };
     worker.on('error', (e) => lost(e.message));
@@ -128,7 +118,7 @@ class SenderThread {
     const batch = this.queue.splice(0);
     if (this.closed) {
       // Never sent: given back, not counted as attempts.
-      for (const q of batch) q.resolve({ ...failed('sender threads closed'), aborted: true });
+      for (const q of batch) q.resolve({ ...failedAttempt('sender threads closed'), aborted: true });
       return;
     }
     if (batch.length === 0) return;
@@ -166,7 +156,7 @@ export class ThreadTransport implements Transport {
       this.stops.add(stop);
       stop.addEventListener('abort', () => this.threads.forEach((t) => t.stop()), { once: true });
     }
-    if (stop?.aborted) return Promise.resolve({ ...failed('stopped before the answer'), aborted: true });
+    if (stop?.aborted) return Promise.resolve({ ...failedAttempt('stopped before the answer'), aborted: true });
     const thread = this.threads[this.next++ % this.threads.length];
     // Only what building the notification needs crosses (not the claimed delivery's other fields).
     const job: SendJob = {

@@ -1,7 +1,7 @@
 // XML in and out. Input: DOCTYPE and entity declarations are refused outright (no entity expansion, ever);
 // the document must be well formed. Output: the XML declaration first, `id123` element names for numeric
 // keys, `cn` attributes.
-import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { Errors } from '../errors.js';
 import type { Tree, TreeObject } from './tree.js';
 
@@ -13,13 +13,6 @@ const parser = new XMLParser({
   htmlEntities: true,
   ignoreDeclaration: true,
   ignorePiTags: true,
-});
-
-const builder = new XMLBuilder({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  suppressEmptyNode: true,
-  processEntities: true,
 });
 
 export const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
@@ -59,37 +52,11 @@ export function parseXml(text: string): TreeObject {
 }
 
 /** Numeric keys become id123 (Solve360's list shape); anything else not valid as a name is made valid. */
-function xmlName(key: string): string {
+export function xmlName(key: string): string {
   if (/^\d/.test(key)) return `id${key}`;
   if (/^[A-Za-z_][\w.-]*$/.test(key)) return key;
   const safe = key.replace(/[^\w.-]/g, '_');
   return /^[A-Za-z_]/.test(safe) ? safe : `_${safe}`;
-}
-
-/** Converts the neutral tree into fast-xml-parser's builder input (kept as the reference of writeXml's tests). */
-function toBuilder(value: Tree): unknown {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'boolean') return value ? 1 : 0;
-  if (typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(toBuilder);
-  const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
-  const out: Record<string, unknown> = {};
-  const keys = new Set(entries.map(([k]) => k));
-  for (const [key, child] of entries) {
-    if (key.endsWith('_cn') && keys.has(key.slice(0, -3))) continue;
-    const cn = value instanceof Map ? undefined : (value as TreeObject)[`${key}_cn`];
-    if (cn !== undefined && (child === null || typeof child !== 'object')) {
-      out[xmlName(key)] = { '#text': toBuilder(child), '@_cn': cn ?? '' };
-    } else {
-      out[xmlName(key)] = toBuilder(child);
-    }
-  }
-  return out;
-}
-
-/** The same document through fast-xml-parser's builder: the reference writeXml is tested against. */
-export function buildXmlReference(rootName: string, tree: Tree): string {
-  return XML_DECLARATION + (builder.build({ [rootName]: toBuilder(tree) }) as string);
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };

@@ -1,9 +1,41 @@
 // The hand-written XML writer against fast-xml-parser's builder (the writer it replaced) on thousands of
 // random trees: the same bytes, so clients and receivers see no difference; plus what no tree may break.
 import { describe, expect, it } from 'vitest';
-import { XMLParser } from 'fast-xml-parser';
-import { buildXml, buildXmlReference, parseXml } from '../../src/dialect/xml.js';
-import type { Tree } from '../../src/dialect/tree.js';
+import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { XML_DECLARATION, buildXml, parseXml, xmlName } from '../../src/dialect/xml.js';
+import type { Tree, TreeObject } from '../../src/dialect/tree.js';
+
+/** The writer this one replaced: the tree turned into fast-xml-parser's builder input, then its builder. */
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  suppressEmptyNode: true,
+  processEntities: true,
+});
+
+function toBuilder(value: Tree): unknown {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(toBuilder);
+  const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
+  const out: Record<string, unknown> = {};
+  const keys = new Set(entries.map(([k]) => k));
+  for (const [key, child] of entries) {
+    if (key.endsWith('_cn') && keys.has(key.slice(0, -3))) continue;
+    const cn = value instanceof Map ? undefined : (value as TreeObject)[`${key}_cn`];
+    if (cn !== undefined && (child === null || typeof child !== 'object')) {
+      out[xmlName(key)] = { '#text': toBuilder(child), '@_cn': cn ?? '' };
+    } else {
+      out[xmlName(key)] = toBuilder(child);
+    }
+  }
+  return out;
+}
+
+function buildXmlReference(rootName: string, tree: Tree): string {
+  return XML_DECLARATION + (builder.build({ [rootName]: toBuilder(tree) }) as string);
+}
 
 /** A small deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
 function rng(seed: number) {

@@ -27,8 +27,21 @@ export function failedAttempt(error: string): SendResult {
   return { ok: false, statusCode: null, error, responseBody: null, durationMs: 0, retryAfter: null, aborted: false };
 }
 
+/** Where a hook URL sends to, parsed once: the origin and path undici wants. */
+interface Target {
+  origin: string;
+  path: string;
+}
+
+/** Hook URLs remembered parsed (and, for IP literals, checked); cleared when it grows past this. */
+const TARGETS_KEPT = 10_000;
+
 export class Sender {
   private readonly agent: Agent;
+  private readonly targets = new Map<string, Target>();
+  /** cut-short functions of the requests in flight, for the stop signals listened to */
+  private readonly cutters = new Set<(why: 'stop') => void>();
+  private readonly stops = new WeakSet<AbortSignal>();
 
   constructor(
     private readonly guard: TargetGuard,
@@ -42,6 +55,30 @@ export class Sender {
       // undici 7 follows no redirects unless the redirect interceptor is added, and it is not.
       connect: { lookup: guard.lookup, timeout: timeoutMs },
     });
+  }
+
+  /**
+   * The URL parsed, and an IP literal checked against the guard (Node resolves nothing for an IP literal, so
+   * the connect lookup never sees it). Only allowed targets are remembered: the guard's answer for an
+   * address never changes, and a refused one is checked (and refused) again on every attempt.
+   */
+  private target(href: string): Target {
+    let t = this.targets.get(href);
+    if (t) return t;
+    const url = new URL(href);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (net.isIP(host)) this.guard.assertAllowed(host);
+    t = { origin: url.origin, path: url.pathname + url.search };
+    if (this.targets.size >= TARGETS_KEPT) this.targets.clear();
+    this.targets.set(href, t);
+    return t;
+  }
+
+  /** One listener per stop signal (not one per request): it cuts short every request in flight. */
+  private listen(stop: AbortSignal): void {
+    if (this.stops.has(stop)) return;
+    this.stops.add(stop);
+    stop.addEventListener('abort', () => this.cutters.forEach((cut) => cut('stop')), { once: true });
   }
 
   /**
@@ -64,7 +101,7 @@ export class Sender {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        stop?.removeEventListener('abort', onStop);
+        this.cutters.delete(cutShort);
         resolve({ ...r, durationMs: ms(), responseBody: kept.length > 0 || statusCode !== null ? text(kept) : null });
       };
       const cutShort = (why: 'timeout' | 'stop') => {
@@ -84,16 +121,15 @@ export class Sender {
         finish({ ok: false, statusCode, error, retryAfter: null, aborted });
       };
       const timer = setTimeout(() => cutShort('timeout'), this.timeoutMs);
-      const onStop = () => cutShort('stop');
       try {
-        const url = new URL(n.url);
-        const host = url.hostname.replace(/^\[|\]$/g, '');
-        // Node resolves nothing for an IP literal, so the connect lookup never sees it: check it here.
-        if (net.isIP(host)) this.guard.assertAllowed(host);
+        const target = this.target(n.url);
         if (stop?.aborted) return cutShort('stop');
-        stop?.addEventListener('abort', onStop, { once: true });
+        if (stop) {
+          this.listen(stop);
+          this.cutters.add(cutShort);
+        }
         this.agent.dispatch(
-          { origin: url.origin, path: url.pathname + url.search, method: 'POST', headers: n.headers, body: n.body },
+          { origin: target.origin, path: target.path, method: 'POST', headers: n.headers, body: n.body },
           {
             onRequestStart: (c) => {
               controller = c;

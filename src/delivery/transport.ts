@@ -37,15 +37,65 @@ export class LocalTransport implements Transport {
   }
 }
 
-/** What crosses to a sender thread: the parts of the delivery that building the notification needs. */
-export interface SendJob {
-  id: number;
-  nowMs: number;
-  d: NotificationSource;
+/**
+ * What crosses to a sender thread and back, as flat arrays of primitives: structured cloning copies those
+ * much faster than objects (no property names per item), and every attempt crosses twice.
+ * A job: the attempt's id, its time, and what building the notification needs.
+ */
+export type SendJob = [
+  id: number,
+  nowMs: number,
+  hookId: number,
+  eventId: number,
+  url: string,
+  contenttype: string,
+  secret: string,
+  type: string,
+  objectId: number,
+  content: string,
+];
+export type Answer = [
+  id: number,
+  ok: boolean,
+  statusCode: number | null,
+  error: string | null,
+  responseBody: string | null,
+  durationMs: number,
+  retryAfter: string | null,
+  aborted: boolean,
+];
+
+export function packJob(id: number, nowMs: number, d: NotificationSource): SendJob {
+  return [
+    id,
+    nowMs,
+    d.hookId,
+    d.eventId,
+    d.hook.url,
+    d.hook.contenttype,
+    d.hook.secret,
+    d.event.type,
+    d.event.objectId,
+    d.event.content,
+  ];
+}
+
+export function unpackJob(j: SendJob): { id: number; nowMs: number; d: NotificationSource } {
+  const [id, nowMs, hookId, eventId, url, contenttype, secret, type, objectId, content] = j;
+  return { id, nowMs, d: { hookId, eventId, hook: { url, contenttype, secret }, event: { type, objectId, content } } };
+}
+
+export function packAnswer(id: number, r: SendResult): Answer {
+  return [id, r.ok, r.statusCode, r.error, r.responseBody, r.durationMs, r.retryAfter, r.aborted];
+}
+
+function unpackAnswer(a: Answer): SendResult {
+  const [, ok, statusCode, error, responseBody, durationMs, retryAfter, aborted] = a;
+  return { ok, statusCode, error, responseBody, durationMs, retryAfter, aborted };
 }
 
 export type ToThread = { kind: 'send'; jobs: SendJob[] } | { kind: 'stop' };
-export type FromThread = { results: { id: number; result: SendResult }[] };
+export type FromThread = Answer[];
 
 export interface ThreadOptions {
   threads: number;
@@ -85,9 +135,9 @@ class SenderThread {
     const worker = startWorker({ allowedTargets: this.o.allowedTargets, timeoutMs: this.o.timeoutMs });
     const me = { worker, pending: new Map<number, (r: SendResult) => void>() };
     worker.on('message', (m: FromThread) => {
-      for (const { id, result } of m.results) {
-        me.pending.get(id)?.(result);
-        me.pending.delete(id);
+      for (const a of m) {
+        me.pending.get(a[0])?.(unpackAnswer(a));
+        me.pending.delete(a[0]);
       }
     });
     const lost = (why: string) => {
@@ -123,7 +173,7 @@ class SenderThread {
     }
     if (batch.length === 0) return;
     const thread = (this.current ??= this.start());
-    for (const q of batch) thread.pending.set(q.job.id, q.resolve);
+    for (const q of batch) thread.pending.set(q.job[0], q.resolve);
     thread.worker.postMessage({ kind: 'send', jobs: batch.map((q) => q.job) } satisfies ToThread);
   }
 
@@ -159,12 +209,7 @@ export class ThreadTransport implements Transport {
     if (stop?.aborted) return Promise.resolve({ ...failedAttempt('stopped before the answer'), aborted: true });
     const thread = this.threads[this.next++ % this.threads.length];
     // Only what building the notification needs crosses (not the claimed delivery's other fields).
-    const job: SendJob = {
-      id: ++this.seq,
-      nowMs,
-      d: { hookId: d.hookId, eventId: d.eventId, hook: d.hook, event: d.event },
-    };
-    return thread.send(job);
+    return thread.send(packJob(++this.seq, nowMs, d));
   }
 
   async close(): Promise<void> {

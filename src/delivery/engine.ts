@@ -61,6 +61,14 @@ export interface DeliveryEngineOptions {
   observer?: DeliveryObserver;
 }
 
+/** What failing a delivery for good did, for the log once its transaction has committed. */
+interface FailedNote {
+  /** the start of the failing streak, when this failure disabled the hook; else null */
+  disabledSince: number | null;
+  /** whether the admins' e-mail was queued (false: the account has no admin) */
+  told: boolean;
+}
+
 /** Deliveries claimed per round at most: a big backlog is taken in slices, interleaved with completions. */
 const CLAIM_BATCH = 200;
 /**
@@ -107,7 +115,7 @@ export class DeliveryEngine {
   private wakeUp: (() => void) | null = null;
   private woken = false;
   private stopped: Promise<void> | null = null;
-  private readonly recorder: Recorder<ClaimedDelivery>;
+  private readonly recorder: Recorder<ClaimedDelivery, FailedNote>;
 
   constructor(private readonly o: DeliveryEngineOptions) {
     this.engine = o.engine;
@@ -408,7 +416,7 @@ export class DeliveryEngine {
     this.attemptCount++;
     this.o.observer?.attempted(result.ok, result.durationMs);
     const delay = result.ok ? null : nextDelay(d.attempt, this.o.retrySchedule, this.o.random);
-    const failedNow = await this.recorder.add({
+    const failed = await this.recorder.add({
       delivery: d,
       attempt: this.attemptRecord(d, 'scheduled', startedAt, result),
       next: result.ok
@@ -421,9 +429,14 @@ export class DeliveryEngine {
             },
     });
     this.log(d, 'scheduled', result);
-    if (failedNow) {
+    if (failed) {
       this.o.observer?.failed();
       this.o.mailer.wake();
+      // Logged after the commit (once, whatever retried the transaction).
+      const { disabledSince, told } = failed.value;
+      const ids = { accountId: d.accountId, hookId: d.hookId };
+      if (disabledSince !== null) this.o.logger?.warn({ ...ids, failingSince: disabledSince }, 'hook disabled');
+      if (!told) this.o.logger?.warn(ids, 'delivery failed; the account has no admin to tell');
     }
   }
 
@@ -444,24 +457,16 @@ export class DeliveryEngine {
   /**
    * A delivery has just failed for good, in the transaction that failed it: its hook's failing streak is
    * noted (and the hook disabled when the streak is HOOKLINE_DISABLE_AFTER old), and the admins' e-mails
-   * are queued — all or nothing, whatever crashes when.
+   * are queued — all or nothing, whatever crashes when. Answers what to log once it has committed.
    */
-  private async onFailed(x: Executor, d: ClaimedDelivery): Promise<void> {
+  private async onFailed(x: Executor, d: ClaimedDelivery): Promise<FailedNote> {
     const now = this.clock.now();
     const disabledSince = await noteHookFailure(x, d, now, this.o.disableAfterMs ?? 0);
     const admins = await x.all<{ email: string }>(
       "SELECT email FROM users WHERE account_id = ? AND role = 'admin' ORDER BY id",
       [d.accountId],
     );
-    if (disabledSince !== null)
-      this.o.logger?.warn({ accountId: d.accountId, hookId: d.hookId, failingSince: disabledSince }, 'hook disabled');
-    if (admins.length === 0) {
-      this.o.logger?.warn(
-        { accountId: d.accountId, hookId: d.hookId },
-        'delivery failed; the account has no admin to tell',
-      );
-      return;
-    }
+    if (admins.length === 0) return { disabledSince, told: false };
     const to = admins.map((a) => a.email);
     const mail = failureMail({ ...d, webhookId: webhookId(d.hookId, d.eventId) }, await attemptsOf(x, d));
     await this.o.mailer.enqueue(x, { accountId: d.accountId, to, ...mail });
@@ -469,6 +474,7 @@ export class DeliveryEngine {
       const hook = { hookId: d.hookId, title: d.hook.title, url: d.hook.url };
       await this.o.mailer.enqueue(x, { accountId: d.accountId, to, ...disabledMail(hook, disabledSince, now) });
     }
+    return { disabledSince, told: true };
   }
 }
 

@@ -160,15 +160,16 @@ export interface Outcome<K extends Key = Key> {
 
 /**
  * Records scheduled attempts in one transaction. `onFailed` runs inside it for each delivery this
- * transaction failed (to queue the admin e-mail with it: both or neither).
+ * transaction failed (to queue the admin e-mail with it: both or neither); answers those deliveries with
+ * what onFailed answered, for the caller to act on once the transaction has committed.
  */
-export async function recordOutcomes<K extends Key>(
+export async function recordOutcomes<K extends Key, R>(
   x: Executor,
   owner: string,
   now: number,
   outcomes: readonly Outcome<K>[],
-  onFailed: (x: Executor, delivery: K) => Promise<void>,
-): Promise<K[]> {
+  onFailed: (x: Executor, delivery: K) => Promise<R>,
+): Promise<Map<K, R>> {
   await insertAttempts(
     x,
     outcomes.map((o) => o.attempt),
@@ -178,34 +179,36 @@ export async function recordOutcomes<K extends Key>(
     outcomes.filter((o) => o.next.state === 'succeeded').map((o) => o.delivery),
     now,
   );
-  const failed: K[] = [];
+  const failed = new Map<K, R>();
   for (const o of outcomes) {
     if (o.next.state === 'pending') await scheduleRetry(x, o.delivery, owner, o.next.retryAt, now);
-    else if (o.next.state === 'failed' && (await markFailed(x, o.delivery, owner, now))) {
-      await onFailed(x, o.delivery);
-      failed.push(o.delivery);
-    }
+    else if (o.next.state === 'failed' && (await markFailed(x, o.delivery, owner, now)))
+      failed.set(o.delivery, await onFailed(x, o.delivery));
   }
   return failed;
 }
 
 /**
  * Batches outcomes: those added in the same turn of the event loop are recorded in one engine.write (which
- * group-commits them with whatever else is writing). Each add() resolves once its outcome is committed.
+ * group-commits them with whatever else is writing). Each add() resolves once its outcome is committed:
+ * with what onFailed answered when that transaction failed the delivery for good, else with undefined.
  */
-export class Recorder<K extends Key> {
-  private queue: { outcome: Outcome<K>; resolve: (failedNow: boolean) => void; reject: (e: unknown) => void }[] = [];
+export class Recorder<K extends Key, R> {
+  private queue: {
+    outcome: Outcome<K>;
+    resolve: (failed: { value: R } | undefined) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   private scheduled = false;
 
   constructor(
     private readonly engine: Engine,
     private readonly owner: string,
     private readonly now: () => number,
-    private readonly onFailed: (x: Executor, delivery: K) => Promise<void>,
+    private readonly onFailed: (x: Executor, delivery: K) => Promise<R>,
   ) {}
 
-  /** Answers whether this outcome failed the delivery for good. */
-  add(outcome: Outcome<K>): Promise<boolean> {
+  add(outcome: Outcome<K>): Promise<{ value: R } | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({ outcome, resolve, reject });
       if (!this.scheduled) {
@@ -237,8 +240,10 @@ export class Recorder<K extends Key> {
         this.onFailed,
       ),
     );
-    const failedSet = new Set(failed);
-    for (const b of batch) b.resolve(failedSet.has(b.outcome.delivery));
+    for (const b of batch) {
+      const d = b.outcome.delivery;
+      b.resolve(failed.has(d) ? { value: failed.get(d) as R } : undefined);
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 // clock for the retry schedule (no sleeping), and the properties that matter — every failure kind counts,
 // retries end in one e-mail, a hanging receiver starves nobody, an expired lease is re-claimed with the same
 // webhook-id, stop() hands work back, and a manual redelivery is recorded as such.
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { ENGINES, PG_URL, makeEngine, type TestEngine } from '../support/engines.js';
@@ -178,7 +179,9 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     const { accountId } = await newAccount(engine);
     const hookId = await insertHook(engine, accountId, { url: r.url, title: 'Flaky' });
     const day = 86_400_000;
-    const d = delivery(clock, { retrySchedule: [], disableAfterMs: 5 * day });
+    const logged: { msg: string; hookId?: number }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const d = delivery(clock, { retrySchedule: [], disableAfterMs: 5 * day, logger });
     const hook = () =>
       engine.read((x) =>
         x.get<{ active: number; failing_since: number | null }>(
@@ -213,6 +216,8 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     const disabled = smtp.mails.find((m) => m.text.includes('disabled after failing for 5.0 days'));
     expect(disabled?.text).toContain(`hook ${hookId}`);
     expect(disabled?.text).toContain(r.url);
+    // Logged once, after the commit that disabled it.
+    expect(logged.filter((l) => l.msg === 'hook disabled')).toEqual([expect.objectContaining({ hookId })]);
     // Disabled: new events are not delivered to it.
     await raiseEvent(engine, accountId, { now: clock.now() });
     expect(await d.runDue()).toBe(0);

@@ -77,45 +77,34 @@ export function lanesSql(dialect: Dialect): string {
                   SELECT 1 FROM deliveries d
                    WHERE d.state = 'pending' AND d.hook_id = r.hook_id AND d.next_attempt_at <= ?
                      AND (d.lease_until IS NULL OR d.lease_until < ?)
-                   ORDER BY d.next_attempt_at, d.event_id LIMIT ?) AS x) AS ready
+                   ORDER BY d.next_attempt_at, d.event_id LIMIT CAST(? AS INTEGER)) AS x) AS ready
           FROM rooms r
          WHERE r.room > 0
       )
       SELECT hook_id, CASE WHEN ready < room THEN ready ELSE room END AS room FROM candidates
        WHERE ready > 0
        ORDER BY first_due, hook_id
-       LIMIT ?`;
+       LIMIT CAST(? AS INTEGER)`;
 }
 
 /**
- * Takes up to `room` due deliveries of each lane, then the `limit` oldest of those, and leases them.
+ * Takes up to `room` due deliveries of each lane, then the `limit` oldest of those, and leases them: the
+ * claim for engines where several nodes write at once (PostgreSQL; SQLite's is claimOneWriter).
  *
- * - Each lane is read through deliveries_pending_by_hook in due order and stops after `room` rows: a lane
- *   costs what it takes, whatever its backlog. PostgreSQL says so with LATERAL … LIMIT room; SQLite has no
- *   LATERAL, so it reads the first rows of each lane up to the largest room (a correlated IN, same index
- *   walk) and ROW_NUMBER keeps `room` of them.
- * - On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several nodes claim at once without waiting for or taking
- *   each other's rows. SQLite has a single writer, so the plain UPDATE over the same subquery is safe there.
+ * - Each lane is read through deliveries_pending_by_hook in due order and stops after `room` rows
+ *   (LATERAL … LIMIT room): a lane costs what it takes, whatever its backlog.
+ * - `FOR UPDATE SKIP LOCKED` lets several nodes claim at once without waiting for or taking each other's rows.
  * - The attempt is counted here, at claim time: a crash mid-attempt still uses one up.
  */
 export function claimSql(dialect: Dialect): string {
-  const lane =
-    dialect.name === 'postgres'
-      ? `SELECT y.account_id, y.hook_id, y.event_id, y.next_attempt_at, l.room
+  const lane = `SELECT y.account_id, y.hook_id, y.event_id, y.next_attempt_at, l.room
            FROM lanes l CROSS JOIN LATERAL (
              SELECT d.account_id, d.hook_id, d.event_id, d.next_attempt_at FROM deliveries d
               WHERE d.hook_id = l.hook_id AND d.state = 'pending' AND d.next_attempt_at <= ?
                 AND (d.lease_until IS NULL OR d.lease_until < ?)
               ORDER BY d.next_attempt_at, d.event_id
               LIMIT LEAST(l.room, CAST(? AS BIGINT))
-              FOR UPDATE SKIP LOCKED) y`
-      : `SELECT y.account_id, y.hook_id, y.event_id, y.next_attempt_at, l.room
-           FROM lanes l JOIN deliveries y ON y.rowid IN (
-             SELECT d.rowid FROM deliveries d
-              WHERE d.hook_id = l.hook_id AND d.state = 'pending' AND d.next_attempt_at <= ?
-                AND (d.lease_until IS NULL OR d.lease_until < ?)
-              ORDER BY d.next_attempt_at, d.event_id
-              LIMIT ?)`;
+              FOR UPDATE SKIP LOCKED) y`;
   // A lane whose hook was paused since the lanes were read (or that the caller only remembered) takes nothing.
   return `WITH lanes AS (
         SELECT l.hook_id, l.room FROM (${dialect.jsonRows([
@@ -129,7 +118,7 @@ export function claimSql(dialect: Dialect): string {
                ROW_NUMBER() OVER (PARTITION BY hook_id ORDER BY next_attempt_at, event_id) AS rn
           FROM due
       ), picked AS (
-        SELECT account_id, hook_id, event_id FROM ranked WHERE rn <= room ORDER BY next_attempt_at, event_id LIMIT ?
+        SELECT account_id, hook_id, event_id FROM ranked WHERE rn <= room ORDER BY next_attempt_at, event_id LIMIT CAST(? AS INTEGER)
       )
       UPDATE deliveries
          SET lease_until = ?, lease_owner = ?, attempt_count = attempt_count + 1, updated_at = ?
@@ -190,10 +179,11 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
   const busy = new Map(o.busy);
   const contended = new Set<number>();
   let lanes = o.lanes ?? (await dueLanes(x, o));
-  if (x.dialect.name === 'sqlite') return claimOneWriter(x, o, lanes);
-  // SQLite (one writer) always gets what a lane said was ready: one round. On PostgreSQL a concurrent
-  // claimer may hold some of those rows (SKIP LOCKED passes over them): the lanes that came up short are
-  // left to it and the rest of the limit goes to the other lanes, for a few rounds at most.
+  // Without SKIP LOCKED there is one writer (SQLite): nothing can take a row between reading and leasing it.
+  if (!x.dialect.skipLocked) return claimOneWriter(x, o, lanes);
+  // A concurrent claimer may hold some of the rows a lane said were ready (SKIP LOCKED passes over them):
+  // the lanes that came up short are left to it and the rest of the limit goes to the other lanes, for a
+  // few rounds at most.
   for (let round = 0; round < 4; round++) {
     // The limit is shared out among the lanes, oldest first, so every row a lane locks is a row it takes
     // (rows locked but not taken would be skipped by concurrent claimers for nothing).
@@ -239,7 +229,7 @@ const ONE_WRITER_LANE = `SELECT d.rowid AS rid, d.account_id, d.event_id, d.atte
       WHERE d.hook_id = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
         AND (d.lease_until IS NULL OR d.lease_until < ?)
       ORDER BY d.next_attempt_at, d.event_id
-      LIMIT ?`;
+      LIMIT CAST(? AS INTEGER)`;
 
 /**
  * The claim where there is one writer (SQLite: the claim runs in the write transaction, so nothing can

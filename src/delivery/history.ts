@@ -70,7 +70,7 @@ export async function listDeliveries(
               e.type, e.object_id
          FROM deliveries d JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
         WHERE ${where.join(' AND ')}
-        ORDER BY d.event_id DESC LIMIT ?`,
+        ORDER BY d.event_id DESC LIMIT CAST(? AS INTEGER)`,
       [...args, limit],
     );
     const attempts = new Map<number, TreeObject[]>();

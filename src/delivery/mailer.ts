@@ -219,10 +219,10 @@ export async function listMailbox(
   const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
   return engine.read((x) =>
     options.accountId === undefined
-      ? x.all<MailboxRow>('SELECT * FROM mailbox ORDER BY created_at DESC, id DESC LIMIT ?', [limit])
-      : x.all<MailboxRow>('SELECT * FROM mailbox WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?', [
-          options.accountId,
-          limit,
-        ]),
+      ? x.all<MailboxRow>('SELECT * FROM mailbox ORDER BY created_at DESC, id DESC LIMIT CAST(? AS INTEGER)', [limit])
+      : x.all<MailboxRow>(
+          'SELECT * FROM mailbox WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT CAST(? AS INTEGER)',
+          [options.accountId, limit],
+        ),
   );
 }

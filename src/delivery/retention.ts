@@ -35,7 +35,7 @@ async function pruneBatch(
 ): Promise<{ counts: PruneCounts; next: number | null }> {
   const counts: PruneCounts = { events: 0, deliveries: 0, attempts: 0, mail: 0 };
   const rows = await x.all<{ id: number; created_at: number }>(
-    'SELECT id, created_at FROM events WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?',
+    'SELECT id, created_at FROM events WHERE account_id = ? AND id > ? ORDER BY id LIMIT CAST(? AS INTEGER)',
     [accountId, after, BATCH],
   );
   const old = rows.filter((r) => Number(r.created_at) < cutoff).map((r) => Number(r.id));

@@ -715,7 +715,7 @@ export async function listItems(
       `SELECT ${ITEM_COLUMNS.split(', ')
         .map((c) => `i.${c}`)
         .join(', ')} FROM items i WHERE ${whereSql}
-        ORDER BY ${sortExpr} ${dir} NULLS LAST, i.id ${dir} LIMIT ? OFFSET ?`,
+        ORDER BY ${sortExpr} ${dir} NULLS LAST, i.id ${dir} LIMIT CAST(? AS INTEGER) OFFSET CAST(? AS INTEGER)`,
       [...args, p.limit, p.start],
     );
     const companies = p.layout ? await companyNamesFor(x, ctx.actor.accountId, rows) : new Map<number, string>();

@@ -455,7 +455,7 @@ export function reportQuery(dialect: Engine['dialect'], ctx: Ctx, name: string, 
   const from = `FROM activities a JOIN items i ON i.account_id = a.account_id AND i.id = a.parent_id AND i.deleted_at IS NULL`;
   return {
     name,
-    sql: `SELECT ${columns} ${from} WHERE ${where} ORDER BY ${q.order} LIMIT ? OFFSET ?`,
+    sql: `SELECT ${columns} ${from} WHERE ${where} ORDER BY ${q.order} LIMIT CAST(? AS INTEGER) OFFSET CAST(? AS INTEGER)`,
     countSql: `SELECT COUNT(*) AS n ${from} WHERE ${where}`,
     args: [ctx.actor.accountId, ...q.args],
     limit: Math.min(Math.max(Number(limitText || MAX_REPORT_ROWS), 1), MAX_REPORT_ROWS),

@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'hookline-data/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', 'hookline-data/', 'coverage/', 'bench/_*'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

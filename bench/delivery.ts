@@ -11,6 +11,7 @@ import { ADMIN, AUTH, startHookline } from './processes.js';
 import { openStorage } from '../src/storage/open.js';
 import { ensureAdmin } from '../src/accounts/accounts.js';
 import { raise } from '../src/records/events.js';
+import { ThreadTransport } from '../src/delivery/transport.js';
 
 const SECRET = 'bench-secret';
 const CONCURRENCY = 50;
@@ -102,6 +103,46 @@ export async function bareDeliveryReference(durationMs: number) {
       durationMs,
     });
   } finally {
+    await rx.close();
+  }
+}
+
+/**
+ * The delivery path without the database: Hookline's sender thread (ThreadTransport: the same thread
+ * messages, building, signing and undici dispatch as the engine) fed from this thread at the same
+ * concurrency, to the same kind of receiver. The gap between this and the drain is the database and the
+ * engine's bookkeeping; the gap between this and the reference is building, signing and the thread hop.
+ */
+export async function transportOnly(durationMs: number): Promise<DeliveryFigures> {
+  const rx = await startReceiver();
+  const transport = new ThreadTransport({ threads: 1, allowedTargets: ['127.0.0.0/8'], timeoutMs: 10_000 });
+  try {
+    const hook = { url: rx.url, contenttype: 'json', secret: SECRET };
+    let i = 0;
+    const run = async (ms: number) => {
+      const end = performance.now() + ms;
+      const started = performance.now();
+      let sent = 0;
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (performance.now() < end) {
+            const id = ++i;
+            const content = JSON.stringify({ item: { id, name: `Backlog ${id}` } });
+            const event = { type: 'items.create', objectId: id, content };
+            const r = await transport.send({ hookId: 1, eventId: id, hook, event }, Date.now());
+            if (!r.ok) throw new Error(`transport: ${r.error}`);
+            sent++;
+          }
+        }),
+      );
+      return sent / ((performance.now() - started) / 1000);
+    };
+    await run(1000); // warm-up: the thread starts, connections open, code is compiled
+    const rate = await run(durationMs);
+    if (rx.bad() > 0) throw new Error(`${rx.bad()} notifications failed the signature check`);
+    return { rate, p50: NaN, p99: NaN, count: rx.arrivals.size };
+  } finally {
+    await transport.close();
     await rx.close();
   }
 }

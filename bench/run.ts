@@ -2,7 +2,7 @@
 import { apiCreates, bareReference } from './api.js';
 import { pgReachable } from './processes.js';
 import type { LoadResult } from './load.js';
-import { bareDeliveryReference, drain, endToEnd, steady } from './delivery.js';
+import { bareDeliveryReference, drain, endToEnd, steady, transportOnly } from './delivery.js';
 import { runReportBench } from './reports.js';
 import { runBatchBench } from './batch.js';
 
@@ -44,6 +44,10 @@ if (only.has('delivery')) {
   );
   const ref = await bareDeliveryReference(Number(process.env.BENCH_DURATION_MS ?? 5000));
   console.log(line('reference: bare undici client → same receiver', ref));
+  const t = await transportOnly(Number(process.env.BENCH_DURATION_MS ?? 5000));
+  console.log(
+    `${'sender thread alone (no database, no engine)'.padEnd(46)} ${fmt(t.rate).padStart(8)} del/s   ratio ${fmt(t.rate / ref.rate, 2)}`,
+  );
   for (const engine of engines) {
     const e = await endToEnd(engine, n);
     console.log(

@@ -1,14 +1,7 @@
 // The claim: a dispatcher takes due deliveries for itself with a lease, counting the attempt at claim time
 // (graphile-worker style) so an attempt cut short by a crash still uses one up. An expired lease makes the
 // delivery claimable again, by this node or another: every event reaches every hook at least once.
-import type { Dialect, Executor, JsonColumn } from '../storage/port.js';
-
-/** A delivery's key as jsonRows columns. */
-export const KEY_COLUMNS: readonly JsonColumn[] = [
-  ['account_id', 'int'],
-  ['hook_id', 'int'],
-  ['event_id', 'int'],
-];
+import type { Dialect, Executor } from '../storage/port.js';
 
 export interface ClaimOptions {
   now: number;
@@ -95,6 +88,9 @@ export function lanesSql(dialect: Dialect): string {
  *   (LATERAL … LIMIT room): a lane costs what it takes, whatever its backlog.
  * - `FOR UPDATE SKIP LOCKED` lets several nodes claim at once without waiting for or taking each other's rows.
  * - The attempt is counted here, at claim time: a crash mid-attempt still uses one up.
+ * - What sending needs (hook and event) comes back from the same statement: one round trip per claim. The
+ *   joins are LATERAL by primary key, so the planner cannot turn them into scans of hooks or events (its
+ *   estimate of the UPDATE's rows is a guess).
  */
 export function claimSql(dialect: Dialect): string {
   const lane = `SELECT y.account_id, y.hook_id, y.event_id, y.next_attempt_at, l.room
@@ -119,11 +115,17 @@ export function claimSql(dialect: Dialect): string {
           FROM due
       ), picked AS (
         SELECT account_id, hook_id, event_id FROM ranked WHERE rn <= room ORDER BY next_attempt_at, event_id LIMIT CAST(? AS INTEGER)
-      )
-      UPDATE deliveries
-         SET lease_until = ?, lease_owner = ?, attempt_count = attempt_count + 1, updated_at = ?
-       WHERE (account_id, hook_id, event_id) IN (SELECT account_id, hook_id, event_id FROM picked)
-      RETURNING account_id, hook_id, event_id, attempt_count`;
+      ),
+      claimed AS (
+        UPDATE deliveries
+           SET lease_until = ?, lease_owner = ?, attempt_count = attempt_count + 1, updated_at = ?
+         WHERE (account_id, hook_id, event_id) IN (SELECT account_id, hook_id, event_id FROM picked)
+        RETURNING account_id, hook_id, event_id, attempt_count)
+      SELECT c.account_id, c.hook_id, c.event_id, c.attempt_count, h.title, h.url, h.contenttype, h.secret, h.active,
+             e.type, e.object_id, e.content, e.created_at
+        FROM claimed c
+        CROSS JOIN LATERAL (SELECT * FROM hooks h WHERE h.account_id = c.account_id AND h.id = c.hook_id) h
+        CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.account_id = c.account_id AND e.id = c.event_id) e`;
 }
 
 export interface Lane {
@@ -150,13 +152,6 @@ export async function dueLanes(
   return rows.map((r) => ({ hookId: Number(r.hook_id), room: Number(r.room) }));
 }
 
-interface ClaimedKey {
-  account_id: number;
-  hook_id: number;
-  event_id: number;
-  attempt_count: number;
-}
-
 export interface DetailRow {
   account_id: number;
   hook_id: number;
@@ -175,7 +170,7 @@ export interface DetailRow {
 /** Claims due deliveries and reads what sending them needs (hook and event). Run inside engine.write. */
 export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }): Promise<ClaimedDelivery[]> {
   if (o.limit <= 0) return [];
-  const keys: ClaimedKey[] = [];
+  const rows: (DetailRow & { attempt_count: number })[] = [];
   const busy = new Map(o.busy);
   const contended = new Set<number>();
   let lanes = o.lanes ?? (await dueLanes(x, o));
@@ -188,7 +183,7 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
     // The limit is shared out among the lanes, oldest first, so every row a lane locks is a row it takes
     // (rows locked but not taken would be skipped by concurrent claimers for nothing).
     const shares: [number, number][] = [];
-    let left = o.limit - keys.length;
+    let left = o.limit - rows.length;
     for (const l of lanes) {
       if (left <= 0) break;
       const take = Math.min(l.room, o.perHook, left);
@@ -197,7 +192,7 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
       left -= take;
     }
     if (shares.length === 0) break;
-    const got = await x.all<ClaimedKey>(claimSql(x.dialect), [
+    const got = await x.all<DetailRow & { attempt_count: number }>(claimSql(x.dialect), [
       JSON.stringify(shares),
       o.now,
       o.now,
@@ -207,23 +202,22 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
       o.owner,
       o.now,
     ]);
-    keys.push(...got);
+    rows.push(...got);
     const perLane = new Map<number, number>();
     for (const k of got) perLane.set(Number(k.hook_id), (perLane.get(Number(k.hook_id)) ?? 0) + 1);
     for (const [hookId, n] of perLane) busy.set(hookId, (busy.get(hookId) ?? 0) + n);
     const short = shares.filter(([hookId, take]) => (perLane.get(hookId) ?? 0) < take);
-    if (short.length === 0 || keys.length >= o.limit) break;
+    if (short.length === 0 || rows.length >= o.limit) break;
     for (const [hookId] of short) contended.add(hookId);
-    lanes = await dueLanes(x, { ...o, busy, limit: o.limit - keys.length + contended.size });
+    lanes = await dueLanes(x, { ...o, busy, limit: o.limit - rows.length + contended.size });
   }
-  if (keys.length === 0) return [];
-  const details = await readDetails(x, keys);
-  const attempts = new Map(keys.map((k) => [`${k.hook_id}:${k.event_id}`, Number(k.attempt_count)]));
-  return details.map((r) => toClaimed(r, attempts.get(`${r.hook_id}:${r.event_id}`) ?? 1));
+  // In event order: each hook's deliveries go out oldest first.
+  rows.sort((a, b) => Number(a.event_id) - Number(b.event_id) || Number(a.hook_id) - Number(b.hook_id));
+  return rows.map((r) => toClaimed(r, Number(r.attempt_count)));
 }
 
 /** The lane's due, unleased deliveries in due order, with their events: the first `take` of them. */
-const ONE_WRITER_LANE = `SELECT d.rowid AS rid, d.account_id, d.event_id, d.attempt_count,
+export const ONE_WRITER_LANE = `SELECT d.rowid AS rid, d.account_id, d.event_id, d.attempt_count,
             e.type, e.object_id, e.content, e.created_at
        FROM deliveries d CROSS JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
       WHERE d.hook_id = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
@@ -281,27 +275,6 @@ export function toClaimed(r: DetailRow, attempt: number): ClaimedDelivery {
     hook: { title: r.title, url: r.url, contenttype: r.contenttype, secret: r.secret, active: r.active },
     event: { type: r.type, objectId: r.object_id, content: r.content, createdAt: r.created_at },
   };
-}
-
-/**
- * Hook and event of the given deliveries (which the caller knows exist: it has just claimed them), in
- * event order. The deliveries table is left out on purpose: joined by its key from a JSON list, PostgreSQL
- * was seen to plan it as "every delivery of the hook, then filter", which grows with the hook's history.
- */
-export async function readDetails(
-  x: Executor,
-  keys: readonly { account_id: number; hook_id: number; event_id: number }[],
-): Promise<DetailRow[]> {
-  return x.all<DetailRow>(
-    `WITH k AS (${x.dialect.jsonRows(KEY_COLUMNS)})
-     SELECT k.account_id, k.hook_id, k.event_id, h.title, h.url, h.contenttype, h.secret, h.active,
-            e.type, e.object_id, e.content, e.created_at
-       FROM k
-       JOIN hooks h ON h.account_id = k.account_id AND h.id = k.hook_id
-       JOIN events e ON e.account_id = k.account_id AND e.id = k.event_id
-      ORDER BY k.event_id, k.hook_id`,
-    [JSON.stringify(keys.map((k) => [k.account_id, k.hook_id, k.event_id]))],
-  );
 }
 
 /** One delivery with its hook and event, or undefined when there is no such delivery. */

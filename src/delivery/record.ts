@@ -3,7 +3,6 @@
 // are recorded in batches: every attempt that finished in the same turn of the event loop shares one
 // INSERT, every success one UPDATE (see Recorder).
 import type { Engine, Executor, JsonColumn } from '../storage/port.js';
-import { KEY_COLUMNS } from './claim.js';
 
 export type Trigger = 'scheduled' | 'manual';
 
@@ -22,6 +21,13 @@ export interface AttemptRecord {
 type Key = { accountId: number; hookId: number; eventId: number };
 const KEY = 'account_id = ? AND hook_id = ? AND event_id = ?';
 const key = (k: Key) => [k.accountId, k.hookId, k.eventId];
+
+/** A delivery's key as jsonRows columns. */
+const KEY_COLUMNS: readonly JsonColumn[] = [
+  ['account_id', 'int'],
+  ['hook_id', 'int'],
+  ['event_id', 'int'],
+];
 
 const ATTEMPT_COLUMNS: readonly JsonColumn[] = [
   ['account_id', 'int'],

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
 import { FAN_OUT } from '../../src/records/events.js';
-import { lanesSql } from '../../src/delivery/claim.js';
+import { ONE_WRITER_LANE, claimSql, lanesSql } from '../../src/delivery/claim.js';
 import { insertHook, newAccount, raiseEvent } from './helpers.js';
 
 const OTHER_HOOKS = 10_000;
@@ -72,5 +72,34 @@ describe.each(ENGINES)('dispatch on %s', (name) => {
     const text = plan.map((p) => p.detail ?? p['QUERY PLAN']).join('\n');
     expect(text).toMatch(/hooks_by_id/);
     expect(text).not.toMatch(/Seq Scan on hooks|SCAN hooks\b/);
+  });
+
+  it('a claim reads its lane by index and the hooks and events it returns by key, never by scanning them', async () => {
+    if (name === 'sqlite') {
+      const plan = await db.engine.read((x) =>
+        x.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${ONE_WRITER_LANE}`, [matching[0], 1, 1, 16]),
+      );
+      const details = plan.map((p) => p.detail).join('\n');
+      expect(details).toMatch(/SEARCH d USING INDEX deliveries_pending_by_hook \(hook_id=\?/);
+      expect(details).toMatch(/SEARCH e USING INDEX \w+ \(account_id=\? AND id=\?\)/);
+      expect(details).not.toMatch(/SCAN (d|e|deliveries|events)\b/);
+      return;
+    }
+    const plan = await db.engine.write((x) =>
+      x.all<Record<string, string>>(`EXPLAIN ${claimSql(x.dialect)}`, [
+        JSON.stringify([[matching[0], 16]]),
+        1,
+        1,
+        16,
+        100,
+        2,
+        'plan',
+        1,
+      ]),
+    );
+    const text = plan.map((p) => p['QUERY PLAN']).join('\n');
+    expect(text).toMatch(/Index Scan using \w+ on events/);
+    expect(text).toMatch(/Index Scan using \w+ on hooks/);
+    expect(text).not.toMatch(/Seq Scan on (hooks|events|deliveries)/);
   });
 });

@@ -176,7 +176,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
   return {
     dialect: postgresDialect,
     async read(fn) {
-      // REPEATABLE READ gives a multi-statement read one snapshot; single reads go straight to the pool.
+      // REPEATABLE READ gives a multi-statement read one snapshot (two round trips more than a bare query,
+      // paid by single-statement reads too: the engine cannot know in advance how many statements fn runs).
       const client = await pool.connect();
       try {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');

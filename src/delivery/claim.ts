@@ -135,7 +135,8 @@ export interface Lane {
 
 /** See lanesSql. `limit` bounds the hooks (one delivery each at least). */
 export async function dueLanes(
-  x: Executor,
+  /** a transaction's executor, or anything that runs one read statement (Engine.readOne) */
+  x: Pick<Executor, 'dialect' | 'all'>,
   o: Pick<ClaimOptions, 'now' | 'perHook' | 'busy' | 'limit'>,
 ): Promise<Lane[]> {
   if (o.limit <= 0) return [];

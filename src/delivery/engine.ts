@@ -116,6 +116,8 @@ export class DeliveryEngine {
   private woken = false;
   private stopped: Promise<void> | null = null;
   private readonly recorder: Recorder<ClaimedDelivery, FailedNote>;
+  /** The lanes read is one statement, run often: no transaction around it (one round trip on PostgreSQL). */
+  private readonly lanesReader: Pick<Executor, 'dialect' | 'all'>;
 
   constructor(private readonly o: DeliveryEngineOptions) {
     this.engine = o.engine;
@@ -126,6 +128,10 @@ export class DeliveryEngine {
     this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     // Every request in flight listens for the stop: hundreds of listeners are expected, not a leak.
     setMaxListeners(0, this.stopSignal.signal);
+    this.lanesReader = {
+      dialect: o.engine.dialect,
+      all: <T>(sql: string, params?: readonly unknown[]) => o.engine.readOne<T>(sql, params),
+    };
     this.recorder = new Recorder(
       this.engine,
       this.owner,
@@ -301,7 +307,7 @@ export class DeliveryEngine {
       // Which hooks have work and room: a read, so an idle or saturated dispatcher never takes the writer.
       this.rescan = false;
       this.lastScan = performance.now();
-      lanes = await this.engine.read((x) => dueLanes(x, options));
+      lanes = await dueLanes(this.lanesReader, options);
     }
     if (lanes.length === 0) return 0;
     const claimStarted = performance.now();

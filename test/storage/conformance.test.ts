@@ -43,6 +43,30 @@ describe.each(ENGINES)('storage conformance on %s', (name) => {
     expect(row?.name).toBe(`committed-${id}`);
   });
 
+  it('readOne runs one read statement: committed rows, its parameters, never what a write has not committed', async () => {
+    const id = await db.engine.write(async (x) => {
+      const id = await x.nextId();
+      await insertCategory(x, id, `read-one-${id}`);
+      return id;
+    });
+    const sql = 'SELECT name FROM categories WHERE account_id = ? AND id = ? ORDER BY id LIMIT CAST(? AS INTEGER)';
+    expect(await db.engine.readOne<{ name: string }>(sql, [accountId, id, 5])).toEqual([{ name: `read-one-${id}` }]);
+    // A write in progress (inside its transaction, before the commit) is not seen.
+    let seenInside: unknown[] = ['not run'];
+    await db.engine.write(async (x) => {
+      const other = await x.nextId();
+      await insertCategory(x, other, `uncommitted-${other}`);
+      seenInside = await db.engine.readOne(sql, [accountId, other, 5]);
+    });
+    expect(seenInside).toEqual([]);
+    // Queued behind a read() in progress, it still answers.
+    const [a, b] = await Promise.all([
+      db.engine.read((x) => x.all(sql, [accountId, id, 5])),
+      db.engine.readOne(sql, [accountId, id, 5]),
+    ]);
+    expect(b).toEqual(a);
+  });
+
   it('rolls back everything a failing write did', async () => {
     let id = 0;
     await expect(

@@ -191,6 +191,9 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
         client.release();
       }
     },
+    async readOne<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+      return new PgExecutor(pool, ids).all<T>(sql, params);
+    },
     write: (fn) => committer.submit(fn),
     async solo(fn) {
       const client = await pool.connect();

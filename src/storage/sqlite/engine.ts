@@ -138,6 +138,12 @@ export function openSqlite(options: SqliteOptions): Engine {
       reading = run.catch(() => undefined);
       return run;
     },
+    readOne<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+      // A single statement is its own snapshot; queued behind the reads in progress on the one reader.
+      const run = reading.then(() => readExec.all<T>(sql, params));
+      reading = run.catch(() => undefined);
+      return run;
+    },
     write: (fn) => committer.submit(fn),
     solo: (fn) => committer.submit(fn),
     async close() {

@@ -243,11 +243,18 @@ export async function endToEnd(engine: 'sqlite' | 'postgres', n: number): Promis
 
 /**
  * Creates at a steady `rate` per second for `seconds` (open loop: each create is sent on time whatever the
- * answers do), after a second of warm-up at the same rate that is not counted. Latency from commit to arrival.
+ * answers do), after `warmSeconds` of warm-up at the same rate that are not counted (the server has just
+ * started: its first seconds carry JIT compilation and, on PostgreSQL, the first plans of every connection).
+ * Latency from commit to arrival.
  */
-export async function steady(engine: 'sqlite' | 'postgres', rate: number, seconds: number): Promise<LatencyFigures> {
+export async function steady(
+  engine: 'sqlite' | 'postgres',
+  rate: number,
+  seconds: number,
+  warmSeconds = 1,
+): Promise<LatencyFigures> {
   return withHookline(engine, async ({ rx, create }) => {
-    const warm = rate;
+    const warm = Math.round(rate * warmSeconds);
     const total = warm + Math.round(rate * seconds);
     const t0 = performance.now();
     const jobs: Promise<{ id: number; sent: number; answered: number }>[] = [];

@@ -40,7 +40,7 @@ if (only.has('delivery')) {
   // The drain is long enough that the server's warm-up (JIT, threads) is a small part of it.
   const drainN = Number(process.env.BENCH_DRAIN ?? 20000);
   console.log(
-    `\n== Delivery: ${n} contact creates through the API → signed notifications at a local receiver, concurrency 50;\n   then 500 creates/s for a steady latency; then the drain of a backlog of ${drainN} with no API traffic`,
+    `\n== Delivery: ${n} contact creates through the API → signed notifications at a local receiver, concurrency 50;\n   then 500 creates/s for a steady latency (after a warm-up); then the drain of a backlog of ${drainN} with no API traffic`,
   );
   const ref = await bareDeliveryReference(Number(process.env.BENCH_DURATION_MS ?? 5000));
   console.log(line('reference: bare undici client → same receiver', ref));
@@ -53,7 +53,12 @@ if (only.has('delivery')) {
     console.log(
       `${`hookline ${engine}: API → receiver`.padEnd(46)} ${fmt(e.rate).padStart(8)} del/s   p50 ${fmt(e.p50, 1).padStart(6)} ms   p99 ${fmt(e.p99, 1).padStart(6)} ms   ratio ${fmt(e.rate / ref.rate, 2)}`,
     );
-    const st = await steady(engine, 500, Number(process.env.BENCH_STEADY_SECONDS ?? 5));
+    const st = await steady(
+      engine,
+      500,
+      Number(process.env.BENCH_STEADY_SECONDS ?? 5),
+      Number(process.env.BENCH_WARMUP_SECONDS ?? 3),
+    );
     console.log(
       `${`hookline ${engine}: steady ${st.rate} events/s, commit → receiver`.padEnd(46)} ${fmt(st.count).padStart(8)} events  p50 ${fmt(st.p50, 1).padStart(6)} ms   p99 ${fmt(st.p99, 1).padStart(6)} ms   (from sending the create: p50 ${fmt(st.p50Sent, 1)} ms, p99 ${fmt(st.p99Sent, 1)} ms)`,
     );

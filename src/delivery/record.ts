@@ -3,6 +3,7 @@
 // are recorded in batches: every attempt that finished in the same turn of the event loop shares one
 // INSERT, every success one UPDATE (see Recorder).
 import type { Engine, Executor, JsonColumn } from '../storage/port.js';
+import { PerTurn } from './per-turn.js';
 
 export type Trigger = 'scheduled' | 'manual';
 
@@ -199,13 +200,14 @@ export async function recordOutcomes<K extends Key, R>(
  * group-commits them with whatever else is writing). Each add() resolves once its outcome is committed:
  * with what onFailed answered when that transaction failed the delivery for good, else with undefined.
  */
+interface Pending<K extends Key, R> {
+  outcome: Outcome<K>;
+  resolve: (failed: { value: R } | undefined) => void;
+  reject: (e: unknown) => void;
+}
+
 export class Recorder<K extends Key, R> {
-  private queue: {
-    outcome: Outcome<K>;
-    resolve: (failed: { value: R } | undefined) => void;
-    reject: (e: unknown) => void;
-  }[] = [];
-  private scheduled = false;
+  private readonly batches = new PerTurn<Pending<K, R>>((batch) => void this.flush(batch));
 
   constructor(
     private readonly engine: Engine,
@@ -215,18 +217,10 @@ export class Recorder<K extends Key, R> {
   ) {}
 
   add(outcome: Outcome<K>): Promise<{ value: R } | undefined> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ outcome, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
-    });
+    return new Promise((resolve, reject) => this.batches.add({ outcome, resolve, reject }));
   }
 
-  private async flush(): Promise<void> {
-    this.scheduled = false;
-    const batch = this.queue.splice(0);
+  private async flush(batch: Pending<K, R>[]): Promise<void> {
     try {
       await this.record(batch);
     } catch (e) {
@@ -236,7 +230,7 @@ export class Recorder<K extends Key, R> {
     }
   }
 
-  private async record(batch: typeof this.queue): Promise<void> {
+  private async record(batch: Pending<K, R>[]): Promise<void> {
     const failed = await this.engine.write((x) =>
       recordOutcomes(
         x,

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { buildNotification, type NotificationSource } from './notification.js';
 import { Sender, failedAttempt, type SendResult } from './send.js';
 import type { TargetGuard } from './ssrf.js';
+import { PerTurn } from './per-turn.js';
 
 export interface Transport {
   /** One attempt of the delivery at `nowMs` (its webhook-timestamp); `stop` aborts it (aborted: true). */
@@ -125,8 +126,8 @@ interface Queued {
 /** One sender thread, started on first use and again after it dies. */
 class SenderThread {
   private current: { worker: Worker; pending: Map<number, (r: SendResult) => void> } | null = null;
-  private queue: Queued[] = [];
-  private scheduled = false;
+  /** Every attempt started in one turn of the event loop crosses in one message. */
+  private readonly batches = new PerTurn<Queued>((batch) => this.flush(batch));
   private closed = false;
 
   constructor(private readonly o: ThreadOptions) {}
@@ -153,25 +154,15 @@ class SenderThread {
   }
 
   send(job: SendJob): Promise<SendResult> {
-    return new Promise((resolve) => {
-      this.queue.push({ job, resolve });
-      // Every attempt started in this turn of the event loop crosses in one message.
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    return new Promise((resolve) => this.batches.add({ job, resolve }));
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const batch = this.queue.splice(0);
+  private flush(batch: Queued[]): void {
     if (this.closed) {
       // Never sent: given back, not counted as attempts.
       for (const q of batch) q.resolve({ ...failedAttempt('sender threads closed'), aborted: true });
       return;
     }
-    if (batch.length === 0) return;
     const thread = (this.current ??= this.start());
     for (const q of batch) thread.pending.set(q.job[0], q.resolve);
     thread.worker.postMessage({ kind: 'send', jobs: batch.map((q) => q.job) } satisfies ToThread);

@@ -1,0 +1,21 @@
+// Collect and hand over once per turn of the event loop: everything added while the current turn runs is
+// handed to `flush` together, in one call, when the turn is over (setImmediate). The delivery path's
+// batching — outcomes into one transaction, jobs into one thread message, answers into one reply — is this.
+export class PerTurn<T> {
+  private items: T[] = [];
+  private scheduled = false;
+
+  constructor(private readonly flush: (items: T[]) => void) {}
+
+  add(item: T): void {
+    this.items.push(item);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const items = this.items;
+      this.items = [];
+      this.flush(items);
+    });
+  }
+}

@@ -1,9 +1,9 @@
 // The delivery engine: claims due deliveries (claim.ts) ahead of the in-flight caps, hands them to the
 // transport (transport.ts: built, signed and sent on a sender thread or here) as the caps, overall and per
 // hook, allow; records every attempt in batches (record.ts), schedules retries, and queues the admins'
-// e-mail when a delivery finally fails. It wakes on notify() (after a write, for low latency) and otherwise
-// polls; the database holds all of its state, so any number of nodes can run one, and a node that dies
-// leaves only leases that expire.
+// e-mail when a delivery finally fails. It wakes on notify() (after a write that created deliveries, for low
+// latency) and otherwise polls; the database holds all of its state, so any number of nodes can run one,
+// and a node that dies leaves only leases that expire.
 import os from 'node:os';
 import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';

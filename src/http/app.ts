@@ -27,7 +27,6 @@ export interface AppDeps {
   logger?: Logger | false;
   clock?: Clock;
   /** Called after every successful write, so the delivery engine can pick up new deliveries at once. */
-  onWrite?: () => void;
   /** Extra routes (webhook management, batch, reports, …) registered on the same app. */
   plugins?: ((app: FastifyInstance, h: Handlers) => void)[];
 }
@@ -43,7 +42,6 @@ export interface Handlers {
   body(req: FastifyRequest): TreeObject;
   send(req: FastifyRequest, reply: FastifyReply, body: TreeObject | Map<string, Tree>, status?: number): FastifyReply;
   requireAdmin(req: FastifyRequest): void;
-  written(): void;
 }
 
 declare module 'fastify' {
@@ -195,9 +193,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     requireAdmin(req) {
       if (req.actor?.role !== 'admin') throw Errors.forbidden('Only an admin of the account may do this');
-    },
-    written() {
-      deps.onWrite?.();
     },
   };
 

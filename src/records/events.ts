@@ -68,15 +68,19 @@ export async function raise(
   const event = [e.accountId, id, e.type, e.objectId, e.objectKind, stringifyJson(e.content), e.now];
   const fanOut = FAN_OUT;
   const fanOutArgs = [id, e.now, e.now, e.now, e.accountId, e.type, e.objectKind];
+  let deliveries: number;
   if (x.dialect.writableCte) {
     // One round trip for the change, its event and its deliveries (PostgreSQL runs every data-modifying
     // WITH clause, referenced or not, within the one statement).
     const c = change ? `c AS (${change.sql}), ` : '';
-    await x.run(`WITH ${c}e AS (${INSERT_EVENT}) ${fanOut}`, [...(change?.params ?? []), ...event, ...fanOutArgs]);
+    const sql = `WITH ${c}e AS (${INSERT_EVENT}) ${fanOut}`;
+    // The statement's row count is the outer INSERT's: the deliveries.
+    deliveries = (await x.run(sql, [...(change?.params ?? []), ...event, ...fanOutArgs])).changes;
   } else {
     if (change) await x.run(change.sql, change.params);
     await x.run(INSERT_EVENT, event);
-    await x.run(fanOut, fanOutArgs);
+    deliveries = (await x.run(fanOut, fanOutArgs)).changes;
   }
+  if (deliveries > 0) x.deliveriesCreated();
   return { id, type: e.type, objectId: e.objectId };
 }

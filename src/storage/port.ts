@@ -24,6 +24,11 @@ export interface Executor {
   run(sql: string, params?: readonly unknown[]): Promise<{ changes: number }>;
   /** A fresh id, unique across every kind of an account (in fact across the server). */
   nextId(): Promise<number>;
+  /**
+   * The write transaction running on this executor created deliveries (raise() says so): once it has
+   * committed, Engine.onDeliveries listeners are told. No effect in a read.
+   */
+  deliveriesCreated(): void;
 }
 
 export interface Dialect {
@@ -67,5 +72,11 @@ export interface Engine {
   write<T>(fn: (x: Executor) => Promise<T>): Promise<T>;
   /** Runs fn in its own transaction on its own connection (no group commit): for tests and tools. */
   solo<T>(fn: (x: Executor) => Promise<T>): Promise<T>;
+  /**
+   * `listener` is called after each write transaction that created deliveries has committed (never for one
+   * that rolled back): the delivery engine's cue to look for work at once. Writes made through solo(), or by
+   * another process, are found by the engine's poll instead.
+   */
+  onDeliveries(listener: () => void): void;
   close(): Promise<void>;
 }

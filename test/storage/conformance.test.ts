@@ -67,6 +67,40 @@ describe.each(ENGINES)('storage conformance on %s', (name) => {
     expect(b).toEqual(a);
   });
 
+  it('tells onDeliveries listeners after a write that created deliveries commits, and only then', async () => {
+    // An account of its own: no other test's hooks match its events.
+    const email = `told-${name}-${Date.now()}@example.org`;
+    const acc = (await createAccount(db.engine, { name: 'T', adminEmail: email })).accountId;
+    let told = 0;
+    db.engine.onDeliveries(() => told++);
+    const raiseIn = (x: Executor) =>
+      raise(x, { accountId: acc, type: 'items.create', objectId: 1, objectKind: 'contact', content: {}, now: 1 });
+    // No hook yet: the event has no delivery, nobody is told.
+    await db.engine.write(raiseIn);
+    expect(told).toBe(0);
+    await db.engine.write(async (x) =>
+      x.run(
+        `INSERT INTO hooks (account_id, id, type, title, active, event, constrainttype, url, contenttype, secret, created_at, updated_at)
+         VALUES (?, ?, 'web', 't', 1, 'items.create', 'all', 'http://127.0.0.1:9/', 'json', '', 1, 1)`,
+        [acc, await x.nextId()],
+      ),
+    );
+    // Told once the transaction has committed, not while it runs.
+    await db.engine.write(async (x) => {
+      await raiseIn(x);
+      expect(told).toBe(0);
+    });
+    expect(told).toBe(1);
+    // A write that rolls back tells nobody.
+    await expect(
+      db.engine.write(async (x) => {
+        await raiseIn(x);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(told).toBe(1);
+  });
+
   it('rolls back everything a failing write did', async () => {
     let id = 0;
     await expect(

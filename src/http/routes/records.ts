@@ -29,7 +29,6 @@ export function recordRoutes(app: FastifyInstance, h: Handlers): void {
     );
     app.post(base, async (req, reply) => {
       const out = await createItem(h.engine, await h.ctx(req), kind, h.body(req));
-      h.written();
       return h.send(req, reply, out);
     });
 
@@ -53,17 +52,14 @@ export function recordRoutes(app: FastifyInstance, h: Handlers): void {
     );
     app.put(`${base}/:id`, async (req, reply) => {
       const out = await updateItem(h.engine, await h.ctx(req), kind, pathId(req, 'id'), h.body(req));
-      h.written();
       return h.send(req, reply, out);
     });
     app.delete(`${base}/:id`, async (req, reply) => {
       const out = await trashItem(h.engine, await h.ctx(req), kind, pathId(req, 'id'), false);
-      h.written();
       return h.send(req, reply, out);
     });
     app.post(`${base}/:id/restore`, async (req, reply) => {
       const out = await trashItem(h.engine, await h.ctx(req), kind, pathId(req, 'id'), true);
-      h.written();
       return h.send(req, reply, out);
     });
 
@@ -83,7 +79,6 @@ export function recordRoutes(app: FastifyInstance, h: Handlers): void {
           );
         out = await createActivity(h.engine, ctx, kind, a, h.body(req));
       }
-      h.written();
       return h.send(req, reply, out);
     });
     app.put(`${base}/:segment/:aid`, async (req, reply) => {
@@ -95,17 +90,14 @@ export function recordRoutes(app: FastifyInstance, h: Handlers): void {
         pathId(req, 'aid'),
         h.body(req),
       );
-      h.written();
       return h.send(req, reply, out);
     });
     app.delete(`${base}/:segment/:aid`, async (req, reply) => {
       const out = await trashActivity(h.engine, await h.ctx(req), activityKind(req, kind), pathId(req, 'aid'), false);
-      h.written();
       return h.send(req, reply, out);
     });
     app.post(`${base}/:segment/:aid/restore`, async (req, reply) => {
       const out = await trashActivity(h.engine, await h.ctx(req), activityKind(req, kind), pathId(req, 'aid'), true);
-      h.written();
       return h.send(req, reply, out);
     });
   }

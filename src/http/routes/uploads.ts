@@ -88,7 +88,6 @@ export function makeUploadRoutes(options: UploadOptions = {}): (app: FastifyInst
         const base = `/${itemKind.segment}/${kind.segment}`;
         app.post(base, { bodyLimit: maxBytes + FORM_OVERHEAD, errorHandler }, async (req, reply) => {
           const out = await createUpload(h.engine, await h.ctx(req), itemKind, kind, readForm(req), maxBytes);
-          h.written();
           return h.send(req, reply, out);
         });
         app.get(`${base}/:aid/download`, async (req, reply) => download(h, req, reply, itemKind, kind));

@@ -28,7 +28,13 @@ class SqliteExecutor implements Executor {
   private statements = new Map<string, Statement>();
   private nextFree = 0;
   private blockEnd = 0;
+  /** deliveriesCreated() was called in the current transaction */
+  created = false;
   constructor(private readonly db: Database.Database) {}
+
+  deliveriesCreated(): void {
+    this.created = true;
+  }
 
   /** The block was taken inside a transaction that rolled back: it is no longer ours. */
   forgetIds(): void {
@@ -111,11 +117,20 @@ export function openSqlite(options: SqliteOptions): Engine {
   const reader = open(options.file);
   const writeExec = new SqliteExecutor(writer);
   const readExec = new SqliteExecutor(reader);
+  const listeners: (() => void)[] = [];
   const conn: TxConnection = {
     executor: writeExec,
-    begin: async () => void writer.exec('BEGIN IMMEDIATE'),
-    commit: async () => void writer.exec('COMMIT'),
+    begin: async () => {
+      writeExec.created = false;
+      writer.exec('BEGIN IMMEDIATE');
+    },
+    commit: async () => {
+      writer.exec('COMMIT');
+      if (writeExec.created) listeners.forEach((l) => l());
+      writeExec.created = false;
+    },
     rollback: async () => {
+      writeExec.created = false;
       if (writer.inTransaction) writer.exec('ROLLBACK');
       writeExec.forgetIds();
     },
@@ -146,6 +161,7 @@ export function openSqlite(options: SqliteOptions): Engine {
     },
     write: (fn) => committer.submit(fn),
     solo: (fn) => committer.submit(fn),
+    onDeliveries: (listener) => void listeners.push(listener),
     async close() {
       await committer.drain();
       await reading;

@@ -153,6 +153,7 @@ export class DeliveryEngine {
   start(): void {
     if (this.running || this.stopping) return;
     this.running = true;
+    this.transport.start?.();
     this.loopDone = this.loop();
   }
 

@@ -10,6 +10,8 @@ import type { TargetGuard } from './ssrf.js';
 import { PerTurn } from './per-turn.js';
 
 export interface Transport {
+  /** Gets ready to send (starts threads), so the first delivery does not wait for that; optional. */
+  start?(): void;
   /** One attempt of the delivery at `nowMs` (its webhook-timestamp); `stop` aborts it (aborted: true). */
   send(d: NotificationSource, nowMs: number, stop?: AbortSignal): Promise<SendResult>;
   close(): Promise<void>;
@@ -168,6 +170,15 @@ class SenderThread {
     thread.worker.postMessage({ kind: 'send', jobs: batch.map((q) => q.job) } satisfies ToThread);
   }
 
+  get running(): boolean {
+    return this.current !== null;
+  }
+
+  /** Starts the thread now rather than on the first send (a thread takes a few hundred ms to load). */
+  warm(): void {
+    if (!this.closed) this.current ??= this.start();
+  }
+
   stop(): void {
     this.current?.worker.postMessage({ kind: 'stop' } satisfies ToThread);
   }
@@ -189,6 +200,15 @@ export class ThreadTransport implements Transport {
 
   constructor(o: ThreadOptions) {
     this.threads = Array.from({ length: Math.max(1, o.threads) }, () => new SenderThread(o));
+  }
+
+  start(): void {
+    this.threads.forEach((t) => t.warm());
+  }
+
+  /** Sender threads running now. */
+  get running(): number {
+    return this.threads.filter((t) => t.running).length;
   }
 
   send(d: NotificationSource, nowMs: number, stop?: AbortSignal): Promise<SendResult> {

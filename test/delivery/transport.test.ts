@@ -25,6 +25,19 @@ describe('transports', () => {
     return t;
   };
 
+  it('start() starts the sender threads ahead of the first send (which would otherwise wait for one); close() ends them', async () => {
+    const t = threads();
+    expect(t.running).toBe(0);
+    t.start();
+    expect(t.running).toBe(1);
+    const rx = await receiver();
+    open.push(rx);
+    expect((await t.send(source(rx.url), Date.now())).ok).toBe(true);
+    expect(t.running).toBe(1); // the same thread
+    await t.close();
+    expect(t.running).toBe(0);
+  });
+
   it('a sender thread sends the same bytes, headers and signatures as the main thread', async () => {
     const rx = await receiver();
     open.push(rx);

@@ -3,8 +3,13 @@
 // rolled back and each of its units is retried alone, so one bad unit fails only itself.
 import type { Executor } from './port.js';
 
+/** A write connection's executor: `created` says its transaction called deliveriesCreated(). */
+export interface TxExecutor extends Executor {
+  created: boolean;
+}
+
 export interface TxConnection {
-  executor: Executor;
+  executor: TxExecutor;
   begin(): Promise<void>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
@@ -22,6 +27,7 @@ export class GroupCommitter {
   private idle: TxConnection[];
   private readonly total: number;
   private closed = false;
+  private readonly listeners: (() => void)[] = [];
 
   constructor(
     connections: TxConnection[],
@@ -61,13 +67,28 @@ export class GroupCommitter {
     }
   }
 
+  /** See Engine.onDeliveries: told after each committed transaction that created deliveries. */
+  onDeliveries(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private async begin(conn: TxConnection): Promise<void> {
+    conn.executor.created = false;
+    await conn.begin();
+  }
+
+  private async commit(conn: TxConnection): Promise<void> {
+    await conn.commit();
+    if (conn.executor.created) this.listeners.forEach((l) => l());
+  }
+
   private async runBatch(conn: TxConnection, batch: Unit[]): Promise<void> {
     if (batch.length === 1) return this.runAlone(conn, batch[0]);
     const results: unknown[] = [];
     try {
-      await conn.begin();
+      await this.begin(conn);
       for (const unit of batch) results.push(await unit.fn(conn.executor));
-      await conn.commit();
+      await this.commit(conn);
     } catch {
       await conn.rollback().catch(() => undefined);
       for (const unit of batch) await this.runAlone(conn, unit);
@@ -78,9 +99,9 @@ export class GroupCommitter {
 
   private async runAlone(conn: TxConnection, unit: Unit): Promise<void> {
     try {
-      await conn.begin();
+      await this.begin(conn);
       const result = await unit.fn(conn.executor);
-      await conn.commit();
+      await this.commit(conn);
       unit.resolve(result);
     } catch (error) {
       await conn.rollback().catch(() => undefined);

@@ -74,7 +74,7 @@ class IdBlocks {
 
 class PgExecutor implements Executor {
   readonly dialect = postgresDialect;
-  /** deliveriesCreated() was called in the current transaction */
+  /** deliveriesCreated() was called in the current transaction (read by the group committer) */
   created = false;
   constructor(
     private readonly client: pg.Pool | pg.PoolClient | pg.Client,
@@ -164,28 +164,16 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
 
   const writers: pg.Client[] = [];
   const conns: TxConnection[] = [];
-  const listeners: (() => void)[] = [];
   for (let i = 0; i < (options.writers ?? 4); i++) {
     const client = new pg.Client(connOptions);
     client.on('error', () => undefined);
     await client.connect();
     writers.push(client);
-    const executor = new PgExecutor(client, ids);
     conns.push({
-      executor,
-      begin: async () => {
-        executor.created = false;
-        await client.query('BEGIN');
-      },
-      commit: async () => {
-        await client.query('COMMIT');
-        if (executor.created) listeners.forEach((l) => l());
-        executor.created = false;
-      },
-      rollback: async () => {
-        executor.created = false;
-        await client.query('ROLLBACK');
-      },
+      executor: new PgExecutor(client, ids),
+      begin: async () => void (await client.query('BEGIN')),
+      commit: async () => void (await client.query('COMMIT')),
+      rollback: async () => void (await client.query('ROLLBACK')),
     });
   }
   const committer = new GroupCommitter(conns);
@@ -212,7 +200,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
       return new PgExecutor(pool, ids).all<T>(sql, params);
     },
     write: (fn) => committer.submit(fn),
-    onDeliveries: (listener) => void listeners.push(listener),
+    onDeliveries: (listener) => committer.onDeliveries(listener),
     async solo(fn) {
       const client = await pool.connect();
       try {

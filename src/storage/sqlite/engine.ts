@@ -28,7 +28,7 @@ class SqliteExecutor implements Executor {
   private statements = new Map<string, Statement>();
   private nextFree = 0;
   private blockEnd = 0;
-  /** deliveriesCreated() was called in the current transaction */
+  /** deliveriesCreated() was called in the current transaction (read by the group committer) */
   created = false;
   constructor(private readonly db: Database.Database) {}
 
@@ -117,20 +117,11 @@ export function openSqlite(options: SqliteOptions): Engine {
   const reader = open(options.file);
   const writeExec = new SqliteExecutor(writer);
   const readExec = new SqliteExecutor(reader);
-  const listeners: (() => void)[] = [];
   const conn: TxConnection = {
     executor: writeExec,
-    begin: async () => {
-      writeExec.created = false;
-      writer.exec('BEGIN IMMEDIATE');
-    },
-    commit: async () => {
-      writer.exec('COMMIT');
-      if (writeExec.created) listeners.forEach((l) => l());
-      writeExec.created = false;
-    },
+    begin: async () => void writer.exec('BEGIN IMMEDIATE'),
+    commit: async () => void writer.exec('COMMIT'),
     rollback: async () => {
-      writeExec.created = false;
       if (writer.inTransaction) writer.exec('ROLLBACK');
       writeExec.forgetIds();
     },
@@ -161,7 +152,7 @@ export function openSqlite(options: SqliteOptions): Engine {
     },
     write: (fn) => committer.submit(fn),
     solo: (fn) => committer.submit(fn),
-    onDeliveries: (listener) => void listeners.push(listener),
+    onDeliveries: (listener) => committer.onDeliveries(listener),
     async close() {
       await committer.drain();
       await reading;

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac } from 'node:crypto';
 import { Pool } from 'undici';
-import { load, percentile } from './load.js';
+import { closedLoop, load, percentile } from './load.js';
 import { ADMIN, AUTH, startHookline } from './processes.js';
 import { openStorage } from '../src/storage/open.js';
 import { ensureAdmin } from '../src/accounts/accounts.js';
@@ -119,26 +119,16 @@ export async function transportOnly(durationMs: number): Promise<DeliveryFigures
   try {
     const hook = { url: rx.url, contenttype: 'json', secret: SECRET };
     let i = 0;
-    const run = async (ms: number) => {
-      const end = performance.now() + ms;
-      const started = performance.now();
-      let sent = 0;
-      await Promise.all(
-        Array.from({ length: CONCURRENCY }, async () => {
-          while (performance.now() < end) {
-            const id = ++i;
-            const content = JSON.stringify({ item: { id, name: `Backlog ${id}` } });
-            const event = { type: 'items.create', objectId: id, content };
-            const r = await transport.send({ hookId: 1, eventId: id, hook, event }, Date.now());
-            if (!r.ok) throw new Error(`transport: ${r.error}`);
-            sent++;
-          }
-        }),
-      );
-      return sent / ((performance.now() - started) / 1000);
+    const one = async () => {
+      const id = ++i;
+      const content = JSON.stringify({ item: { id, name: `Backlog ${id}` } });
+      const event = { type: 'items.create', objectId: id, content };
+      const r = await transport.send({ hookId: 1, eventId: id, hook, event }, Date.now());
+      if (!r.ok) throw new Error(`transport: ${r.error}`);
     };
-    await run(1000); // warm-up: the thread starts, connections open, code is compiled
-    const rate = await run(durationMs);
+    await closedLoop(CONCURRENCY, 1000, one); // warm-up: the thread starts, connections open, code is compiled
+    const { latencies, seconds } = await closedLoop(CONCURRENCY, durationMs, one);
+    const rate = latencies.length / seconds;
     if (rx.bad() > 0) throw new Error(`${rx.bad()} notifications failed the signature check`);
     return { rate, p50: NaN, p99: NaN, count: rx.arrivals.size };
   } finally {

@@ -28,33 +28,41 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/**
+ * `concurrency` clients, each calling `one` again as soon as its last call finished, until `ms` have passed;
+ * the latency of every call, and the time the whole phase took.
+ */
+export async function closedLoop(
+  concurrency: number,
+  ms: number,
+  one: () => Promise<void>,
+): Promise<{ latencies: number[]; seconds: number }> {
+  const latencies: number[] = [];
+  const end = performance.now() + ms;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        await one();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return { latencies, seconds: (performance.now() - started) / 1000 };
+}
+
 export async function load(o: LoadOptions): Promise<LoadResult> {
   const pool = new Pool(o.origin, { connections: o.concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
   let i = 0;
   const expect = o.expectStatus ?? 200;
-  const one = async (): Promise<number> => {
-    const started = performance.now();
+  const one = async (): Promise<void> => {
     const res = await pool.request({ path: o.path, method: o.method ?? 'POST', headers: o.headers, body: o.body(i++) });
     const text = await res.body.text();
     if (res.statusCode !== expect) throw new Error(`unexpected ${res.statusCode}: ${text.slice(0, 300)}`);
-    return performance.now() - started;
   };
-  const phase = async (ms: number, record: boolean) => {
-    const latencies: number[] = [];
-    const end = performance.now() + ms;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: o.concurrency }, async () => {
-        while (performance.now() < end) {
-          const l = await one();
-          if (record) latencies.push(l);
-        }
-      }),
-    );
-    return { latencies, seconds: (performance.now() - started) / 1000 };
-  };
-  await phase(o.warmupMs ?? 1000, false);
-  const { latencies, seconds } = await phase(o.durationMs, true);
+  await closedLoop(o.concurrency, o.warmupMs ?? 1000, one);
+  const { latencies, seconds } = await closedLoop(o.concurrency, o.durationMs, one);
   await pool.close();
   latencies.sort((a, b) => a - b);
   return {

@@ -1,7 +1,7 @@
-// The delivery engine: claims due deliveries (claim.ts) ahead of the in-flight caps, hands them to the
-// transport (transport.ts: built, signed and sent on a sender thread or here) as the caps, overall and per
-// hook, allow; records every attempt in batches (record.ts), schedules retries, and queues the admins'
-// e-mail when a delivery finally fails. It wakes on notify() (after a write that created deliveries, for low
+// The delivery engine: claims due deliveries (claim.ts) ahead of the in-flight caps and hands them to the
+// transport (transport.ts: built, signed and sent on a sender thread or here, as the caps, overall and per
+// hook, allow: caps.ts); records every attempt in batches (record.ts), schedules retries, and queues the
+// admins' e-mail when a delivery finally fails. It wakes on notify() (after a write that created deliveries, for low
 // latency) and otherwise polls; the database holds all of its state, so any number of nodes can run one,
 // and a node that dies leaves only leases that expire.
 import os from 'node:os';
@@ -88,13 +88,10 @@ export class DeliveryEngine {
   private readonly pollMs: number;
   /** every launched delivery until its outcome is recorded */
   private readonly inflight = new Map<number, Promise<void>>();
-  /** requests in flight (the overall cap) */
-  private sending = 0;
-  /** requests in flight per hook */
-  private readonly perHook = new Map<number, number>();
-  /** claimed, not yet sent, per hook (oldest first) */
-  private readonly queued = new Map<number, ClaimedDelivery[]>();
-  private queuedCount = 0;
+  /** handed to the transport and not answered yet (in flight, or waiting there for a slot), overall */
+  private heldCount = 0;
+  /** … and per hook */
+  private readonly held = new Map<number, number>();
   /**
    * Hooks whose last claim took all it could: more of theirs is likely due, so a refill claims from them
    * directly, without first reading which hooks have work. Every hook is looked at again on notify() (a
@@ -123,6 +120,7 @@ export class DeliveryEngine {
     this.engine = o.engine;
     this.clock = o.clock ?? systemClock;
     this.transport = o.transport ?? new LocalTransport(o.guard, o.timeoutMs);
+    this.transport.limit({ concurrency: o.concurrency, perHook: o.concurrencyPerHook });
     this.leaseMs = o.leaseMs ?? PREFETCH * o.timeoutMs + 60_000;
     this.pollMs = o.pollMs ?? 75;
     this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -147,7 +145,7 @@ export class DeliveryEngine {
 
   /** Requests in flight now. */
   get inFlight(): number {
-    return this.sending;
+    return this.transport.inFlight;
   }
 
   start(): void {
@@ -207,9 +205,9 @@ export class DeliveryEngine {
     this.wakeUp?.();
     await this.loopDone;
     await this.ticking?.catch(() => undefined);
-    await this.releaseQueued().catch((e: Error) =>
-      this.o.logger?.error({ err: e.message }, 'releasing claimed deliveries failed (their leases will expire)'),
-    );
+    // What waits for a slot is given back at once (record() releases each claim); requests in flight get
+    // the grace period.
+    this.transport.release();
     const all = this.settle();
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
@@ -262,7 +260,7 @@ export class DeliveryEngine {
       }
       if (!this.running) break;
       // Something was due: more may be, so go again at once while there is room to claim.
-      if (started > 0 && this.sending + this.queuedCount < PREFETCH * this.o.concurrency) continue;
+      if (started > 0 && this.heldCount < PREFETCH * this.o.concurrency) continue;
       await this.sleep(this.pollMs);
     }
   }
@@ -286,12 +284,10 @@ export class DeliveryEngine {
 
   private async claimAndStart(): Promise<number> {
     // Outcomes waiting to be recorded count too: a database that records slowly slows the claims down.
-    const claimedNow = this.inflight.size + this.queuedCount;
-    const free = PREFETCH * this.o.concurrency - claimedNow;
+    const free = PREFETCH * this.o.concurrency - this.inflight.size;
     if (free <= 0) this.full = true;
     if (free <= 0 || this.stopping) return 0;
-    const busy = new Map(this.perHook);
-    for (const [hookId, list] of this.queued) busy.set(hookId, (busy.get(hookId) ?? 0) + list.length);
+    const busy = new Map(this.held);
     const options = {
       now: this.clock.now(),
       leaseMs: this.leaseMs,
@@ -321,51 +317,26 @@ export class DeliveryEngine {
       if ((got.get(l.hookId) ?? 0) >= l.room) this.backlog.add(l.hookId);
       else this.backlog.delete(l.hookId);
     }
-    for (const d of claimed) {
-      const list = this.queued.get(d.hookId);
-      if (list) list.push(d);
-      else this.queued.set(d.hookId, [d]);
-    }
-    this.queuedCount += claimed.length;
-    this.pump();
+    // In event order: the transport keeps each hook's order while its deliveries wait for a slot.
+    for (const d of claimed) this.launch(d);
     return claimed.length;
   }
 
-  /** Starts sending claimed deliveries while the caps allow: per hook, and overall. */
-  private pump(): void {
-    if (this.stopping) return;
-    for (const [hookId, list] of this.queued) {
-      while (list.length > 0 && this.sending < this.o.concurrency) {
-        if ((this.perHook.get(hookId) ?? 0) >= this.o.concurrencyPerHook) break;
-        this.launch(list.shift()!);
-        this.queuedCount--;
-      }
-      if (list.length === 0) this.queued.delete(hookId);
-      if (this.sending >= this.o.concurrency) return;
-    }
-  }
-
-  /** Gives back what was claimed but not sent (stopping): no attempt was made, so none is counted. */
-  private async releaseQueued(): Promise<void> {
-    const all = [...this.queued.values()].flat();
-    this.queued.clear();
-    this.queuedCount = 0;
-    if (all.length > 0) await this.engine.write((x) => releaseClaims(x, this.owner, all, this.clock.now()));
-  }
-
   /**
-   * Sends one claimed delivery. Its slot (per hook and overall) is held for the request only: once the
-   * answer is in, the next delivery takes the slot while this one's outcome is being recorded.
+   * Hands one claimed delivery to the transport, which sends it when the caps allow. Its slot is held for
+   * the request only: once the answer is in, the next delivery takes the slot (on the transport's thread)
+   * while this one's outcome is being recorded.
    */
   private launch(d: ClaimedDelivery): void {
     const job = ++this.jobs;
-    this.sending++;
-    this.perHook.set(d.hookId, (this.perHook.get(d.hookId) ?? 0) + 1);
-    const startedAt = this.clock.now();
-    const done = this.attempt(d, startedAt, this.stopSignal.signal)
+    this.heldCount++;
+    this.held.set(d.hookId, (this.held.get(d.hookId) ?? 0) + 1);
+    const handedAt = this.clock.now();
+    const done = this.attempt(d, handedAt, this.stopSignal.signal, true)
       .then((result) => {
-        this.freeSlot(d.hookId);
-        return this.record(d, startedAt, result);
+        this.answered(d.hookId);
+        // The attempt started when its slot came free.
+        return this.record(d, handedAt + result.waitedMs, result);
       })
       .catch((e: Error) =>
         // The outcome could not be recorded (database down): the lease expires and the delivery is retried.
@@ -375,19 +346,15 @@ export class DeliveryEngine {
     this.inflight.set(job, done);
   }
 
-  private freeSlot(hookId: number): void {
-    this.sending--;
-    const n = (this.perHook.get(hookId) ?? 1) - 1;
-    if (n > 0) this.perHook.set(hookId, n);
-    else this.perHook.delete(hookId);
-    // The next claimed delivery takes the slot at once. A claim refills the hook once half of what it holds
-    // ahead is used (the other half covers the claim's own time), so a busy hook costs one claim per
-    // perHook/2 requests, not one per request.
-    this.pump();
-    const held = n + (this.queued.get(hookId)?.length ?? 0);
-    const all = this.sending + this.queuedCount;
+  private answered(hookId: number): void {
+    this.heldCount--;
+    const held = (this.held.get(hookId) ?? 1) - 1;
+    if (held > 0) this.held.set(hookId, held);
+    else this.held.delete(hookId);
+    // A claim refills the hook once half of what it holds ahead is used (the other half covers the claim's
+    // own time), so a busy hook costs one claim per perHook/2 requests, not one per request.
     const hookLow = held <= (PREFETCH - 0.5) * this.o.concurrencyPerHook;
-    const allLow = this.full && all <= (PREFETCH - 0.5) * this.o.concurrency;
+    const allLow = this.full && this.heldCount <= (PREFETCH - 0.5) * this.o.concurrency;
     if (hookLow || allLow) {
       if (allLow) this.full = false;
       this.wake();
@@ -395,8 +362,10 @@ export class DeliveryEngine {
   }
 
   /** One attempt; never rejects (a transport that throws is a failed attempt, so no slot is ever lost). */
-  private attempt(d: ClaimedDelivery, now: number, stop?: AbortSignal): Promise<SendResult> {
-    return this.transport.send(d, now, stop).catch((e: Error) => failedAttempt(`sending failed: ${e.message}`));
+  private attempt(d: ClaimedDelivery, now: number, stop?: AbortSignal, capped = false): Promise<SendResult> {
+    return this.transport
+      .send(d, now, { stop, capped })
+      .catch((e: Error) => failedAttempt(`sending failed: ${e.message}`));
   }
 
   private attemptRecord(d: ClaimedDelivery, trigger: Trigger, startedAt: number, r: SendResult) {

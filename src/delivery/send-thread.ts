@@ -1,13 +1,20 @@
 // A sender thread (see transport.ts): builds and sends the notifications the main thread hands it, each on
-// this thread's own keep-alive pool, behind its own SSRF guard, and answers their results in batches.
+// this thread's own keep-alive pool, behind its own SSRF guard and under its share of the in-flight caps,
+// and answers their results in batches.
 import { setMaxListeners } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LocalTransport, packAnswer, unpackJob, type FromThread, type ToThread } from './transport.js';
 import { TargetGuard } from './ssrf.js';
 import { PerTurn } from './per-turn.js';
+import type { Caps } from './caps.js';
 
-const { allowedTargets, timeoutMs } = workerData as { allowedTargets: string[]; timeoutMs: number };
+const { allowedTargets, timeoutMs, caps } = workerData as {
+  allowedTargets: string[];
+  timeoutMs: number;
+  caps: Caps | null;
+};
 const transport = new LocalTransport(new TargetGuard(allowedTargets), timeoutMs);
+if (caps) transport.limit(caps);
 const stop = new AbortController();
 setMaxListeners(0, stop.signal); // one listener per request in flight
 // Every answer that comes in during one turn of the event loop goes back in one message.
@@ -15,8 +22,10 @@ const answers = new PerTurn<FromThread[number]>((batch) => parentPort!.postMessa
 
 parentPort!.on('message', (m: ToThread) => {
   if (m.kind === 'stop') return stop.abort();
+  if (m.kind === 'release') return transport.release();
+  if (m.kind === 'limit') return transport.limit(m.caps);
   for (const j of m.jobs) {
-    const { id, nowMs, d } = unpackJob(j);
-    void transport.send(d, nowMs, stop.signal).then((r) => answers.add(packAnswer(id, r)));
+    const { id, nowMs, d, capped } = unpackJob(j);
+    void transport.send(d, nowMs, { stop: stop.signal, capped }).then((r) => answers.add(packAnswer(id, r)));
   }
 });

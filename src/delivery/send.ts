@@ -20,11 +20,22 @@ export interface SendResult {
   retryAfter: string | null;
   /** cut short by stop(), not by the receiver: not an attempt */
   aborted: boolean;
+  /** how long it waited for a slot under the in-flight caps before the request started (caps.ts) */
+  waitedMs: number;
 }
 
 /** A failed attempt that got no answer at all (nothing was sent, or what happened to it is unknown). */
 export function failedAttempt(error: string): SendResult {
-  return { ok: false, statusCode: null, error, responseBody: null, durationMs: 0, retryAfter: null, aborted: false };
+  return {
+    ok: false,
+    statusCode: null,
+    error,
+    responseBody: null,
+    durationMs: 0,
+    retryAfter: null,
+    aborted: false,
+    waitedMs: 0,
+  };
 }
 
 /** Where a hook URL sends to, parsed once: the origin and path undici wants. */
@@ -97,12 +108,13 @@ export class Sender {
       const kept: Buffer[] = [];
       let size = 0;
       let settled = false;
-      const finish = (r: Omit<SendResult, 'durationMs' | 'responseBody'>) => {
+      const finish = (r: Omit<SendResult, 'durationMs' | 'responseBody' | 'waitedMs'>) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         this.cutters.delete(cutShort);
-        resolve({ ...r, durationMs: ms(), responseBody: kept.length > 0 || statusCode !== null ? text(kept) : null });
+        const responseBody = kept.length > 0 || statusCode !== null ? text(kept) : null;
+        resolve({ ...r, durationMs: ms(), responseBody, waitedMs: 0 });
       };
       const cutShort = (why: 'timeout' | 'stop') => {
         cut ??= why;

@@ -1,38 +1,81 @@
 // The transport: what turns a claimed delivery into an HTTP attempt — building the notification (encode and
-// sign) and sending it. LocalTransport does it on the main thread; ThreadTransport hands it to sender
-// threads (send-thread.ts), so that signing, HTTP and TLS run beside the thread that claims and records
-// (a Node process is otherwise one core). Both answer the same SendResult; neither ever throws for a
-// receiver's failure.
+// sign) and sending it — under the in-flight caps (caps.ts). LocalTransport does it on the main thread;
+// ThreadTransport hands it to sender threads (send-thread.ts), so that signing, HTTP and TLS run beside the
+// thread that claims and records (a Node process is otherwise one core), and so that the next delivery of a
+// hook starts on that thread the moment an answer comes in. Both answer the same SendResult; neither ever
+// throws for a receiver's failure.
 import { Worker } from 'node:worker_threads';
 import { buildNotification, type NotificationSource } from './notification.js';
 import { Sender, failedAttempt, type SendResult } from './send.js';
 import type { TargetGuard } from './ssrf.js';
 import { PerTurn } from './per-turn.js';
+import { InFlightCaps, type Caps } from './caps.js';
+
+export interface SendOptions {
+  /** aborts the attempt, in flight or waiting (answered aborted: true) */
+  stop?: AbortSignal;
+  /** waits for a slot under the in-flight caps (the engine's scheduled attempts); a manual attempt does not */
+  capped?: boolean;
+}
 
 export interface Transport {
   /** Gets ready to send (starts threads), so the first delivery does not wait for that; optional. */
   start?(): void;
-  /** One attempt of the delivery at `nowMs` (its webhook-timestamp); `stop` aborts it (aborted: true). */
-  send(d: NotificationSource, nowMs: number, stop?: AbortSignal): Promise<SendResult>;
+  /** The in-flight caps for capped sends: overall, and per hook. */
+  limit(caps: Caps): void;
+  /**
+   * One attempt of the delivery: its webhook-timestamp is `nowMs` plus the time it waited for a slot
+   * (SendResult.waitedMs).
+   */
+  send(d: NotificationSource, nowMs: number, o?: SendOptions): Promise<SendResult>;
+  /** Gives back every capped send still waiting for a slot: answered aborted (not an attempt), never sent. */
+  release(): void;
+  /** Requests in flight now. */
+  readonly inFlight: number;
   close(): Promise<void>;
 }
 
+/** A capped send given back before it started. */
+const givenBack = (): SendResult => ({ ...failedAttempt('given back before it was sent'), aborted: true });
+
 export class LocalTransport implements Transport {
   private readonly sender: Sender;
+  private readonly caps = new InFlightCaps();
+  private uncapped = 0;
 
   constructor(guard: TargetGuard, timeoutMs: number) {
     this.sender = new Sender(guard, timeoutMs);
   }
 
-  async send(d: NotificationSource, nowMs: number, stop?: AbortSignal): Promise<SendResult> {
+  limit(caps: Caps): void {
+    this.caps.set(caps);
+  }
+
+  get inFlight(): number {
+    return this.caps.inFlight + this.uncapped;
+  }
+
+  send(d: NotificationSource, nowMs: number, o: SendOptions = {}): Promise<SendResult> {
+    if (o.capped) return this.caps.run(d.hookId, (waited) => this.attempt(d, nowMs, waited, o.stop), givenBack);
+    this.uncapped++;
+    return this.attempt(d, nowMs, 0, o.stop).finally(() => this.uncapped--);
+  }
+
+  release(): void {
+    this.caps.release();
+  }
+
+  private async attempt(d: NotificationSource, nowMs: number, waitedMs: number, stop?: AbortSignal) {
     let n;
     try {
-      n = buildNotification(d, nowMs);
+      n = buildNotification(d, nowMs + waitedMs);
     } catch (e) {
       // A stored event that cannot be encoded: a failed attempt like any other, retried and reported.
-      return failedAttempt(`notification could not be built: ${(e as Error).message}`);
+      return { ...failedAttempt(`notification could not be built: ${(e as Error).message}`), waitedMs };
     }
-    return this.sender.send(n, stop);
+    const r = await this.sender.send(n, stop);
+    r.waitedMs = waitedMs;
+    return r;
   }
 
   close(): Promise<void> {
@@ -56,6 +99,7 @@ export type SendJob = [
   type: string,
   objectId: number,
   content: string,
+  capped: boolean,
 ];
 export type Answer = [
   id: number,
@@ -66,9 +110,10 @@ export type Answer = [
   durationMs: number,
   retryAfter: string | null,
   aborted: boolean,
+  waitedMs: number,
 ];
 
-export function packJob(id: number, nowMs: number, d: NotificationSource): SendJob {
+export function packJob(id: number, nowMs: number, d: NotificationSource, capped: boolean): SendJob {
   return [
     id,
     nowMs,
@@ -80,24 +125,27 @@ export function packJob(id: number, nowMs: number, d: NotificationSource): SendJ
     d.event.type,
     d.event.objectId,
     d.event.content,
+    capped,
   ];
 }
 
-export function unpackJob(j: SendJob): { id: number; nowMs: number; d: NotificationSource } {
-  const [id, nowMs, hookId, eventId, url, contenttype, secret, type, objectId, content] = j;
-  return { id, nowMs, d: { hookId, eventId, hook: { url, contenttype, secret }, event: { type, objectId, content } } };
+export function unpackJob(j: SendJob): { id: number; nowMs: number; d: NotificationSource; capped: boolean } {
+  const [id, nowMs, hookId, eventId, url, contenttype, secret, type, objectId, content, capped] = j;
+  const d = { hookId, eventId, hook: { url, contenttype, secret }, event: { type, objectId, content } };
+  return { id, nowMs, d, capped };
 }
 
 export function packAnswer(id: number, r: SendResult): Answer {
-  return [id, r.ok, r.statusCode, r.error, r.responseBody, r.durationMs, r.retryAfter, r.aborted];
+  return [id, r.ok, r.statusCode, r.error, r.responseBody, r.durationMs, r.retryAfter, r.aborted, r.waitedMs];
 }
 
 function unpackAnswer(a: Answer): SendResult {
-  const [, ok, statusCode, error, responseBody, durationMs, retryAfter, aborted] = a;
-  return { ok, statusCode, error, responseBody, durationMs, retryAfter, aborted };
+  const [, ok, statusCode, error, responseBody, durationMs, retryAfter, aborted, waitedMs] = a;
+  return { ok, statusCode, error, responseBody, durationMs, retryAfter, aborted, waitedMs };
 }
 
-export type ToThread = { kind: 'send'; jobs: SendJob[] } | { kind: 'stop' };
+export type ToThread =
+  { kind: 'send'; jobs: SendJob[] } | { kind: 'limit'; caps: Caps } | { kind: 'release' } | { kind: 'stop' };
 export type FromThread = Answer[];
 
 export interface ThreadOptions {
@@ -127,27 +175,32 @@ interface Queued {
 
 /** One sender thread, started on first use and again after it dies. */
 class SenderThread {
-  private current: { worker: Worker; pending: Map<number, (r: SendResult) => void> } | null = null;
+  private current: { worker: Worker; pending: Map<number, Queued> } | null = null;
   /** Every attempt started in one turn of the event loop crosses in one message. */
   private readonly batches = new PerTurn<Queued>((batch) => this.flush(batch));
   private closed = false;
+  private caps: Caps | null = null;
+  /** capped sends handed to the thread and not answered yet, per hook; and the uncapped ones */
+  private readonly held = new Map<number, number>();
+  private uncapped = 0;
 
   constructor(private readonly o: ThreadOptions) {}
 
   private start(): NonNullable<SenderThread['current']> {
-    const worker = startWorker({ allowedTargets: this.o.allowedTargets, timeoutMs: this.o.timeoutMs });
-    const me = { worker, pending: new Map<number, (r: SendResult) => void>() };
+    const worker = startWorker({ allowedTargets: this.o.allowedTargets, timeoutMs: this.o.timeoutMs, caps: this.caps });
+    const me = { worker, pending: new Map<number, Queued>() };
     worker.on('message', (m: FromThread) => {
       for (const a of m) {
-        me.pending.get(a[0])?.(unpackAnswer(a));
+        const q = me.pending.get(a[0]);
         me.pending.delete(a[0]);
+        if (q) this.answer(q, unpackAnswer(a));
       }
     });
     const lost = (why: string) => {
       if (this.current === me) this.current = null;
       // What the thread had is lost with it: failed attempts (the requests may or may not have gone out),
       // retried on the schedule. The next send starts a new thread.
-      for (const resolve of me.pending.values()) resolve(failedAttempt(`sender thread stopped: ${why}`));
+      for (const q of me.pending.values()) this.answer(q, failedAttempt(`sender thread stopped: ${why}`));
       me.pending.clear();
     };
     worker.on('error', (e) => lost(e.message));
@@ -156,18 +209,47 @@ class SenderThread {
   }
 
   send(job: SendJob): Promise<SendResult> {
+    const hookId = job[2];
+    if (job[10]) this.held.set(hookId, (this.held.get(hookId) ?? 0) + 1);
+    else this.uncapped++;
     return new Promise((resolve) => this.batches.add({ job, resolve }));
+  }
+
+  private answer(q: Queued, r: SendResult): void {
+    const hookId = q.job[2];
+    if (q.job[10]) {
+      const n = (this.held.get(hookId) ?? 1) - 1;
+      if (n > 0) this.held.set(hookId, n);
+      else this.held.delete(hookId);
+    } else this.uncapped--;
+    q.resolve(r);
   }
 
   private flush(batch: Queued[]): void {
     if (this.closed) {
       // Never sent: given back, not counted as attempts.
-      for (const q of batch) q.resolve({ ...failedAttempt('sender threads closed'), aborted: true });
+      for (const q of batch) this.answer(q, { ...failedAttempt('sender threads closed'), aborted: true });
       return;
     }
     const thread = (this.current ??= this.start());
-    for (const q of batch) thread.pending.set(q.job[0], q.resolve);
+    for (const q of batch) thread.pending.set(q.job[0], q);
     thread.worker.postMessage({ kind: 'send', jobs: batch.map((q) => q.job) } satisfies ToThread);
+  }
+
+  /**
+   * Requests in flight on this thread now: its caps let every hook run up to perHook of what it holds, and
+   * all of them up to the overall cap (the thread starts a held send whenever the caps allow it).
+   */
+  get inFlight(): number {
+    const caps = this.caps ?? { concurrency: Infinity, perHook: Infinity };
+    let capped = 0;
+    for (const n of this.held.values()) capped += Math.min(n, caps.perHook);
+    return Math.min(capped, caps.concurrency) + this.uncapped;
+  }
+
+  limit(caps: Caps): void {
+    this.caps = caps;
+    this.current?.worker.postMessage({ kind: 'limit', caps } satisfies ToThread);
   }
 
   get running(): boolean {
@@ -177,6 +259,10 @@ class SenderThread {
   /** Starts the thread now rather than on the first send (a thread takes a few hundred ms to load). */
   warm(): void {
     if (!this.closed) this.current ??= this.start();
+  }
+
+  release(): void {
+    this.current?.worker.postMessage({ kind: 'release' } satisfies ToThread);
   }
 
   stop(): void {
@@ -192,9 +278,12 @@ class SenderThread {
   }
 }
 
+/**
+ * Sender threads. Each hook's deliveries all go to one thread (by hook id), so that its per-hook cap holds
+ * exactly; the overall cap is shared out among the threads.
+ */
 export class ThreadTransport implements Transport {
   private readonly threads: SenderThread[];
-  private next = 0;
   private seq = 0;
   private readonly stops = new WeakSet<AbortSignal>();
 
@@ -206,21 +295,35 @@ export class ThreadTransport implements Transport {
     this.threads.forEach((t) => t.warm());
   }
 
+  limit(caps: Caps): void {
+    const concurrency = Math.max(1, Math.floor(caps.concurrency / this.threads.length));
+    this.threads.forEach((t) => t.limit({ concurrency, perHook: caps.perHook }));
+  }
+
   /** Sender threads running now. */
   get running(): number {
     return this.threads.filter((t) => t.running).length;
   }
 
-  send(d: NotificationSource, nowMs: number, stop?: AbortSignal): Promise<SendResult> {
+  get inFlight(): number {
+    return this.threads.reduce((n, t) => n + t.inFlight, 0);
+  }
+
+  send(d: NotificationSource, nowMs: number, o: SendOptions = {}): Promise<SendResult> {
+    const { stop } = o;
     if (stop && !this.stops.has(stop)) {
       // The engine's one stop signal: when it fires, every thread aborts what it has in flight.
       this.stops.add(stop);
       stop.addEventListener('abort', () => this.threads.forEach((t) => t.stop()), { once: true });
     }
     if (stop?.aborted) return Promise.resolve({ ...failedAttempt('stopped before the answer'), aborted: true });
-    const thread = this.threads[this.next++ % this.threads.length];
+    const thread = this.threads[d.hookId % this.threads.length];
     // Only what building the notification needs crosses (not the claimed delivery's other fields).
-    return thread.send(packJob(++this.seq, nowMs, d));
+    return thread.send(packJob(++this.seq, nowMs, d, o.capped === true));
+  }
+
+  release(): void {
+    this.threads.forEach((t) => t.release());
   }
 
   async close(): Promise<void> {

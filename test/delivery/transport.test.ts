@@ -1,5 +1,6 @@
 // Sender threads against real receivers on loopback: the same bytes and signatures as the main thread,
-// stop aborts what is in flight, and closing the threads never leaves an attempt hanging.
+// the in-flight caps held where requests are made, stop aborts what is in flight, and closing the threads
+// never leaves an attempt hanging.
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalTransport, ThreadTransport, type Transport } from '../../src/delivery/transport.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
@@ -7,8 +8,8 @@ import { solve360Signature } from '../../src/webhooks/signer.js';
 import { RESPONSE_KEEP } from '../../src/delivery/send.js';
 import { receiver, type Receiver } from './helpers.js';
 
-const source = (url: string) => ({
-  hookId: 7,
+const source = (url: string, hookId = 7) => ({
+  hookId,
   eventId: 99,
   hook: { url, contenttype: 'json', secret: 'k3y' },
   event: { type: 'items.create', objectId: 12, content: '{"item":{"id":12,"name":"Anna"}}' },
@@ -64,7 +65,7 @@ describe('transports', () => {
     const hang = await receiver(() => undefined);
     open.push(hang);
     const stop = new AbortController();
-    const pending = threads(20_000).send(source(hang.url), Date.now(), stop.signal);
+    const pending = threads(20_000).send(source(hang.url), Date.now(), { stop: stop.signal });
     await hang.waitFor(1);
     stop.abort();
     expect(await pending).toMatchObject({ ok: false, aborted: true });
@@ -102,4 +103,87 @@ describe('transports', () => {
       expect(r.responseBody!.startsWith('a\uFFFDbxxx')).toBe(true);
     },
   );
+
+  describe.each(['main thread', 'sender thread'])('capped sends on the %s', (where) => {
+    const transport = (timeoutMs = 20_000): Transport => {
+      if (where === 'sender thread') return threads(timeoutMs);
+      const t = new LocalTransport(new TargetGuard(['127.0.0.0/8']), timeoutMs);
+      open.push(t);
+      return t;
+    };
+
+    it('hold to the per-hook cap: a hanging hook waits alone, another hook goes out; release() gives back the waiting unsent', async () => {
+      const hang = await receiver(() => undefined);
+      const ok = await receiver();
+      open.push(hang, ok);
+      const t = transport();
+      t.limit({ concurrency: 8, perHook: 2 });
+      const stop = new AbortController();
+      const stuck = [1, 2, 3, 4].map(() =>
+        t.send(source(hang.url, 7), Date.now(), { stop: stop.signal, capped: true }),
+      );
+      await hang.waitFor(2);
+      const healthy = await Promise.all(
+        [1, 2, 3].map(() => t.send(source(ok.url, 8), Date.now(), { stop: stop.signal, capped: true })),
+      );
+      expect(healthy.map((r) => r.ok)).toEqual([true, true, true]);
+      expect(hang.requests).toHaveLength(2);
+      expect(t.inFlight).toBe(2);
+      t.release();
+      const [, , third, fourth] = stuck;
+      for (const r of [await third, await fourth])
+        expect(r).toMatchObject({ ok: false, aborted: true, error: 'given back before it was sent' });
+      stop.abort();
+      for (const r of await Promise.all(stuck.slice(0, 2))) expect(r).toMatchObject({ ok: false, aborted: true });
+      expect(hang.requests).toHaveLength(2);
+      expect(t.inFlight).toBe(0);
+    });
+
+    it('a send that waited for its slot is stamped when it started (webhook-timestamp), and says how long it waited', async () => {
+      const slow = await receiver((_q, res) => setTimeout(() => res.end('ok'), 40));
+      open.push(slow);
+      const t = transport();
+      t.limit({ concurrency: 8, perHook: 1 });
+      const justBeforeASecond = Date.parse('2026-11-28T10:00:00Z') - 1;
+      const [first, second] = await Promise.all([
+        t.send(source(slow.url), justBeforeASecond, { capped: true }),
+        t.send(source(slow.url), justBeforeASecond, { capped: true }),
+      ]);
+      expect(first.waitedMs).toBe(0);
+      expect(second.waitedMs).toBeGreaterThanOrEqual(30);
+      const stamps = slow.requests.map((q) => Number(q.headers['webhook-timestamp']));
+      expect(stamps).toEqual([Math.floor(justBeforeASecond / 1000), Math.floor(justBeforeASecond / 1000) + 1]);
+    });
+
+    it('an uncapped send (a manual attempt) does not wait behind the caps', async () => {
+      const hang = await receiver(() => undefined);
+      const ok = await receiver();
+      open.push(hang, ok);
+      const t = transport();
+      t.limit({ concurrency: 1, perHook: 1 });
+      const stop = new AbortController();
+      const held = t.send(source(hang.url, 7), Date.now(), { stop: stop.signal, capped: true });
+      await hang.waitFor(1);
+      expect((await t.send(source(ok.url, 7), Date.now())).ok).toBe(true);
+      stop.abort();
+      expect(await held).toMatchObject({ aborted: true });
+    });
+  });
+
+  it('with several sender threads, each hook is sent from one of them, so its per-hook cap holds exactly', async () => {
+    const hang = await receiver(() => undefined);
+    open.push(hang);
+    const t = new ThreadTransport({ threads: 2, allowedTargets: ['127.0.0.0/8'], timeoutMs: 20_000 });
+    open.push(t);
+    t.limit({ concurrency: 8, perHook: 1 });
+    const stop = new AbortController();
+    const sends = [1, 2, 3, 4].map(() => t.send(source(hang.url, 7), Date.now(), { stop: stop.signal, capped: true }));
+    await hang.waitFor(1);
+    await new Promise((r) => setTimeout(r, 100)); // a second thread would have sent by now
+    expect(hang.requests).toHaveLength(1);
+    expect(t.inFlight).toBe(1);
+    t.release();
+    stop.abort();
+    expect((await Promise.all(sends)).every((r) => r.aborted)).toBe(true);
+  });
 });

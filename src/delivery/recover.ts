@@ -19,6 +19,7 @@ export async function recoverFailed(
         WHERE account_id = ? AND hook_id = ? AND state = 'failed' AND created_at >= ? AND created_at < ?`,
       [now, now, accountId, hookId, window.since, window.until ?? Number.MAX_SAFE_INTEGER],
     );
+    if (r.changes > 0) x.deliveriesDue();
     return r.changes;
   });
 }

@@ -81,6 +81,6 @@ export async function raise(
     await x.run(INSERT_EVENT, event);
     deliveries = (await x.run(fanOut, fanOutArgs)).changes;
   }
-  if (deliveries > 0) x.deliveriesCreated();
+  if (deliveries > 0) x.deliveriesDue();
   return { id, type: e.type, objectId: e.objectId };
 }

@@ -3,7 +3,7 @@
 // rolled back and each of its units is retried alone, so one bad unit fails only itself.
 import type { Executor } from './port.js';
 
-/** A write connection's executor: `created` says its transaction called deliveriesCreated(). */
+/** A write connection's executor: `created` says its transaction called deliveriesDue(). */
 export interface TxExecutor extends Executor {
   created: boolean;
 }

@@ -25,10 +25,11 @@ export interface Executor {
   /** A fresh id, unique across every kind of an account (in fact across the server). */
   nextId(): Promise<number>;
   /**
-   * The write transaction running on this executor created deliveries (raise() says so): once it has
-   * committed, Engine.onDeliveries listeners are told. No effect in a read.
+   * The write transaction running on this executor made deliveries due that were not before: it created
+   * some (raise()), made failed ones pending again (recover), or turned a hook with pending ones back on.
+   * Once it has committed, Engine.onDeliveries listeners are told. No effect in a read.
    */
-  deliveriesCreated(): void;
+  deliveriesDue(): void;
 }
 
 export interface Dialect {

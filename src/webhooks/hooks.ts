@@ -220,6 +220,8 @@ export async function updateHook(
       ],
     );
     if (r.changes === 0) throw notFound(hookId); // deleted in between
+    // Turned back on: its pending deliveries (retries scheduled before it was paused) may be due now.
+    if (Number(current.active) === 0 && Number(f.active) === 1) x.deliveriesDue();
     return { ...current, ...f, updated_at: now };
   });
   return hookTree(row);

@@ -7,15 +7,16 @@ import { TargetGuard } from '../../src/delivery/ssrf.js';
 import { raiseEvent } from '../delivery/helpers.js';
 
 const redeliver = async () => ({ id: 1 });
-let notified = 0;
-const notify = () => void notified++;
 
 describe.each(ENGINES)('hooks API on %s', (engine) => {
   let t: TestApp;
   beforeAll(async () => {
     const guard = new TargetGuard(['127.0.0.0/8']);
-    t = await makeApp(engine, { plugins: [hookRoutes(guard, { redeliver: redeliver as never, notify })] });
+    t = await makeApp(engine, { plugins: [hookRoutes(guard, { redeliver: redeliver as never })] });
+    // What the delivery engine is told: deliveries may be due that were not before.
+    t.db.engine.onDeliveries(() => void notified++);
   });
+  let notified = 0;
   afterAll(async () => t.close());
 
   for (const wire of ['xml', 'json', 'form'] as const) {
@@ -81,6 +82,22 @@ describe.each(ENGINES)('hooks API on %s', (engine) => {
     const ok = await call(t, t.adminA, 'GET', `/hooks/${id}/deliveries/?state=failed`);
     expect(ok.status).toBe(200);
     expect(ok.body.count).toBe(0);
+  });
+
+  it('turning a paused hook back on tells the delivery engine (its pending deliveries may be due); other changes do not', async () => {
+    const c = await call(t, t.adminA, 'POST', '/hooks/', {
+      body: { event: 'items.create', url: 'http://127.0.0.1:9/', active: 0 },
+    });
+    const id = Number((c.body.hook ?? c.body).id);
+    const before = notified;
+    expect((await call(t, t.adminA, 'PUT', `/hooks/${id}/`, { body: { title: 'renamed' } })).status).toBe(200);
+    expect(notified).toBe(before);
+    expect((await call(t, t.adminA, 'PUT', `/hooks/${id}/`, { body: { active: 1 } })).status).toBe(200);
+    expect(notified).toBe(before + 1);
+    expect((await call(t, t.adminA, 'PUT', `/hooks/${id}/`, { body: { active: 1 } })).status).toBe(200);
+    expect(notified).toBe(before + 1); // already on
+    expect((await call(t, t.adminA, 'PUT', `/hooks/${id}/`, { body: { active: 0 } })).status).toBe(200);
+    expect(notified).toBe(before + 1);
   });
 
   it('recover: failed deliveries of the hook raised in the window are pending again, on a fresh schedule', async () => {

@@ -32,7 +32,7 @@ function optionalInt(p: TreeObject, key: string): number | undefined {
   return n;
 }
 
-export function hookRoutes(guard: UrlChecker, delivery: Pick<DeliveryEngine, 'redeliver' | 'notify'>) {
+export function hookRoutes(guard: UrlChecker, delivery: Pick<DeliveryEngine, 'redeliver'>) {
   return (app: FastifyInstance, h: Handlers): void => {
     app.get('/hooks', async (req, reply) => {
       h.requireAdmin(req);
@@ -89,7 +89,6 @@ export function hookRoutes(guard: UrlChecker, delivery: Pick<DeliveryEngine, 're
       const until = when(p, 'until', false);
       if (until !== undefined && until <= since) throw Errors.badRequest('until', 'until must be after since');
       const recovered = await recoverFailed(h.engine, req.actor!.accountId, hookId, { since, until }, h.clock.now());
-      if (recovered > 0) delivery.notify();
       return h.send(req, reply, { recovered });
     });
     app.post('/hooks/:id/deliveries/:eventId/redeliver', async (req, reply) => {

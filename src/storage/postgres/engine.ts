@@ -74,7 +74,7 @@ class IdBlocks {
 
 class PgExecutor implements Executor {
   readonly dialect = postgresDialect;
-  /** deliveriesCreated() was called in the current transaction (read by the group committer) */
+  /** deliveriesDue() was called in the current transaction (read by the group committer) */
   created = false;
   constructor(
     private readonly client: pg.Pool | pg.PoolClient | pg.Client,
@@ -92,7 +92,7 @@ class PgExecutor implements Executor {
   nextId(): Promise<number> {
     return this.ids.nextId();
   }
-  deliveriesCreated(): void {
+  deliveriesDue(): void {
     this.created = true;
   }
 }

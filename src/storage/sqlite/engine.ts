@@ -28,11 +28,11 @@ class SqliteExecutor implements Executor {
   private statements = new Map<string, Statement>();
   private nextFree = 0;
   private blockEnd = 0;
-  /** deliveriesCreated() was called in the current transaction (read by the group committer) */
+  /** deliveriesDue() was called in the current transaction (read by the group committer) */
   created = false;
   constructor(private readonly db: Database.Database) {}
 
-  deliveriesCreated(): void {
+  deliveriesDue(): void {
     this.created = true;
   }
 

@@ -103,7 +103,7 @@ export async function startServer(
   const engine = await openStorage(config);
   if (config.adminEmail) await ensureAdmin(engine, config.adminEmail, config.adminToken);
   const { guard, mailer, delivery, metrics } = buildDelivery(engine, config, { logger });
-  // A committed write that created deliveries wakes the engine at once (otherwise it polls).
+  // A committed write that made deliveries due wakes the engine at once (otherwise it polls).
   engine.onDeliveries(() => delivery.notify());
   if (!config.smtpUrl)
     logger.warn('no HOOKLINE_SMTP_URL: admin e-mail is kept in the local mailbox (hookline mailbox)');

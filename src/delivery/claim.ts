@@ -241,7 +241,7 @@ async function claimOneWriter(x: Executor, o: ClaimOptions, lanes: readonly Lane
     const take = Math.min(l.room, o.perHook, left);
     if (take <= 0) continue;
     // A lane whose hook was paused since the lanes were read (or that the caller only remembered) takes nothing.
-    const hook = await x.get<Omit<DetailRow, 'account_id' | 'hook_id' | 'event_id' | EventColumn>>(
+    const hook = await x.get<ClaimedDelivery['hook']>(
       'SELECT title, url, contenttype, secret, active FROM hooks WHERE id = ?',
       [l.hookId],
     );
@@ -249,9 +249,18 @@ async function claimOneWriter(x: Executor, o: ClaimOptions, lanes: readonly Lane
     const rows = await x.all<
       Pick<DetailRow, 'account_id' | 'event_id' | EventColumn> & { rid: number; attempt_count: number }
     >(ONE_WRITER_LANE, [l.hookId, o.now, o.now, take]);
+    // Built field by field, the lane's hook shared (read-only): spreading the driver's row objects into a
+    // new one cost several µs per delivery, the claim's largest JavaScript cost.
     for (const r of rows) {
       rowids.push(r.rid);
-      claimed.push(toClaimed({ ...hook, ...r, hook_id: l.hookId }, Number(r.attempt_count) + 1));
+      claimed.push({
+        accountId: r.account_id,
+        hookId: l.hookId,
+        eventId: r.event_id,
+        attempt: Number(r.attempt_count) + 1,
+        hook,
+        event: { type: r.type, objectId: r.object_id, content: r.content, createdAt: r.created_at },
+      });
     }
     left -= rows.length;
   }

@@ -108,13 +108,22 @@ export class Sender {
       const kept: Buffer[] = [];
       let size = 0;
       let settled = false;
-      const finish = (r: Omit<SendResult, 'durationMs' | 'responseBody' | 'waitedMs'>) => {
+      // One object literal of one shape for every answer (no spread: this runs once per request).
+      const finish = (ok: boolean, error: string | null, aborted: boolean) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         this.cutters.delete(cutShort);
-        const responseBody = kept.length > 0 || statusCode !== null ? text(kept) : null;
-        resolve({ ...r, durationMs: ms(), responseBody, waitedMs: 0 });
+        resolve({
+          ok,
+          statusCode,
+          error,
+          responseBody: kept.length > 0 || statusCode !== null ? text(kept) : null,
+          durationMs: ms(),
+          retryAfter,
+          aborted,
+          waitedMs: 0,
+        });
       };
       const cutShort = (why: 'timeout' | 'stop') => {
         cut ??= why;
@@ -130,7 +139,8 @@ export class Sender {
             : aborted
               ? 'stopped before the answer'
               : describe(e);
-        finish({ ok: false, statusCode, error, retryAfter: null, aborted });
+        retryAfter = null;
+        finish(false, error, aborted);
       };
       const timer = setTimeout(() => cutShort('timeout'), this.timeoutMs);
       try {
@@ -160,13 +170,7 @@ export class Sender {
             onResponseEnd: () => {
               const status = statusCode ?? 0;
               const ok = status >= 200 && status < 300;
-              finish({
-                ok,
-                statusCode,
-                error: ok ? null : httpError(status, location),
-                retryAfter,
-                aborted: false,
-              });
+              finish(ok, ok ? null : httpError(status, location), false);
             },
             onResponseError: (_c, e) => fail(e),
           },

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac } from 'node:crypto';
 import { Pool } from 'undici';
-import { closedLoop, load, percentile } from './load.js';
+import { closedLoop, cpuTimeOfUs, cpuTimeUs, load, percentile } from './load.js';
 import { ADMIN, AUTH, startHookline } from './processes.js';
 import { openStorage } from '../src/storage/open.js';
 import { ensureAdmin } from '../src/accounts/accounts.js';
@@ -28,6 +28,11 @@ export interface DeliveryFigures {
   count: number;
   /** deliveries made in a warm-up before the count (not in rate or count) */
   warm?: number;
+  /**
+   * CPU time per delivery, µs: Hookline's process (every thread), the PostgreSQL server's processes (0 on
+   * SQLite), and the bench process (the receiver)
+   */
+  cpu?: { server: number; database: number; receiver: number };
 }
 
 /**
@@ -307,11 +312,24 @@ export async function drain(engine: 'sqlite' | 'postgres', n: number): Promise<D
     await storage.close();
   });
   const started = performance.timeOrigin + performance.now();
+  const pgCpu = () => (engine === 'postgres' ? cpuTimeOfUs('postgres') : 0);
+  const cpu = { server: cpuTimeUs(server.child.pid), database: pgCpu(), receiver: cpuTimeUs() };
   try {
     await rx.waitFor(n, 120_000);
+    const used = {
+      server: cpuTimeUs(server.child.pid) - cpu.server,
+      database: pgCpu() - cpu.database,
+      receiver: cpuTimeUs() - cpu.receiver,
+    };
     const last = latest(rx.arrivals);
     if (rx.bad() > 0) throw new Error(`${rx.bad()} notifications failed the signature check`);
-    return { rate: n / ((last - started) / 1000), p50: NaN, p99: NaN, count: rx.arrivals.size };
+    return {
+      rate: n / ((last - started) / 1000),
+      p50: NaN,
+      p99: NaN,
+      count: rx.arrivals.size,
+      cpu: { server: used.server / n, database: used.database / n, receiver: used.receiver / n },
+    };
   } finally {
     await server.stop();
     await rx.close();

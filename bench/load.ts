@@ -1,5 +1,6 @@
 // A closed-loop load generator: `concurrency` clients, each sending its next request when the last one
 // answered, over keep-alive connections (undici), for a fixed time. Reports rate and latency percentiles.
+import fs from 'node:fs';
 import { Pool } from 'undici';
 
 export interface LoadOptions {
@@ -21,6 +22,45 @@ export interface LoadResult {
   rate: number;
   p50: number;
   p99: number;
+  /** CPU time of this process (the client, and whatever else runs in it) per request, µs, while measuring */
+  cpuUs: number;
+}
+
+/** CPU time (user + system) of every process named `name` so far, µs (Linux; NaN elsewhere). */
+export function cpuTimeOfUs(name: string): number {
+  let total = 0;
+  try {
+    for (const p of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+        if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== name) continue;
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        total += ((Number(f[11]) + Number(f[12])) * 1e6) / 100;
+      } catch {
+        // ended meanwhile
+      }
+    }
+    return total;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU time (user + system, every thread) of a process so far, µs: this one, or another by pid (Linux). */
+export function cpuTimeUs(pid?: number): number {
+  if (pid === undefined) {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, in clock ticks (100 per second on Linux)
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100;
+  } catch {
+    return NaN; // not Linux, or gone
+  }
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -62,7 +102,9 @@ export async function load(o: LoadOptions): Promise<LoadResult> {
     if (res.statusCode !== expect) throw new Error(`unexpected ${res.statusCode}: ${text.slice(0, 300)}`);
   };
   await closedLoop(o.concurrency, o.warmupMs ?? 1000, one);
+  const cpu = cpuTimeUs();
   const { latencies, seconds } = await closedLoop(o.concurrency, o.durationMs, one);
+  const cpuUs = (cpuTimeUs() - cpu) / latencies.length;
   await pool.close();
   latencies.sort((a, b) => a - b);
   return {
@@ -71,5 +113,6 @@ export async function load(o: LoadOptions): Promise<LoadResult> {
     rate: latencies.length / seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    cpuUs,
   };
 }

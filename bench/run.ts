@@ -63,8 +63,13 @@ if (only.has('delivery')) {
       `${`hookline ${engine}: steady ${st.rate} events/s, commit → receiver`.padEnd(46)} ${fmt(st.count).padStart(8)} events  p50 ${fmt(st.p50, 1).padStart(6)} ms   p99 ${fmt(st.p99, 1).padStart(6)} ms   (from sending the create: p50 ${fmt(st.p50Sent, 1)} ms, p99 ${fmt(st.p99Sent, 1)} ms)`,
     );
     const d = await drain(engine, drainN);
+    // CPU time per delivery, every thread of every process involved (PostgreSQL's too): unlike rates, it
+    // hardly moves when the shared machine is busy, since it counts work, not waiting.
+    const cpu = d.cpu ? d.cpu.server + d.cpu.database + d.cpu.receiver : NaN;
+    const pgPart = engine === 'postgres' ? ` + PostgreSQL ${fmt(d.cpu?.database ?? NaN)}` : '';
     console.log(
-      `${`hookline ${engine}: drain of a backlog of ${drainN}`.padEnd(46)} ${fmt(d.rate).padStart(8)} del/s   ratio ${fmt(d.rate / ref.rate, 2)}`,
+      `${`hookline ${engine}: drain of a backlog of ${drainN}`.padEnd(46)} ${fmt(d.rate).padStart(8)} del/s   ratio ${fmt(d.rate / ref.rate, 2)}` +
+        `   CPU ${fmt(cpu)} µs/del (Hookline ${fmt(d.cpu?.server ?? NaN)}${pgPart} + receiver ${fmt(d.cpu?.receiver ?? NaN)}) = ${fmt(cpu / ref.cpuUs, 1)} × the reference's ${fmt(ref.cpuUs)} µs/req`,
     );
   }
 }

@@ -281,10 +281,17 @@ export async function steady(
   });
 }
 
-/** A backlog of n deliveries written straight into the database, then drained with no API traffic. */
-export async function drain(engine: 'sqlite' | 'postgres', n: number): Promise<DeliveryFigures> {
+/**
+ * A backlog of n deliveries written straight into the database, then drained with no API traffic; `env`
+ * adds to the server's environment.
+ */
+export async function drain(
+  engine: 'sqlite' | 'postgres',
+  n: number,
+  env: Record<string, string> = {},
+): Promise<DeliveryFigures> {
   const rx = await startReceiver();
-  const server = await startHookline(engine, SERVER_ENV, async (where) => {
+  const server = await startHookline(engine, { ...SERVER_ENV, ...env }, async (where) => {
     const storage = await openStorage({ databaseUrl: where.databaseUrl, dataDir: where.dataDir });
     const { accountId } = await ensureAdmin(storage, ADMIN.email, ADMIN.token);
     await storage.write(async (x) => {

@@ -2,7 +2,7 @@
 import { apiCreates, bareReference } from './api.js';
 import { pgReachable } from './processes.js';
 import type { LoadResult } from './load.js';
-import { bareDeliveryReference, drain, endToEnd, steady, transportOnly } from './delivery.js';
+import { bareDeliveryReference, drain, endToEnd, steady, transportOnly, type DeliveryFigures } from './delivery.js';
 import { runReportBench } from './reports.js';
 import { runBatchBench } from './batch.js';
 
@@ -63,14 +63,21 @@ if (only.has('delivery')) {
       `${`hookline ${engine}: steady ${st.rate} events/s, commit → receiver`.padEnd(46)} ${fmt(st.count).padStart(8)} events  p50 ${fmt(st.p50, 1).padStart(6)} ms   p99 ${fmt(st.p99, 1).padStart(6)} ms   (from sending the create: p50 ${fmt(st.p50Sent, 1)} ms, p99 ${fmt(st.p99Sent, 1)} ms)`,
     );
     const d = await drain(engine, drainN);
+    const local = await drain(engine, drainN, { HOOKLINE_DELIVERY_THREADS: '0' });
     // CPU time per delivery, every thread of every process involved (PostgreSQL's too): unlike rates, it
     // hardly moves when the shared machine is busy, since it counts work, not waiting.
-    const cpu = d.cpu ? d.cpu.server + d.cpu.database + d.cpu.receiver : NaN;
-    const pgPart = engine === 'postgres' ? ` + PostgreSQL ${fmt(d.cpu?.database ?? NaN)}` : '';
-    console.log(
-      `${`hookline ${engine}: drain of a backlog of ${drainN}`.padEnd(46)} ${fmt(d.rate).padStart(8)} del/s   ratio ${fmt(d.rate / ref.rate, 2)}` +
-        `   CPU ${fmt(cpu)} µs/del (Hookline ${fmt(d.cpu?.server ?? NaN)}${pgPart} + receiver ${fmt(d.cpu?.receiver ?? NaN)}) = ${fmt(cpu / ref.cpuUs, 1)} × the reference's ${fmt(ref.cpuUs)} µs/req`,
-    );
+    const drainLine = (label: string, r: DeliveryFigures) => {
+      const cpu = r.cpu ? r.cpu.server + r.cpu.database + r.cpu.receiver : NaN;
+      const pgPart = engine === 'postgres' ? ` + PostgreSQL ${fmt(r.cpu?.database ?? NaN)}` : '';
+      console.log(
+        `${label.padEnd(46)} ${fmt(r.rate).padStart(8)} del/s   ratio ${fmt(r.rate / ref.rate, 2)}` +
+          `   CPU ${fmt(cpu)} µs/del (Hookline ${fmt(r.cpu?.server ?? NaN)}${pgPart} + receiver ${fmt(r.cpu?.receiver ?? NaN)}) = ${fmt(cpu / ref.cpuUs, 1)} × the reference's ${fmt(ref.cpuUs)} µs/req`,
+      );
+    };
+    drainLine(`hookline ${engine}: drain of a backlog of ${drainN}`, d);
+    // The same with no sender thread: on this 2-core machine the receiver and the load generator take a
+    // core, and the hop between threads costs more than a second thread gains.
+    drainLine(`  … sending on the main thread (THREADS=0)`, local);
   }
 }
 

@@ -1,4 +1,5 @@
 // The only module that reads the environment: every setting, its default and its description.
+import os from 'node:os';
 import path from 'node:path';
 
 export interface Config {
@@ -113,8 +114,9 @@ export const settings: Record<keyof Config, Setting> = {
   },
   deliveryThreads: {
     env: 'HOOKLINE_DELIVERY_THREADS',
-    default: '1',
-    description: 'threads that build, sign and send notifications beside the main thread (0 = on the main thread)',
+    default: 'auto',
+    description:
+      'threads that build, sign and send notifications beside the main thread (0 = on the main thread; auto = 1 with two cores or more, else 0)',
   },
   retentionMs: {
     env: 'HOOKLINE_RETENTION',
@@ -154,6 +156,15 @@ function parseInteger(text: string, variable: string, min: number, max: number):
   const n = Number(text);
   if (n < min || n > max) throw new ConfigError(variable, `${n} is outside ${min}…${max}`);
   return n;
+}
+
+/**
+ * A sender thread runs beside the main thread: worth it only with a core for each. On one core, the hop
+ * between threads is pure cost (about a third more CPU per delivery), so auto sends on the main thread.
+ */
+function parseThreads(text: string, variable: string): number {
+  if (text.trim() === 'auto') return os.availableParallelism() > 1 ? 1 : 0;
+  return parseInteger(text, variable, 0, 64);
 }
 
 function parseCidrList(text: string, variable: string): string[] {
@@ -237,7 +248,7 @@ export function loadConfig(
     ),
     metricsToken,
     retentionMs: parseDuration(raw('retentionMs'), name('retentionMs')),
-    deliveryThreads: parseInteger(raw('deliveryThreads'), name('deliveryThreads'), 0, 64),
+    deliveryThreads: parseThreads(raw('deliveryThreads'), name('deliveryThreads')),
     logLevel: raw('logLevel').trim(),
   };
 }

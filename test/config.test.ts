@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import os from 'node:os';
 import { ConfigError, loadConfig, parseDuration, settings } from '../src/config.js';
 
 describe('configuration', () => {
@@ -20,6 +21,14 @@ describe('configuration', () => {
     expect(c.retrySchedule).toEqual([5_000, 300_000, 1_800_000, 7_200_000]);
     expect(c.deliveryTimeoutMs).toBe(10_000);
     expect(c.bodyLimit).toBe(1024 * 1024);
+  });
+
+  it('HOOKLINE_DELIVERY_THREADS: auto is one sender thread with two cores or more, none on one core', () => {
+    expect(loadConfig({}).deliveryThreads).toBe(os.availableParallelism() > 1 ? 1 : 0);
+    expect(loadConfig({ HOOKLINE_DELIVERY_THREADS: 'auto' }).deliveryThreads).toBe(loadConfig({}).deliveryThreads);
+    expect(loadConfig({ HOOKLINE_DELIVERY_THREADS: '0' }).deliveryThreads).toBe(0);
+    expect(loadConfig({ HOOKLINE_DELIVERY_THREADS: '3' }).deliveryThreads).toBe(3);
+    expect(() => loadConfig({ HOOKLINE_DELIVERY_THREADS: 'many' })).toThrow(ConfigError);
   });
 
   it('reads every variable and lets flags override them', () => {

@@ -39,17 +39,28 @@ if (only.has('delivery')) {
   const n = Number(process.env.BENCH_EVENTS ?? 5000);
   // The drain is long enough that the server's warm-up (JIT, threads) is a small part of it.
   const drainN = Number(process.env.BENCH_DRAIN ?? 20000);
+  const refMs = Number(process.env.BENCH_DURATION_MS ?? 5000);
   console.log(
-    `\n== Delivery: ${n} contact creates through the API → signed notifications at a local receiver, concurrency 50;\n   then 500 creates/s for a steady latency (after a warm-up); then the drain of a backlog of ${drainN} with no API traffic`,
+    `\n== Delivery: ${n} contact creates through the API → signed notifications at a local receiver, concurrency 50;\n   then 500 creates/s for a steady latency (after a warm-up); then the drain of a backlog of ${drainN} with no API traffic.\n   Each ratio is against the mean of the references measured just before and just after its figure (the\n   shared machine's speed drifts over minutes); each reference line shows the one taken before the next figure.`,
   );
-  const ref = await bareDeliveryReference(Number(process.env.BENCH_DURATION_MS ?? 5000));
-  console.log(line('reference: bare undici client → same receiver', ref));
-  const t = await transportOnly(Number(process.env.BENCH_DURATION_MS ?? 5000));
-  console.log(
-    `${'sender thread alone (no database, no engine)'.padEnd(46)} ${fmt(t.rate).padStart(8)} del/s   ratio ${fmt(t.rate / ref.rate, 2)}`,
-  );
+  // The reference before the figure to come; after it, a new one, and the figure's ratio uses both.
+  let before = await bareDeliveryReference(refMs);
+  const paired = async <T extends { rate: number }>(figure: () => Promise<T>) => {
+    console.log(line('reference: bare undici client → same receiver', before));
+    const r = await figure();
+    const after = await bareDeliveryReference(refMs);
+    const ref = { rate: (before.rate + after.rate) / 2, cpuUs: (before.cpuUs + after.cpuUs) / 2 };
+    before = after;
+    return { r, ref };
+  };
+  {
+    const { r: t, ref } = await paired(() => transportOnly(refMs));
+    console.log(
+      `${'sender thread alone (no database, no engine)'.padEnd(46)} ${fmt(t.rate).padStart(8)} del/s   ratio ${fmt(t.rate / ref.rate, 2)}`,
+    );
+  }
   for (const engine of engines) {
-    const e = await endToEnd(engine, n);
+    const { r: e, ref } = await paired(() => endToEnd(engine, n));
     console.log(
       `${`hookline ${engine}: API → receiver`.padEnd(46)} ${fmt(e.rate).padStart(8)} del/s   p50 ${fmt(e.p50, 1).padStart(6)} ms   p99 ${fmt(e.p99, 1).padStart(6)} ms   ratio ${fmt(e.rate / ref.rate, 2)}`,
     );
@@ -62,23 +73,24 @@ if (only.has('delivery')) {
     console.log(
       `${`hookline ${engine}: steady ${st.rate} events/s, commit → receiver`.padEnd(46)} ${fmt(st.count).padStart(8)} events  p50 ${fmt(st.p50, 1).padStart(6)} ms   p99 ${fmt(st.p99, 1).padStart(6)} ms   (from sending the create: p50 ${fmt(st.p50Sent, 1)} ms, p99 ${fmt(st.p99Sent, 1)} ms)`,
     );
-    const d = await drain(engine, drainN);
-    const local = await drain(engine, drainN, { HOOKLINE_DELIVERY_THREADS: '0' });
     // CPU time per delivery, every thread of every process involved (PostgreSQL's too): unlike rates, it
     // hardly moves when the shared machine is busy, since it counts work, not waiting.
-    const drainLine = (label: string, r: DeliveryFigures) => {
-      const cpu = r.cpu ? r.cpu.server + r.cpu.database + r.cpu.receiver : NaN;
-      const pgPart = engine === 'postgres' ? ` + PostgreSQL ${fmt(r.cpu?.database ?? NaN)}` : '';
+    const drainLine = (label: string, d: DeliveryFigures, ref: { rate: number; cpuUs: number }) => {
+      const cpu = d.cpu ? d.cpu.server + d.cpu.database + d.cpu.receiver : NaN;
+      const pgPart = engine === 'postgres' ? ` + PostgreSQL ${fmt(d.cpu?.database ?? NaN)}` : '';
       console.log(
-        `${label.padEnd(46)} ${fmt(r.rate).padStart(8)} del/s   ratio ${fmt(r.rate / ref.rate, 2)}` +
-          `   CPU ${fmt(cpu)} µs/del (Hookline ${fmt(r.cpu?.server ?? NaN)}${pgPart} + receiver ${fmt(r.cpu?.receiver ?? NaN)}) = ${fmt(cpu / ref.cpuUs, 1)} × the reference's ${fmt(ref.cpuUs)} µs/req`,
+        `${label.padEnd(46)} ${fmt(d.rate).padStart(8)} del/s   ratio ${fmt(d.rate / ref.rate, 2)}` +
+          `   CPU ${fmt(cpu)} µs/del (Hookline ${fmt(d.cpu?.server ?? NaN)}${pgPart} + receiver ${fmt(d.cpu?.receiver ?? NaN)}) = ${fmt(cpu / ref.cpuUs, 1)} × the reference's ${fmt(ref.cpuUs)} µs/req`,
       );
     };
-    drainLine(`hookline ${engine}: drain of a backlog of ${drainN}`, d);
+    const threaded = await paired(() => drain(engine, drainN));
+    drainLine(`hookline ${engine}: drain of a backlog of ${drainN}`, threaded.r, threaded.ref);
     // The same with no sender thread: on this 2-core machine the receiver and the load generator take a
-    // core, and the hop between threads costs more than a second thread gains.
-    drainLine(`  … sending on the main thread (THREADS=0)`, local);
+    // core, and the hop between threads can cost more than a second thread gains.
+    const local = await paired(() => drain(engine, drainN, { HOOKLINE_DELIVERY_THREADS: '0' }));
+    drainLine(`  … sending on the main thread (THREADS=0)`, local.r, local.ref);
   }
+  console.log(line('reference: bare undici client → same receiver (last)', before));
 }
 
 if (only.has('reports')) {

@@ -7,6 +7,7 @@ import { TargetGuard } from '../../src/delivery/ssrf.js';
 import { solve360Signature } from '../../src/webhooks/signer.js';
 import { RESPONSE_KEEP } from '../../src/delivery/send.js';
 import { receiver, type Receiver } from './helpers.js';
+import type { Caps } from '../../src/delivery/caps.js';
 
 const source = (url: string, hookId = 7) => ({
   hookId,
@@ -111,14 +112,18 @@ describe('transports', () => {
       open.push(t);
       return t;
     };
-
-    it('hold to the per-hook cap: a hanging hook waits alone, another hook goes out; release() gives back the waiting unsent', async () => {
+    /** A hanging receiver, a healthy one, a transport under `caps`, and a stop signal. */
+    const hangingAndHealthy = async (caps: Caps) => {
       const hang = await receiver(() => undefined);
       const ok = await receiver();
       open.push(hang, ok);
       const t = transport();
-      t.limit({ concurrency: 8, perHook: 2 });
-      const stop = new AbortController();
+      t.limit(caps);
+      return { hang, ok, t, stop: new AbortController() };
+    };
+
+    it('hold to the per-hook cap: a hanging hook waits alone, another hook goes out; release() gives back the waiting unsent', async () => {
+      const { hang, ok, t, stop } = await hangingAndHealthy({ concurrency: 8, perHook: 2 });
       const stuck = [1, 2, 3, 4].map(() =>
         t.send(source(hang.url, 7), Date.now(), { stop: stop.signal, capped: true }),
       );
@@ -156,12 +161,7 @@ describe('transports', () => {
     });
 
     it('an uncapped send (a manual attempt) does not wait behind the caps', async () => {
-      const hang = await receiver(() => undefined);
-      const ok = await receiver();
-      open.push(hang, ok);
-      const t = transport();
-      t.limit({ concurrency: 1, perHook: 1 });
-      const stop = new AbortController();
+      const { hang, ok, t, stop } = await hangingAndHealthy({ concurrency: 1, perHook: 1 });
       const held = t.send(source(hang.url, 7), Date.now(), { stop: stop.signal, capped: true });
       await hang.waitFor(1);
       expect((await t.send(source(ok.url, 7), Date.now())).ok).toBe(true);

@@ -3,6 +3,7 @@
 // success; everything else — 3xx, 4xx, 5xx, timeout, refused or reset connection, DNS or TLS error, refused
 // target — is a failed attempt, described in one line for the attempt log and the admin e-mail.
 import net from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { TargetGuard } from './ssrf.js';
 import type { Notification } from './notification.js';
@@ -50,8 +51,8 @@ const TARGETS_KEPT = 10_000;
 export class Sender {
   private readonly agent: Agent;
   private readonly targets = new Map<string, Target>();
-  /** cut-short functions of the requests in flight, for the stop signals listened to */
-  private readonly cutters = new Set<(why: 'stop') => void>();
+  /** the requests in flight that a stop signal listened to cuts short */
+  private readonly stoppable = new Set<Attempt>();
   private readonly stops = new WeakSet<AbortSignal>();
 
   constructor(
@@ -89,7 +90,7 @@ export class Sender {
   private listen(stop: AbortSignal): void {
     if (this.stops.has(stop)) return;
     this.stops.add(stop);
-    stop.addEventListener('abort', () => this.cutters.forEach((cut) => cut('stop')), { once: true });
+    stop.addEventListener('abort', () => this.stoppable.forEach((a) => a.cut('stop')), { once: true });
   }
 
   /**
@@ -97,86 +98,21 @@ export class Sender {
    * delivery's hot path). One deadline covers connect, headers and body.
    */
   send(n: Notification, stop?: AbortSignal): Promise<SendResult> {
-    const started = performance.now();
-    const ms = () => Math.round(performance.now() - started);
     return new Promise<SendResult>((resolve) => {
-      let controller: Dispatcher.DispatchController | null = null;
-      let cut: 'timeout' | 'stop' | null = null;
-      let statusCode: number | null = null;
-      let retryAfter: string | null = null;
-      let location: string | null = null;
-      const kept: Buffer[] = [];
-      let size = 0;
-      let settled = false;
-      // One object literal of one shape for every answer (no spread: this runs once per request).
-      const finish = (ok: boolean, error: string | null, aborted: boolean) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.cutters.delete(cutShort);
-        resolve({
-          ok,
-          statusCode,
-          error,
-          responseBody: kept.length > 0 || statusCode !== null ? text(kept) : null,
-          durationMs: ms(),
-          retryAfter,
-          aborted,
-          waitedMs: 0,
-        });
-      };
-      const cutShort = (why: 'timeout' | 'stop') => {
-        cut ??= why;
-        controller?.abort(new Error(why === 'timeout' ? 'deadline' : 'stopped'));
-        // Not dispatched yet (waiting for a connection): the connect timeout bounds that wait; answer now.
-        if (!controller) fail(null);
-      };
-      const fail = (e: unknown) => {
-        const aborted = cut === 'stop';
-        const error =
-          cut === 'timeout'
-            ? `timeout: no complete answer within ${this.timeoutMs} ms`
-            : aborted
-              ? 'stopped before the answer'
-              : describe(e);
-        retryAfter = null;
-        finish(false, error, aborted);
-      };
-      const timer = setTimeout(() => cutShort('timeout'), this.timeoutMs);
+      const attempt = new Attempt(this.timeoutMs, stop ? this.stoppable : null, resolve);
       try {
         const target = this.target(n.url);
-        if (stop?.aborted) return cutShort('stop');
+        if (stop?.aborted) return attempt.cut('stop');
         if (stop) {
           this.listen(stop);
-          this.cutters.add(cutShort);
+          this.stoppable.add(attempt);
         }
         this.agent.dispatch(
           { origin: target.origin, path: target.path, method: 'POST', headers: n.headers, body: n.body },
-          {
-            onRequestStart: (c) => {
-              controller = c;
-              if (cut) c.abort(new Error(cut));
-            },
-            onResponseStart: (_c, status, headers) => {
-              statusCode = status;
-              retryAfter = header(headers['retry-after']);
-              location = header(headers.location);
-            },
-            // Read to the end (an answer cut off mid-body is a failure), keeping the first 20 KB.
-            onResponseData: (_c, chunk) => {
-              if (size < RESPONSE_KEEP) kept.push(chunk.subarray(0, RESPONSE_KEEP - size));
-              size += chunk.length;
-            },
-            onResponseEnd: () => {
-              const status = statusCode ?? 0;
-              const ok = status >= 200 && status < 300;
-              finish(ok, ok ? null : httpError(status, location), false);
-            },
-            onResponseError: (_c, e) => fail(e),
-          },
+          attempt,
         );
       } catch (e) {
-        fail(e);
+        attempt.fail(e);
       }
     });
   }
@@ -187,6 +123,103 @@ export class Sender {
 
   async destroy(): Promise<void> {
     await this.agent.destroy();
+  }
+}
+
+/** The deadline's callback: a plain function given the attempt (no closure per request). */
+function onDeadline(a: Attempt): void {
+  a.cut('timeout');
+}
+
+/**
+ * One attempt's request, as undici's dispatch handler: what is kept of the answer, its deadline, and the
+ * one SendResult it resolves with. One object per request (not a closure per callback): this is the
+ * delivery's hot path.
+ */
+class Attempt implements Dispatcher.DispatchHandler {
+  private readonly started = performance.now();
+  private readonly timer: NodeJS.Timeout;
+  private controller: Dispatcher.DispatchController | null = null;
+  private cutBy: 'timeout' | 'stop' | null = null;
+  private statusCode: number | null = null;
+  private retryAfter: string | null = null;
+  private location: string | null = null;
+  private readonly kept: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+
+  constructor(
+    private readonly timeoutMs: number,
+    /** the sender's set of stoppable requests, when this one is in it */
+    private readonly stoppable: Set<Attempt> | null,
+    private readonly resolve: (r: SendResult) => void,
+  ) {
+    this.timer = setTimeout(onDeadline, timeoutMs, this);
+  }
+
+  cut(why: 'timeout' | 'stop'): void {
+    this.cutBy ??= why;
+    this.controller?.abort(new Error(why === 'timeout' ? 'deadline' : 'stopped'));
+    // Not dispatched yet (waiting for a connection): the connect timeout bounds that wait; answer now.
+    if (!this.controller) this.fail(null);
+  }
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.controller = c;
+    if (this.cutBy) c.abort(new Error(this.cutBy));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
+    this.statusCode = status;
+    this.retryAfter = header(headers['retry-after']);
+    this.location = header(headers.location);
+  }
+
+  /** Read to the end (an answer cut off mid-body is a failure), keeping the first 20 KB. */
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.size < RESPONSE_KEEP) this.kept.push(chunk.subarray(0, RESPONSE_KEEP - this.size));
+    this.size += chunk.length;
+  }
+
+  onResponseEnd(): void {
+    const status = this.statusCode ?? 0;
+    const ok = status >= 200 && status < 300;
+    this.finish(ok, ok ? null : httpError(status, this.location), false);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, e: Error): void {
+    this.fail(e);
+  }
+
+  fail(e: unknown): void {
+    const aborted = this.cutBy === 'stop';
+    const error =
+      this.cutBy === 'timeout'
+        ? `timeout: no complete answer within ${this.timeoutMs} ms`
+        : aborted
+          ? 'stopped before the answer'
+          : describe(e);
+    this.retryAfter = null;
+    this.finish(false, error, aborted);
+  }
+
+  /** One object literal of one shape for every answer (no spread). */
+  private finish(ok: boolean, error: string | null, aborted: boolean): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.stoppable?.delete(this);
+    const { statusCode, kept } = this;
+    this.resolve({
+      ok,
+      statusCode,
+      error,
+      responseBody: kept.length > 0 || statusCode !== null ? text(kept) : null,
+      durationMs: Math.round(performance.now() - this.started),
+      retryAfter: this.retryAfter,
+      aborted,
+      waitedMs: 0,
+    });
   }
 }
 

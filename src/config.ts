@@ -83,7 +83,8 @@ export const settings: Record<keyof Config, Setting> = {
   deliveryLeaseMs: {
     env: 'HOOKLINE_DELIVERY_LEASE',
     default: '0',
-    description: 'how long a claim holds a delivery before another worker may take it (0 = 2 × timeout + 60s)',
+    description:
+      'how long a claim holds a delivery before another worker may take it (0 = 2 × timeout × sender threads + 60s)',
   },
   retrySchedule: {
     env: 'HOOKLINE_RETRY_SCHEDULE',

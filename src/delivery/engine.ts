@@ -455,6 +455,19 @@ export class DeliveryEngine {
 }
 
 /** What main wires: the guard (also used by hook management), the mailer, the engine and its metrics. */
+/**
+ * How long a claim holds. A lease must outlast the wait of a delivery claimed ahead — the requests before
+ * it, in rounds of the caps, each round bounded by the timeout — plus its own request, or a second worker
+ * could send it while the first still would. Claimed ahead is PREFETCH times the caps: PREFETCH rounds with
+ * one sender thread, and up to PREFETCH × threads rounds with several, since each thread has its share of
+ * the overall cap and each hook is sent from one thread (the busy hooks may all share one). A configured
+ * lease is raised to that, never lowered; 0 is that plus a minute to record the outcome.
+ */
+export function leaseMsFor(config: Pick<Config, 'deliveryLeaseMs' | 'deliveryTimeoutMs' | 'deliveryThreads'>): number {
+  const wait = PREFETCH * Math.max(1, config.deliveryThreads) * config.deliveryTimeoutMs;
+  return config.deliveryLeaseMs > 0 ? Math.max(config.deliveryLeaseMs, wait + 1000) : wait + 60_000;
+}
+
 export function buildDelivery(
   engine: Engine,
   config: Pick<
@@ -484,12 +497,7 @@ export function buildDelivery(
     mailer,
     clock,
     timeoutMs: config.deliveryTimeoutMs,
-    // A lease must outlast the wait of a delivery claimed ahead (the requests before it, each bounded by the
-    // timeout) plus its own request, or a second worker could send it while the first still would.
-    leaseMs:
-      config.deliveryLeaseMs > 0
-        ? Math.max(config.deliveryLeaseMs, PREFETCH * config.deliveryTimeoutMs + 1000)
-        : undefined,
+    leaseMs: leaseMsFor(config),
     retrySchedule: config.retrySchedule,
     disableAfterMs: config.disableAfterMs,
     transport:

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { ENGINES, PG_URL, makeEngine, type TestEngine } from '../support/engines.js';
-import { DeliveryEngine, type DeliveryEngineOptions } from '../../src/delivery/engine.js';
+import { DeliveryEngine, leaseMsFor, type DeliveryEngineOptions } from '../../src/delivery/engine.js';
 import { Mailer, listMailbox } from '../../src/delivery/mailer.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
 import { ThreadTransport } from '../../src/delivery/transport.js';
@@ -517,5 +517,23 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     await expect(d.redeliver(other.accountId, hookId, first)).rejects.toBeInstanceOf(ApiError);
     await expect(listDeliveries(engine, other.accountId, hookId)).rejects.toBeInstanceOf(ApiError);
     await expect(listDeliveries(engine, accountId, hookId, { state: 'lost' })).rejects.toBeInstanceOf(ApiError);
+  });
+});
+
+describe('the lease', () => {
+  const ms = (deliveryLeaseMs: number, deliveryThreads: number) =>
+    leaseMsFor({ deliveryLeaseMs, deliveryTimeoutMs: 10_000, deliveryThreads });
+
+  it('outlasts the wait of a delivery claimed ahead: two rounds of the caps per sender thread, plus a minute', () => {
+    expect(ms(0, 0)).toBe(80_000); // on the main thread: as with one thread
+    expect(ms(0, 1)).toBe(80_000);
+    // Each thread has its share of the overall cap; the busy hooks may all be on one of them.
+    expect(ms(0, 4)).toBe(2 * 4 * 10_000 + 60_000);
+  });
+
+  it('a configured lease is raised to that wait, never lowered', () => {
+    expect(ms(9_000, 1)).toBe(21_000);
+    expect(ms(9_000, 3)).toBe(61_000);
+    expect(ms(300_000, 3)).toBe(300_000);
   });
 });

@@ -45,7 +45,7 @@ export interface DeliveryEngineOptions {
   concurrencyPerHook: number;
   logger?: Logger;
   /** how long a claim holds; default: twice the timeout (a delivery claimed ahead waits for one request, then
-   * makes its own) plus a minute to record the outcome */
+   * makes its own) plus a minute to record the outcome; buildDelivery passes leaseMsFor(config) */
   leaseMs?: number;
   /** idle poll interval, ms */
   pollMs?: number;

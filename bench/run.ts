@@ -5,13 +5,14 @@ import type { LoadResult } from './load.js';
 import { bareDeliveryReference, drain, endToEnd, steady, transportOnly, type DeliveryFigures } from './delivery.js';
 import { runReportBench } from './reports.js';
 import { runBatchBench } from './batch.js';
+import { runTransportBench } from './transport.js';
 
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const line = (label: string, r: LoadResult, ref?: LoadResult) =>
   `${label.padEnd(46)} ${fmt(r.rate).padStart(8)} req/s   p50 ${fmt(r.p50, 1).padStart(6)} ms   p99 ${fmt(r.p99, 1).padStart(6)} ms` +
   (ref ? `   ratio ${fmt(r.rate / ref.rate, 2)}` : '');
 
-const only = new Set((process.env.BENCH_ONLY ?? 'api,delivery,reports,batch').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'api,delivery,transport,reports,batch').split(','));
 const engines: ('sqlite' | 'postgres')[] = (await pgReachable()) ? ['sqlite', 'postgres'] : ['sqlite'];
 if (engines.length === 1) console.log('!! PostgreSQL not reachable: PostgreSQL figures skipped');
 
@@ -91,6 +92,13 @@ if (only.has('delivery')) {
     drainLine(`  … sending on the main thread (THREADS=0)`, local.r, local.ref);
   }
   console.log(line('reference: bare undici client → same receiver (last)', before));
+}
+
+if (only.has('transport')) {
+  console.log(
+    '\n== One request, by transport: CPU time of the sending side, concurrency 50, receiver in its own process',
+  );
+  await runTransportBench(Number(process.env.BENCH_DURATION_MS ?? 5000));
 }
 
 if (only.has('reports')) {

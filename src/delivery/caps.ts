@@ -5,6 +5,8 @@
 // them back, hooks take turns, so one hook's backlog never starves the others. A hook whose receiver hangs
 // holds its own `perHook` slots and nothing more.
 
+import { countDown, countUp } from './counts.js';
+
 export interface Caps {
   /** requests in flight at most, overall */
   concurrency: number;
@@ -89,15 +91,13 @@ export class InFlightCaps {
 
   private begin(w: Waiter, waitedMs: number): void {
     this.running++;
-    this.perHook.set(w.hookId, (this.perHook.get(w.hookId) ?? 0) + 1);
+    countUp(this.perHook, w.hookId);
     void w.start(waitedMs).finally(() => this.done(w.hookId));
   }
 
   private done(hookId: number): void {
     this.running--;
-    const n = (this.perHook.get(hookId) ?? 1) - 1;
-    if (n > 0) this.perHook.set(hookId, n);
-    else this.perHook.delete(hookId);
+    countDown(this.perHook, hookId);
     if (this.waiting.has(hookId)) this.ready.add(hookId);
     this.pump();
   }

@@ -1,9 +1,9 @@
 // The delivery engine: claims due deliveries (claim.ts) ahead of the in-flight caps and hands them to the
 // transport (transport.ts: built, signed and sent on a sender thread or here, as the caps, overall and per
 // hook, allow: caps.ts); records every attempt in batches (record.ts), schedules retries, and queues the
-// admins' e-mail when a delivery finally fails. It wakes on notify() (after a write that created deliveries, for low
-// latency) and otherwise polls; the database holds all of its state, so any number of nodes can run one,
-// and a node that dies leaves only leases that expire.
+// admins' e-mail when a delivery finally fails. It wakes on notify() (after a write that made deliveries
+// due, for low latency) and otherwise polls; the database holds all of its state, so any number of nodes
+// can run one, and a node that dies leaves only leases that expire.
 import os from 'node:os';
 import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +29,7 @@ import { failedAttempt, type SendResult } from './send.js';
 import { LocalTransport, ThreadTransport, type Transport } from './transport.js';
 import { DeliveryMetrics, type DeliveryObserver } from './metrics.js';
 import { TargetGuard } from './ssrf.js';
+import { countDown, countUp } from './counts.js';
 import { Mailer } from './mailer.js';
 import { disabledMail, failureMail } from './failure-mail.js';
 import { attemptTree } from './history.js';
@@ -44,8 +45,7 @@ export interface DeliveryEngineOptions {
   concurrency: number;
   concurrencyPerHook: number;
   logger?: Logger;
-  /** how long a claim holds; default: twice the timeout (a delivery claimed ahead waits for one request, then
-   * makes its own) plus a minute to record the outcome; buildDelivery passes leaseMsFor(config) */
+  /** how long a claim holds; default: leaseMsFor() with one sender thread (buildDelivery passes the config's) */
   leaseMs?: number;
   /** idle poll interval, ms */
   pollMs?: number;
@@ -121,7 +121,7 @@ export class DeliveryEngine {
     this.clock = o.clock ?? systemClock;
     this.transport = o.transport ?? new LocalTransport(o.guard, o.timeoutMs);
     this.transport.limit({ concurrency: o.concurrency, perHook: o.concurrencyPerHook });
-    this.leaseMs = o.leaseMs ?? PREFETCH * o.timeoutMs + 60_000;
+    this.leaseMs = o.leaseMs ?? leaseMsFor({ deliveryLeaseMs: 0, deliveryTimeoutMs: o.timeoutMs, deliveryThreads: 1 });
     this.pollMs = o.pollMs ?? 75;
     this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     // Every request in flight listens for the stop: hundreds of listeners are expected, not a leak.
@@ -330,7 +330,7 @@ export class DeliveryEngine {
   private launch(d: ClaimedDelivery): void {
     const job = ++this.jobs;
     this.heldCount++;
-    this.held.set(d.hookId, (this.held.get(d.hookId) ?? 0) + 1);
+    countUp(this.held, d.hookId);
     const handedAt = this.clock.now();
     const done = this.attempt(d, handedAt, this.stopSignal.signal, true)
       .then((result) => {
@@ -348,9 +348,7 @@ export class DeliveryEngine {
 
   private answered(hookId: number): void {
     this.heldCount--;
-    const held = (this.held.get(hookId) ?? 1) - 1;
-    if (held > 0) this.held.set(hookId, held);
-    else this.held.delete(hookId);
+    const held = countDown(this.held, hookId);
     // A claim refills the hook once half of what it holds ahead is used (the other half covers the claim's
     // own time), so a busy hook costs one claim per perHook/2 requests, not one per request.
     const hookLow = held <= (PREFETCH - 0.5) * this.o.concurrencyPerHook;
@@ -454,7 +452,6 @@ export class DeliveryEngine {
   }
 }
 
-/** What main wires: the guard (also used by hook management), the mailer, the engine and its metrics. */
 /**
  * How long a claim holds. A lease must outlast the wait of a delivery claimed ahead — the requests before
  * it, in rounds of the caps, each round bounded by the timeout — plus its own request, or a second worker
@@ -468,6 +465,7 @@ export function leaseMsFor(config: Pick<Config, 'deliveryLeaseMs' | 'deliveryTim
   return config.deliveryLeaseMs > 0 ? Math.max(config.deliveryLeaseMs, wait + 1000) : wait + 60_000;
 }
 
+/** What main wires: the guard (also used by hook management), the mailer, the engine and its metrics. */
 export function buildDelivery(
   engine: Engine,
   config: Pick<

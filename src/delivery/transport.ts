@@ -10,6 +10,7 @@ import { Sender, failedAttempt, type SendResult } from './send.js';
 import type { TargetGuard } from './ssrf.js';
 import { PerTurn } from './per-turn.js';
 import { InFlightCaps, type Caps } from './caps.js';
+import { countDown, countUp } from './counts.js';
 
 export interface SendOptions {
   /** aborts the attempt, in flight or waiting (answered aborted: true) */
@@ -210,18 +211,14 @@ class SenderThread {
 
   send(job: SendJob): Promise<SendResult> {
     const hookId = job[2];
-    if (job[10]) this.held.set(hookId, (this.held.get(hookId) ?? 0) + 1);
+    if (job[10]) countUp(this.held, hookId);
     else this.uncapped++;
     return new Promise((resolve) => this.batches.add({ job, resolve }));
   }
 
   private answer(q: Queued, r: SendResult): void {
-    const hookId = q.job[2];
-    if (q.job[10]) {
-      const n = (this.held.get(hookId) ?? 1) - 1;
-      if (n > 0) this.held.set(hookId, n);
-      else this.held.delete(hookId);
-    } else this.uncapped--;
+    if (q.job[10]) countDown(this.held, q.job[2]);
+    else this.uncapped--;
     q.resolve(r);
   }
 

@@ -14,7 +14,7 @@ import { normaliseValue, parseId, ValueError, type Value } from './values.js';
 import { raise, type EventType } from './events.js';
 import type { AccountInfo } from './account-cache.js';
 import type { Ctx } from './items.js';
-import { getItemRow } from './items.js';
+import { getItemRow, type ItemRow } from './items.js';
 
 export interface ActivityRow {
   account_id: number;
@@ -133,6 +133,27 @@ export async function getActivityRow(
     `SELECT ${ACTIVITY_COLUMNS} FROM activities WHERE account_id = ? AND id = ? AND deleted_at IS ${opts.deleted ? 'NOT NULL' : 'NULL'} ${opts.lock ?? ''}`,
     [accountId, id],
   );
+}
+
+/**
+ * Activity `id` of segment `kind` (in the trash when `deleted`) whose parent is an item of `itemKind`, with
+ * that parent (in the trash or not). Undefined when there is no such activity: another segment, another
+ * account, or a parent of another kind all answer like an id that exists nowhere.
+ */
+async function activityUnder(
+  x: Executor,
+  accountId: number,
+  itemKind: ItemKind,
+  kind: ActivityKind,
+  id: number,
+  opts: { lock?: string; deleted?: boolean } = {},
+): Promise<{ a: ActivityRow; parent: ItemRow } | undefined> {
+  const a = await getActivityRow(x, accountId, id, opts);
+  if (!a || a.segment !== kind.segment) return undefined;
+  const parent =
+    (await getItemRow(x, accountId, a.parent_id)) ?? (await getItemRow(x, accountId, a.parent_id, { deleted: true }));
+  if (!parent || parent.kind !== itemKind.kind) return undefined;
+  return { a, parent };
 }
 
 /** Gives the activities of a parent positions POSITION_STEP apart, keeping their order. */
@@ -271,10 +292,11 @@ export async function updateActivity(
   const input = parseActivityData(kind, tree.data, ctx.info);
   const acc = ctx.actor.accountId;
   return engine.write(async (x) => {
-    const a = await getActivityRow(x, acc, id, { lock: engine.dialect.forUpdate });
-    if (!a || a.segment !== kind.segment) throw Errors.notFound('id', `No ${kind.segment} with id ${id}`);
-    let parent = await getItemRow(x, acc, a.parent_id);
-    if (!parent) throw Errors.notFound('id', `The parent of ${kind.segment} ${id} is in the trash`);
+    const found = await activityUnder(x, acc, itemKind, kind, id, { lock: engine.dialect.forUpdate });
+    if (!found) throw Errors.notFound('id', `No ${kind.segment} with id ${id}`);
+    const { a } = found;
+    let parent = found.parent;
+    if (parent.deleted_at !== null) throw Errors.notFound('id', `The parent of ${kind.segment} ${id} is in the trash`);
     let changed = false;
     let parentId = a.parent_id;
     let position = a.position;
@@ -319,16 +341,19 @@ export async function updateActivity(
 export async function trashActivity(
   engine: Engine,
   ctx: Ctx,
+  itemKind: ItemKind,
   kind: ActivityKind,
   id: number,
   restore: boolean,
 ): Promise<TreeObject> {
   const acc = ctx.actor.accountId;
   return engine.write(async (x) => {
-    const a = await getActivityRow(x, acc, id, { lock: engine.dialect.forUpdate, deleted: restore });
-    if (!a || a.segment !== kind.segment) {
-      const other = await getActivityRow(x, acc, id, { deleted: !restore });
-      if (other && other.segment === kind.segment) {
+    const found = await activityUnder(x, acc, itemKind, kind, id, {
+      lock: engine.dialect.forUpdate,
+      deleted: restore,
+    });
+    if (!found) {
+      if (await activityUnder(x, acc, itemKind, kind, id, { deleted: !restore })) {
         throw Errors.conflict(
           'id',
           restore ? `${kind.segment} ${id} is not in the trash` : `${kind.segment} ${id} is already in the trash`,
@@ -336,8 +361,8 @@ export async function trashActivity(
       }
       throw Errors.notFound('id', `No ${kind.segment} with id ${id}`);
     }
-    const parent = await getItemRow(x, acc, a.parent_id);
-    if (!parent) throw Errors.notFound('id', `The parent of ${kind.segment} ${id} is in the trash`);
+    const { a, parent } = found;
+    if (parent.deleted_at !== null) throw Errors.notFound('id', `The parent of ${kind.segment} ${id} is in the trash`);
     const next: ActivityRow = {
       ...a,
       deleted_at: restore ? null : ctx.now,

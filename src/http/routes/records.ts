@@ -93,11 +93,25 @@ export function recordRoutes(app: FastifyInstance, h: Handlers): void {
       return h.send(req, reply, out);
     });
     app.delete(`${base}/:segment/:aid`, async (req, reply) => {
-      const out = await trashActivity(h.engine, await h.ctx(req), activityKind(req, kind), pathId(req, 'aid'), false);
+      const out = await trashActivity(
+        h.engine,
+        await h.ctx(req),
+        kind,
+        activityKind(req, kind),
+        pathId(req, 'aid'),
+        false,
+      );
       return h.send(req, reply, out);
     });
     app.post(`${base}/:segment/:aid/restore`, async (req, reply) => {
-      const out = await trashActivity(h.engine, await h.ctx(req), activityKind(req, kind), pathId(req, 'aid'), true);
+      const out = await trashActivity(
+        h.engine,
+        await h.ctx(req),
+        kind,
+        activityKind(req, kind),
+        pathId(req, 'aid'),
+        true,
+      );
       return h.send(req, reply, out);
     });
   }

@@ -21,6 +21,8 @@ export interface Config {
   retrySchedule: number[];
   /** A hook whose deliveries have all failed for this long is disabled (0 = never). */
   disableAfterMs: number;
+  /** After a hook's secret changes, notifications are signed with the old one too for this long (0 = not). */
+  secretOverlapMs: number;
   /** CIDR ranges that webhook targets may use even though they are not public. */
   allowedTargets: string[];
   smtpUrl: string;
@@ -95,6 +97,11 @@ export const settings: Record<keyof Config, Setting> = {
     env: 'HOOKLINE_DISABLE_AFTER',
     default: '5d',
     description: 'disable a hook whose deliveries have all failed for this long, and tell its admins (0 = never)',
+  },
+  secretOverlapMs: {
+    env: 'HOOKLINE_SECRET_OVERLAP',
+    default: '24h',
+    description: "after a hook's secret changes, also sign with the old one for this long (webhook-signature; 0 = not)",
   },
   allowedTargets: {
     env: 'HOOKLINE_ALLOWED_TARGETS',
@@ -237,6 +244,7 @@ export function loadConfig(
     deliveryLeaseMs: parseDuration(raw('deliveryLeaseMs'), name('deliveryLeaseMs')),
     retrySchedule: schedule,
     disableAfterMs: parseDuration(raw('disableAfterMs'), name('disableAfterMs')),
+    secretOverlapMs: parseDuration(raw('secretOverlapMs'), name('secretOverlapMs')),
     allowedTargets: parseCidrList(raw('allowedTargets'), name('allowedTargets')),
     smtpUrl,
     mailFrom: raw('mailFrom').trim(),

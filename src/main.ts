@@ -112,7 +112,7 @@ export async function startServer(
     bodyLimit: config.bodyLimit,
     logger,
     plugins: [
-      hookRoutes(guard, delivery),
+      hookRoutes(guard, delivery, { secretOverlapMs: config.secretOverlapMs }),
       batchRoutes,
       reportRoutes,
       makeUploadRoutes({ maxBytes: config.uploadLimit }),

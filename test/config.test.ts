@@ -21,6 +21,8 @@ describe('configuration', () => {
     expect(c.retrySchedule).toEqual([5_000, 300_000, 1_800_000, 7_200_000]);
     expect(c.deliveryTimeoutMs).toBe(10_000);
     expect(c.bodyLimit).toBe(1024 * 1024);
+    expect(c.secretOverlapMs).toBe(86_400_000); // Svix's default
+    expect(loadConfig({ HOOKLINE_SECRET_OVERLAP: '0' }).secretOverlapMs).toBe(0);
   });
 
   it('HOOKLINE_DELIVERY_THREADS: auto is one sender thread with two cores or more, none on one core', () => {

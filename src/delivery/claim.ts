@@ -23,9 +23,17 @@ export interface ClaimedDelivery {
   eventId: number;
   /** attempts so far, this one included */
   attempt: number;
-  hook: { title: string; url: string; contenttype: string; secret: string; active: number };
+  /** previousSecret: the secret before the last change while its overlap runs (claim time), else '' */
+  hook: { title: string; url: string; contenttype: string; secret: string; previousSecret: string; active: number };
   event: { type: string; objectId: number; content: string; createdAt: number };
 }
+
+/**
+ * The hook's previous secret while its overlap runs at `now` (the one placeholder), else '': what
+ * notifications are also signed with after a secret change (hooks.ts updateHook).
+ */
+const PREVIOUS_SECRET = (h: string) =>
+  `CASE WHEN ${h}.previous_secret_until > CAST(? AS BIGINT) THEN ${h}.previous_secret ELSE '' END AS previous_secret`;
 
 /**
  * The hooks that have due, unleased deliveries and room for more requests here: [{hookId, room}], the hook
@@ -122,7 +130,7 @@ export function claimSql(dialect: Dialect): string {
          WHERE (account_id, hook_id, event_id) IN (SELECT account_id, hook_id, event_id FROM picked)
         RETURNING account_id, hook_id, event_id, attempt_count)
       SELECT c.account_id, c.hook_id, c.event_id, c.attempt_count, h.title, h.url, h.contenttype, h.secret, h.active,
-             e.type, e.object_id, e.content, e.created_at
+             ${PREVIOUS_SECRET('h')}, e.type, e.object_id, e.content, e.created_at
         FROM claimed c
         CROSS JOIN LATERAL (SELECT * FROM hooks h WHERE h.account_id = c.account_id AND h.id = c.hook_id) h
         CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.account_id = c.account_id AND e.id = c.event_id) e`;
@@ -161,6 +169,8 @@ export interface DetailRow {
   url: string;
   contenttype: string;
   secret: string;
+  /** '' when there is none, or its overlap is over */
+  previous_secret: string;
   active: number;
   type: string;
   object_id: number;
@@ -202,6 +212,7 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
       o.now + o.leaseMs,
       o.owner,
       o.now,
+      o.now,
     ]);
     rows.push(...got);
     const perLane = new Map<number, number>();
@@ -241,11 +252,12 @@ async function claimOneWriter(x: Executor, o: ClaimOptions, lanes: readonly Lane
     const take = Math.min(l.room, o.perHook, left);
     if (take <= 0) continue;
     // A lane whose hook was paused since the lanes were read (or that the caller only remembered) takes nothing.
-    const hook = await x.get<ClaimedDelivery['hook']>(
-      'SELECT title, url, contenttype, secret, active FROM hooks WHERE id = ?',
-      [l.hookId],
+    const row = await x.get<Omit<DetailRow, EventColumn | 'account_id' | 'hook_id' | 'event_id'>>(
+      `SELECT title, url, contenttype, secret, active, ${PREVIOUS_SECRET('hooks')} FROM hooks WHERE id = ?`,
+      [o.now, l.hookId],
     );
-    if (!hook || Number(hook.active) !== 1) continue;
+    if (!row || Number(row.active) !== 1) continue;
+    const hook = hookOf(row);
     const rows = await x.all<
       Pick<DetailRow, 'account_id' | 'event_id' | EventColumn> & { rid: number; attempt_count: number }
     >(ONE_WRITER_LANE, [l.hookId, o.now, o.now, take]);
@@ -282,24 +294,30 @@ export function toClaimed(r: DetailRow, attempt: number): ClaimedDelivery {
     hookId: r.hook_id,
     eventId: r.event_id,
     attempt,
-    hook: { title: r.title, url: r.url, contenttype: r.contenttype, secret: r.secret, active: r.active },
+    hook: hookOf(r),
     event: { type: r.type, objectId: r.object_id, content: r.content, createdAt: r.created_at },
   };
 }
 
-/** One delivery with its hook and event, or undefined when there is no such delivery. */
+function hookOf(r: Pick<DetailRow, 'title' | 'url' | 'contenttype' | 'secret' | 'previous_secret' | 'active'>) {
+  const { title, url, contenttype, secret, active } = r;
+  return { title, url, contenttype, secret, previousSecret: r.previous_secret ?? '', active };
+}
+
+/** One delivery with its hook and event (as at `now`), or undefined when there is no such delivery. */
 export async function readDelivery(
   x: Executor,
   k: { accountId: number; hookId: number; eventId: number },
+  now: number,
 ): Promise<DetailRow | undefined> {
   return x.get<DetailRow>(
     `SELECT d.account_id, d.hook_id, d.event_id, h.title, h.url, h.contenttype, h.secret, h.active,
-            e.type, e.object_id, e.content, e.created_at
+            ${PREVIOUS_SECRET('h')}, e.type, e.object_id, e.content, e.created_at
        FROM deliveries d
        JOIN hooks h ON h.account_id = d.account_id AND h.id = d.hook_id
        JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
       WHERE d.account_id = ? AND d.hook_id = ? AND d.event_id = ?`,
-    [k.accountId, k.hookId, k.eventId],
+    [now, k.accountId, k.hookId, k.eventId],
   );
 }
 

@@ -227,7 +227,7 @@ export class DeliveryEngine {
    * a 2xx marks the delivery succeeded. Answers the attempt.
    */
   async redeliver(accountId: number, hookId: number, eventId: number): Promise<TreeObject> {
-    const row = await this.engine.read((x) => readDelivery(x, { accountId, hookId, eventId }));
+    const row = await this.engine.read((x) => readDelivery(x, { accountId, hookId, eventId }, this.clock.now()));
     if (!row) throw Errors.notFound('delivery', `No delivery of event ${eventId} to hook ${hookId}`);
     const d = toClaimed(row, 0);
     const startedAt = this.clock.now();

@@ -21,7 +21,8 @@ export const USER_AGENT = `Hookline/${readVersion()} (+webhooks)`;
 export interface NotificationSource {
   hookId: number;
   eventId: number;
-  hook: { url: string; contenttype: string; secret: string };
+  /** previousSecret: the secret before the last change while its overlap runs ('' or absent: none) */
+  hook: { url: string; contenttype: string; secret: string; previousSecret?: string };
   event: { type: string; objectId: number; content: string };
 }
 
@@ -46,7 +47,13 @@ export function buildNotification(d: NotificationSource, nowMs: number): Notific
   // An empty secret means "unsigned" (dialect §6): no signature header at all rather than an HMAC keyed by "".
   if (d.hook.secret !== '') {
     headers['x-solve360-hmac-sha256'] = solve360Signature(d.hook.secret, payload.body);
-    headers['webhook-signature'] = standardSignature(d.hook.secret, id, timestamp, payload.body);
+    let signature = standardSignature(d.hook.secret, id, timestamp, payload.body);
+    // During a secret rotation's overlap, a second signature made with the old secret (Standard Webhooks:
+    // space-separated, any one may match). X-Solve360-Hmac-Sha256 holds one value: the current secret's.
+    const previous = d.hook.previousSecret;
+    if (previous && previous !== d.hook.secret)
+      signature += ` ${standardSignature(previous, id, timestamp, payload.body)}`;
+    headers['webhook-signature'] = signature;
   }
   return { url: d.hook.url, body: payload.body, headers, webhookId: id };
 }

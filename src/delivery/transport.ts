@@ -97,6 +97,7 @@ export type SendJob = [
   url: string,
   contenttype: string,
   secret: string,
+  previousSecret: string,
   type: string,
   objectId: number,
   content: string,
@@ -123,6 +124,7 @@ export function packJob(id: number, nowMs: number, d: NotificationSource, capped
     d.hook.url,
     d.hook.contenttype,
     d.hook.secret,
+    d.hook.previousSecret ?? '',
     d.event.type,
     d.event.objectId,
     d.event.content,
@@ -130,9 +132,11 @@ export function packJob(id: number, nowMs: number, d: NotificationSource, capped
   ];
 }
 
+const isCapped = (j: SendJob): boolean => j[11];
+
 export function unpackJob(j: SendJob): { id: number; nowMs: number; d: NotificationSource; capped: boolean } {
-  const [id, nowMs, hookId, eventId, url, contenttype, secret, type, objectId, content, capped] = j;
-  const d = { hookId, eventId, hook: { url, contenttype, secret }, event: { type, objectId, content } };
+  const [id, nowMs, hookId, eventId, url, contenttype, secret, previousSecret, type, objectId, content, capped] = j;
+  const d = { hookId, eventId, hook: { url, contenttype, secret, previousSecret }, event: { type, objectId, content } };
   return { id, nowMs, d, capped };
 }
 
@@ -211,13 +215,13 @@ class SenderThread {
 
   send(job: SendJob): Promise<SendResult> {
     const hookId = job[2];
-    if (job[10]) countUp(this.held, hookId);
+    if (isCapped(job)) countUp(this.held, hookId);
     else this.uncapped++;
     return new Promise((resolve) => this.batches.add({ job, resolve }));
   }
 
   private answer(q: Queued, r: SendResult): void {
-    if (q.job[10]) countDown(this.held, q.job[2]);
+    if (isCapped(q.job)) countDown(this.held, q.job[2]);
     else this.uncapped--;
     q.resolve(r);
   }

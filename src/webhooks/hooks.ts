@@ -184,7 +184,12 @@ export async function createHook(
   return hookTree(row);
 }
 
-/** Changes the parameters given, keeps the others (PUT /hooks/{id}/). */
+/**
+ * Changes the parameters given, keeps the others (PUT /hooks/{id}/). A new secret starts an overlap of
+ * `secretOverlapMs` (HOOKLINE_SECRET_OVERLAP) in which notifications carry a webhook-signature made with
+ * the old secret too, so a receiver switched over a little before or after the change accepts every one
+ * (secret rotation, as Svix and Stripe do it).
+ */
 export async function updateHook(
   engine: Engine,
   accountId: number,
@@ -192,17 +197,25 @@ export async function updateHook(
   tree: TreeObject,
   now: number,
   guard: UrlChecker,
+  options: { secretOverlapMs?: number } = {},
 ): Promise<TreeObject> {
   const current = await engine.read((x) => findHook(x, accountId, hookId));
   if (!current) throw notFound(hookId);
   const f = await validate(tree, current, guard, false);
+  const overlap = options.secretOverlapMs ?? 0;
   const row = await engine.write(async (x) => {
     const r = await x.run(
       // Turned on again: its failing streak starts over, or a hook disabled for failing would be disabled
-      // again by its next failure. (On the right of SET, `active` is the value before the update.)
+      // again by its next failure. On the right of SET every column is its value before the update: a
+      // changed secret keeps the old one for the overlap; the same secret keeps whatever overlap runs; no
+      // secret (unsigned) or no overlap configured ends it.
       `UPDATE hooks SET type = ?, title = ?, active = ?, event = ?, constrainttype = ?, url = ?, contenttype = ?,
               secret = ?, updated_at = ?,
-              failing_since = CASE WHEN active = 0 AND ? = 1 THEN NULL ELSE failing_since END
+              failing_since = CASE WHEN active = 0 AND ? = 1 THEN NULL ELSE failing_since END,
+              previous_secret = CASE WHEN ? = secret THEN previous_secret
+                                     WHEN ? = '' OR secret = '' OR CAST(? AS BIGINT) <= 0 THEN NULL ELSE secret END,
+              previous_secret_until = CASE WHEN ? = secret THEN previous_secret_until
+                                           WHEN ? = '' OR secret = '' OR CAST(? AS BIGINT) <= 0 THEN NULL ELSE CAST(? AS BIGINT) END
         WHERE account_id = ? AND id = ?`,
       [
         f.type,
@@ -215,6 +228,13 @@ export async function updateHook(
         f.secret,
         now,
         f.active,
+        f.secret,
+        f.secret,
+        overlap,
+        f.secret,
+        f.secret,
+        overlap,
+        now + overlap,
         accountId,
         hookId,
       ],

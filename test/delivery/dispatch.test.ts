@@ -95,6 +95,7 @@ describe.each(ENGINES)('dispatch on %s', (name) => {
         2,
         'plan',
         1,
+        1,
       ]),
     );
     const text = plan.map((p) => p['QUERY PLAN']).join('\n');

@@ -13,6 +13,7 @@ import { ThreadTransport } from '../../src/delivery/transport.js';
 import { listDeliveries } from '../../src/delivery/history.js';
 import { systemClock } from '../../src/delivery/clock.js';
 import { solve360Signature, verifyStandard, webhookId } from '../../src/webhooks/signer.js';
+import { createHook, updateHook } from '../../src/webhooks/hooks.js';
 import { ApiError } from '../../src/errors.js';
 import type { Engine } from '../../src/storage/port.js';
 import { openSqlite } from '../../src/storage/sqlite/engine.js';
@@ -336,6 +337,54 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     expect(u.headers['webhook-signature']).toBeUndefined();
     expect(u.headers['webhook-id']).toBe(webhookId(unsigned, eventId));
     expect(u.body.toString()).toContain('content%5Bitem%5D%5Bfields%5D%5Blastname%5D=M%C3%BCller');
+  });
+
+  it('a changed secret: both sign webhook-signature for the overlap, then the new one alone', async () => {
+    const clock = drivenClock(Date.now());
+    const r = await recv();
+    const { accountId } = await newAccount(engine);
+    const guard = new TargetGuard(['127.0.0.0/8']);
+    const hook = { event: 'items.create', url: r.url, contenttype: 'json', secret: 'old-secret' };
+    const hookId = Number((await createHook(engine, accountId, hook, clock.now(), guard)).id);
+    const hourMs = 3_600_000;
+    await updateHook(engine, accountId, hookId, { secret: 'new-secret' }, clock.now(), guard, {
+      secretOverlapMs: hourMs,
+    });
+    const d = delivery(clock);
+    const signatures = (q: (typeof r.requests)[number]) => ({
+      id: String(q.headers['webhook-id']),
+      timestamp: String(q.headers['webhook-timestamp']),
+      signature: String(q.headers['webhook-signature']),
+    });
+
+    const first = await raiseEvent(engine, accountId, { now: clock.now() });
+    await d.runDue();
+    const during = r.requests[0];
+    // The Solve360 header has room for one value: the current secret's.
+    expect(during.headers['x-solve360-hmac-sha256']).toBe(solve360Signature('new-secret', during.body));
+    const std = signatures(during);
+    expect(std.signature.split(' ')).toHaveLength(2);
+    for (const secret of ['new-secret', 'old-secret']) {
+      expect(verifyStandard(secret, std, during.body, { nowMs: clock.now() })).toBe(true);
+      const wh = new Webhook(Buffer.from(secret, 'utf8').toString('base64'));
+      const headers = { 'webhook-id': std.id, 'webhook-timestamp': std.timestamp, 'webhook-signature': std.signature };
+      expect(() => wh.verify(during.body.toString('utf8'), headers, { jsonParse: false })).not.toThrow();
+    }
+    expect(verifyStandard('other-secret', std, during.body, { nowMs: clock.now() })).toBe(false);
+
+    // A manual redelivery during the overlap is signed the same way.
+    const manual = await d.redeliver(accountId, hookId, first);
+    expect(manual).toMatchObject({ statuscode: 200 });
+    expect(signatures(r.requests[1]).signature.split(' ')).toHaveLength(2);
+
+    clock.advance(hourMs);
+    await raiseEvent(engine, accountId, { now: clock.now(), objectId: 2 });
+    await d.runDue();
+    const after = r.requests[2];
+    expect(after.headers['x-solve360-hmac-sha256']).toBe(solve360Signature('new-secret', after.body));
+    expect(signatures(after).signature.split(' ')).toHaveLength(1);
+    expect(verifyStandard('new-secret', signatures(after), after.body, { nowMs: clock.now() })).toBe(true);
+    expect(verifyStandard('old-secret', signatures(after), after.body, { nowMs: clock.now() })).toBe(false);
   });
 
   it('a hanging receiver does not delay a healthy hook; stop() hands its claims back', async () => {

@@ -147,6 +147,20 @@ describe('webhooks end to end (hookline serve on SQLite)', () => {
       (l) => l.body.count === 0,
     );
     expect(list.body.count).toBe(0);
+
+    // A new secret: for HOOKLINE_SECRET_OVERLAP (24 h by default) webhook-signature carries the old one's too.
+    const rotated = await api(p, 'PUT', `/hooks/${hookId}/`, { secret: 'n3w-secret' });
+    expect(rotated.status).toBe(200);
+    await api(p, 'POST', '/contacts/', { firstname: 'Katherine', lastname: 'Johnson' });
+    await rx.waitFor(5, 10_000);
+    const next = rx.requests[4];
+    expect(next.headers['x-solve360-hmac-sha256']).toBe(
+      createHmac('sha256', 'n3w-secret').update(next.body).digest('hex'),
+    );
+    const signed = `${String(next.headers['webhook-id'])}.${String(next.headers['webhook-timestamp'])}.${next.body.toString()}`;
+    expect(String(next.headers['webhook-signature']).split(' ')).toEqual(
+      ['n3w-secret', SECRET].map((k) => `v1,${createHmac('sha256', k).update(signed).digest('base64')}`),
+    );
     const exited = new Promise((r) => p.child.on('exit', r));
     p.child.kill('SIGTERM');
     await exited;
@@ -168,7 +182,7 @@ describe('webhooks end to end (hookline serve on SQLite)', () => {
       );
     const cli = cliList(accountId);
     expect(cli.status).toBe(0);
-    expect(JSON.parse(cli.stdout).count).toBe(2);
+    expect(JSON.parse(cli.stdout).count).toBe(3);
     const other = cliList(accountId + 1);
     expect(other.status).toBe(2);
     expect(other.stderr).toContain(`No hook ${hookId}`);

@@ -226,6 +226,48 @@ describe.each(ENGINES)('hooks on %s', (name) => {
     expect(await streak()).toEqual({ active: 1, failing_since: null });
   });
 
+  it('a changed secret keeps the old one for the overlap; the same secret, unsigned or no overlap keep none new', async () => {
+    const id = (await itemsCreateHook('rotate')).id as number;
+    const overlap = { secretOverlapMs: 86_400_000 };
+    const previous = () =>
+      db.engine.read((x) =>
+        x.get<{ previous_secret: string | null; previous_secret_until: number | null }>(
+          'SELECT previous_secret, previous_secret_until FROM hooks WHERE account_id = ? AND id = ?',
+          [accountId, id],
+        ),
+      );
+    const put = (tree: Record<string, string>, at = NOW) =>
+      updateHook(db.engine, accountId, id, tree, at, guard, overlap);
+    const none = { previous_secret: null, previous_secret_until: null };
+
+    await put({ secret: 'first' }); // unsigned before: nothing to overlap with
+    expect(await previous()).toEqual(none);
+    await put({ secret: 'second' }, NOW + 1000);
+    let p = await previous();
+    expect({ ...p, previous_secret_until: Number(p?.previous_secret_until) }).toEqual({
+      previous_secret: 'first',
+      previous_secret_until: NOW + 1000 + 86_400_000,
+    });
+    // A change that leaves the secret alone (given again or not) keeps the overlap as it is.
+    await put({ title: 'renamed' }, NOW + 2000);
+    await put({ secret: 'second' }, NOW + 3000);
+    p = await previous();
+    expect({ ...p, previous_secret_until: Number(p?.previous_secret_until) }).toEqual({
+      previous_secret: 'first',
+      previous_secret_until: NOW + 1000 + 86_400_000,
+    });
+    // The echo shows the current secret only.
+    expect(await getHook(db.engine, accountId, id)).toMatchObject({ secret: 'second', title: 'renamed' });
+    expect(JSON.stringify(await getHook(db.engine, accountId, id))).not.toContain('first');
+    // Unsigned from now on: no signature at all, so no old one either.
+    await put({ secret: '' });
+    expect(await previous()).toEqual(none);
+    // Without an overlap configured, a new secret replaces the old one at once.
+    await put({ secret: 'third' });
+    await updateHook(db.engine, accountId, id, { secret: 'fourth' }, NOW, guard, { secretOverlapMs: 0 });
+    expect(await previous()).toEqual(none);
+  });
+
   it('is scoped to the account: another account sees, changes and deletes nothing', async () => {
     const id = (await itemsCreateHook('s')).id as number;
     expect((await errorsOf(getHook(db.engine, otherAccount, id))).status).toBe('404');

@@ -32,7 +32,11 @@ function optionalInt(p: TreeObject, key: string): number | undefined {
   return n;
 }
 
-export function hookRoutes(guard: UrlChecker, delivery: Pick<DeliveryEngine, 'redeliver'>) {
+export function hookRoutes(
+  guard: UrlChecker,
+  delivery: Pick<DeliveryEngine, 'redeliver'>,
+  options: { secretOverlapMs?: number } = {},
+) {
   return (app: FastifyInstance, h: Handlers): void => {
     app.get('/hooks', async (req, reply) => {
       h.requireAdmin(req);
@@ -55,6 +59,7 @@ export function hookRoutes(guard: UrlChecker, delivery: Pick<DeliveryEngine, 're
         h.body(req),
         h.clock.now(),
         guard,
+        options,
       );
       return h.send(req, reply, out);
     });

@@ -2,6 +2,7 @@
 import { baseSchema, type Migration } from '../schema.js';
 import { v2ReportsAndBlobs } from '../schema-v2.js';
 import { v3ClaimByHookAndMailOutbox } from '../schema-v3.js';
+import { v4SecretRotation } from '../schema-v4.js';
 
 export const migrations: Migration[] = [
   {
@@ -23,4 +24,5 @@ export const migrations: Migration[] = [
       `CASE WHEN (fields::jsonb ->> '${key}') ~ '^[0-9]{1,15}$' THEN (fields::jsonb ->> '${key}')::bigint END`,
   }),
   v3ClaimByHookAndMailOutbox({ int: 'BIGINT' }),
+  v4SecretRotation({ int: 'BIGINT' }),
 ];

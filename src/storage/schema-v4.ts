@@ -1,0 +1,16 @@
+// Migration 4, written once for both engines: a hook's previous secret, kept for a while after the secret
+// changes so that receivers can switch over without rejecting a notification (secret rotation).
+import type { Migration, SchemaTypes } from './schema.js';
+
+export function v4SecretRotation(t: SchemaTypes): Migration {
+  return {
+    version: 4,
+    name: 'secret rotation',
+    statements: [
+      // The secret before the last change, and until when notifications are also signed with it
+      // (HOOKLINE_SECRET_OVERLAP after the change). NULL: no overlap.
+      `ALTER TABLE hooks ADD COLUMN previous_secret TEXT`,
+      `ALTER TABLE hooks ADD COLUMN previous_secret_until ${t.int}`,
+    ],
+  };
+}

@@ -1,21 +1,41 @@
 // application/x-www-form-urlencoded with PHP-style brackets (categories[add][category][]=7), both ways.
 import qs from 'qs';
-import type { Tree, TreeObject } from './tree.js';
+import { ownTree, type Tree, type TreeObject } from './tree.js';
 import { Errors } from '../errors.js';
 
+/**
+ * qs drops a key part named __proto__ even into objects without a prototype (plainObjects), so such a part is
+ * marked in the decoded key and unmarked in the copy (ownTree). The mark, a lone surrogate, cannot come out
+ * of percent-decoding (it is not UTF-8), so it never occurs in a client's key.
+ */
+const MARK = '\uDBFF';
+const PROTO_PART = /(^__proto__(?=\[|$))|((?<=\[)__proto__(?=\]))/g;
+
+function decoder(str: string, decode: qs.defaultDecoder, charset: string, type: 'key' | 'value'): string {
+  const text = decode(str, decode, charset) as string;
+  return type === 'key' && text.includes('__proto__') ? text.replace(PROTO_PART, `${MARK}__proto__`) : text;
+}
+
+const unmark = (key: string) => (key.includes(MARK) ? key.replaceAll(MARK, '') : key);
+
 export function parseForm(text: string): TreeObject {
-  if (text.trim() === '') return {};
+  if (text.trim() === '') return Object.create(null) as TreeObject;
+  let parsed: unknown;
   try {
-    return qs.parse(text, {
+    parsed = qs.parse(text, {
       depth: 10,
       parameterLimit: 5000,
       arrayLimit: 5000,
       allowDots: false,
       strictDepth: true,
-    }) as TreeObject;
+      // Keys named like Object.prototype's members (constructor, toString, …) are kept as data.
+      plainObjects: true,
+      decoder,
+    });
   } catch (e) {
     throw Errors.badRequest('request', `Malformed form data: ${(e as Error).message}`);
   }
+  return ownTree(parsed, unmark) as TreeObject;
 }
 
 /** Encodes a tree in PHP bracket notation: $_POST['content']['item']['fields']['lastname'] works. */

@@ -1,10 +1,10 @@
 // JSON in and out. Output keeps the order of Maps even for numeric keys (plain objects would put
 // "12345" before "status"), so lists stay in their sort order for clients that read the text in order.
 import { Errors } from '../errors.js';
-import type { Tree, TreeObject } from './tree.js';
+import { ownTree, type Tree, type TreeObject } from './tree.js';
 
 export function parseJson(text: string): TreeObject {
-  if (text.trim() === '') return {};
+  if (text.trim() === '') return Object.create(null) as TreeObject;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -14,7 +14,8 @@ export function parseJson(text: string): TreeObject {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw Errors.badRequest('request', 'The JSON body must be an object');
   }
-  const obj = value as TreeObject;
+  // JSON.parse keeps "__proto__" as an own key; the copy keeps it as data, in an object without a prototype.
+  const obj = ownTree(value) as TreeObject;
   const keys = Object.keys(obj);
   // {"request": {...}} mirrors the XML envelope; accept it too.
   if (keys.length === 1 && keys[0] === 'request' && obj.request && typeof obj.request === 'object') {

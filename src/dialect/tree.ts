@@ -1,6 +1,9 @@
 // The neutral document tree that every wire format is made from: plain objects (fields in order), arrays
 // (repeated elements in XML), Maps (ordered collections whose keys may be numeric: records keyed by id),
 // and scalars. `x_cn` beside `x` becomes the XML attribute cn="…" on <x> (Solve360's assignee name).
+// Request bodies are trees of objects without a prototype (ownTree), whatever their wire format.
+import { Errors } from '../errors.js';
+
 export type Scalar = string | number | boolean | null;
 export type Tree = Scalar | Tree[] | TreeObject | Map<string, Tree>;
 export interface TreeObject {
@@ -11,4 +14,25 @@ export interface TreeObject {
 export function formatDate(ms: number | null | undefined): string | null {
   if (ms === null || ms === undefined) return null;
   return `${new Date(ms).toISOString().slice(0, 19)}+00:00`;
+}
+
+/** The deepest nesting a request body may have (fast-xml-parser's own limit for XML is the same). */
+export const MAX_DEPTH = 100;
+
+/**
+ * Copies a parsed request body into the tree's own shape: every object without a prototype, so that a key
+ * named __proto__, constructor or toString is data like any other key (the validators name it as an
+ * unknown field) and nothing in the tree can lead to Object.prototype. `key` maps the parser's key to the
+ * one on the wire, for the parsers that would drop or rename such keys unless they are marked.
+ */
+export function ownTree(value: unknown, key: (k: string) => string = (k) => k, depth = 0): Tree {
+  if (value === null || typeof value !== 'object') return value as Scalar;
+  if (depth >= MAX_DEPTH) {
+    throw Errors.badRequest('request', `The body is nested deeper than ${MAX_DEPTH} levels`);
+  }
+  if (Array.isArray(value)) return value.map((v) => ownTree(v, key, depth + 1));
+  const out = Object.create(null) as TreeObject;
+  // On an object without a prototype, `out['__proto__'] = …` makes an own property: there is no setter.
+  for (const k of Object.keys(value)) out[key(k)] = ownTree((value as Record<string, unknown>)[k], key, depth + 1);
+  return out;
 }

@@ -2,10 +2,20 @@
 // the document must be well formed. Output: the XML declaration first, `id123` element names for numeric
 // keys, `cn` attributes.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { Errors } from '../errors.js';
-import type { Tree, TreeObject } from './tree.js';
+import { ApiError, Errors } from '../errors.js';
+import { ownTree, type Tree, type TreeObject } from './tree.js';
+
+/**
+ * Every element name is marked before fast-xml-parser sees it and unmarked in the copy (ownTree): the parser
+ * refuses __proto__, constructor and prototype and renames toString, valueOf, … to __toString, while here
+ * they are element names like any other. The mark, a lone surrogate, cannot occur in a decoded body.
+ */
+const MARK = '\uDBFF';
+// (fast-xml-parser marks the name of an empty element <x/> twice.)
+const unmark = (name: string) => (name.includes(MARK) ? name.replaceAll(MARK, '') : name);
 
 const parser = new XMLParser({
+  transformTagName: (name) => MARK + name,
   ignoreAttributes: true,
   parseTagValue: false,
   trimValues: true,
@@ -19,7 +29,7 @@ export const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
 
 /** Parses a request body; answers the children of the root element (usually <request>). */
 export function parseXml(text: string): TreeObject {
-  if (text.trim() === '') return {};
+  if (text.trim() === '') return Object.create(null) as TreeObject;
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
     throw Errors.badRequest('request', 'XML with a DOCTYPE or entity declarations is not accepted');
   }
@@ -32,16 +42,16 @@ export function parseXml(text: string): TreeObject {
   }
   let doc: TreeObject;
   try {
-    doc = parser.parse(text) as TreeObject;
+    doc = ownTree(parser.parse(text), unmark) as TreeObject;
   } catch (e) {
-    // Bug fix: the parser refuses some well-formed documents itself (element names such as __proto__ or
-    // constructor, "[SECURITY] Invalid name"); that is bad input (400), not an internal fault (500).
+    if (e instanceof ApiError) throw e;
+    // Bug fix: a document the parser refuses itself is bad input (400), not an internal fault (500).
     throw Errors.badRequest('request', `Malformed XML: ${(e as Error).message}`);
   }
   const roots = Object.keys(doc);
   if (roots.length !== 1) throw Errors.badRequest('request', 'XML must have exactly one root element');
   const root = doc[roots[0]];
-  if (root === '' || root === null) return {};
+  if (root === '' || root === null) return Object.create(null) as TreeObject;
   if (typeof root !== 'object' || Array.isArray(root)) {
     throw Errors.badRequest(
       'request',

@@ -10,7 +10,7 @@ import {
   type ActivityKind,
   type ItemKind,
 } from './kinds.js';
-import { normaliseValue, parseId, ValueError, type Value } from './values.js';
+import { fieldErrors, normaliseValue, parseId, ValueError, type Value } from './values.js';
 import { raise, type EventType } from './events.js';
 import type { AccountInfo } from './account-cache.js';
 import type { Ctx } from './items.js';
@@ -47,7 +47,7 @@ function fieldsOut(a: ActivityRow, info: AccountInfo): TreeObject {
     out[def.name] = v;
     if (def.type === 'user') out[`${def.name}_cn`] = info.directory.users.get(v as number)?.name ?? '';
   }
-  for (const [k, v] of Object.entries(values)) if (!(k in out) && v !== null) out[k] = v; // upload metadata
+  for (const [k, v] of Object.entries(values)) if (!Object.hasOwn(out, k) && v !== null) out[k] = v; // upload metadata
   return out;
 }
 
@@ -81,7 +81,7 @@ export function parseActivityData(kind: ActivityKind, data: unknown, info: Accou
     throw Errors.badRequest('data', 'data must contain the activity fields, e.g. <data><title>…</title></data>');
   }
   const byName = new Map(kind.fields.map((f) => [f.name, f]));
-  const errors: Record<string, string> = {};
+  const errors = fieldErrors();
   const out: Record<string, Value> = {};
   for (const [key, raw] of Object.entries(data as TreeObject)) {
     const def = byName.get(key);

@@ -5,6 +5,7 @@ import { Errors } from '../errors.js';
 import type { TreeObject } from '../dialect/tree.js';
 import type { FieldType, ItemKind } from './kinds.js';
 import { fieldDefsFor, type Ctx } from './items.js';
+import { fieldErrors } from './values.js';
 
 const CUSTOM_TYPES: FieldType[] = ['text', 'number', 'date', 'datetime', 'boolean', 'email', 'url', 'user'];
 
@@ -15,8 +16,9 @@ export function listFields(ctx: Ctx, kind: ItemKind): TreeObject {
 
 export async function createField(engine: Engine, ctx: Ctx, kind: ItemKind, tree: TreeObject): Promise<TreeObject> {
   const label = typeof tree.label === 'string' || typeof tree.label === 'number' ? String(tree.label).trim() : '';
-  const type = String(tree.type ?? 'text').trim() as FieldType;
-  const errors: Record<string, string> = {};
+  const raw = tree.type ?? 'text';
+  const type = (typeof raw === 'object' ? '' : String(raw)).trim() as FieldType;
+  const errors = fieldErrors();
   if (!label) errors.label = 'A custom field needs a label';
   else if (label.length > 255) errors.label = 'label is longer than 255 characters';
   if (!CUSTOM_TYPES.includes(type)) errors.type = `type must be one of ${CUSTOM_TYPES.join(', ')}`;

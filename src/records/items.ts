@@ -6,7 +6,7 @@ import { Errors } from '../errors.js';
 import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
 import type { FieldDef, ItemKind } from './kinds.js';
 import { itemKindByName } from './kinds.js';
-import { asList, normaliseValue, parseId, ValueError, type Value } from './values.js';
+import { asList, fieldErrors, normaliseValue, parseId, ValueError, type Value } from './values.js';
 import { eventsForUpdate, raise, type EventType } from './events.js';
 import type { AccountInfo } from './account-cache.js';
 import { activityTree, type ActivityRow } from './activities.js';
@@ -57,7 +57,7 @@ const STRUCTURAL = new Set(['ownership', 'flagged', 'categories', 'relateditems'
 /** Checks a create/update body against the kind's fields; collects every error before failing. */
 export function parseItemInput(defs: FieldDef[], tree: TreeObject, info: AccountInfo): ItemInput {
   const byName = new Map(defs.map((d) => [d.name, d]));
-  const errors: Record<string, string> = {};
+  const errors = fieldErrors();
   const input: ItemInput = { fields: {}, addCategories: [], removeCategories: [], addRelated: [], removeRelated: [] };
   for (const [key, raw] of Object.entries(tree)) {
     if (STRUCTURAL.has(key)) continue;
@@ -84,7 +84,7 @@ export function parseItemInput(defs: FieldDef[], tree: TreeObject, info: Account
     } else input.ownership = id;
   }
   if (tree.flagged !== undefined) {
-    const v = String(tree.flagged).trim();
+    const v = typeof tree.flagged === 'object' ? '' : String(tree.flagged).trim();
     if (v !== '0' && v !== '1') errors.flagged = 'flagged must be 0 or 1';
     else input.flagged = Number(v);
   }
@@ -131,6 +131,7 @@ export function parseItemInput(defs: FieldDef[], tree: TreeObject, info: Account
         const obj = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as TreeObject) : { id: v as Tree };
         const id = parseId(obj.id);
         if (id === null) errors.relateditems = 'each relatedto needs an <id>';
+        else if (obj.note !== null && typeof obj.note === 'object') errors.relateditems = 'a note must be text';
         else input.addRelated.push({ id, note: obj.note === undefined || obj.note === null ? '' : String(obj.note) });
       }
       const removeNode = r.remove && typeof r.remove === 'object' ? (r.remove as TreeObject).relatedto : undefined;
@@ -275,7 +276,7 @@ async function checkReferences(
   selfId?: number,
 ): Promise<void> {
   const acc = ctx.actor.accountId;
-  const errors: Record<string, string> = {};
+  const errors = fieldErrors();
   const company = input.fields.company;
   if (typeof company === 'number') {
     const row = await getItemRow(x, acc, company);

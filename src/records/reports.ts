@@ -212,7 +212,7 @@ const LAST: Record<string, string> = {
 
 function lastParam(p: TreeObject, dflt: string | undefined): string | undefined {
   const last = param(p, 'last').toLowerCase() || dflt;
-  if (last !== undefined && !(last in LAST)) {
+  if (last !== undefined && !Object.hasOwn(LAST, last)) {
     throw Errors.badRequest('last', 'last must be created, updated, changed or completed');
   }
   return last;
@@ -402,7 +402,7 @@ function rowTree(r: ReportRow, ctx: Ctx, withItem: boolean): TreeObject {
   const kind = activityKindByTypeid.get(r.typeid);
   const values = JSON.parse(r.fields) as Record<string, Value>;
   const fields = fieldValues(values, kind?.fields ?? [], ctx);
-  for (const [k, v] of Object.entries(values)) if (!(k in fields) && v !== null) fields[k] = v;
+  for (const [k, v] of Object.entries(values)) if (!Object.hasOwn(fields, k) && v !== null) fields[k] = v;
   const out: TreeObject = {
     id: r.id,
     name: activityName(values),

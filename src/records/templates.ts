@@ -5,7 +5,7 @@ import { Errors } from '../errors.js';
 import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
 import { activityKindBySegment } from './kinds.js';
 import { parseActivityData } from './activities.js';
-import { asList } from './values.js';
+import { asList, fieldErrors } from './values.js';
 import type { Ctx } from './items.js';
 
 interface TemplateRow {
@@ -17,7 +17,7 @@ interface TemplateRow {
 }
 
 function parseTemplate(ctx: Ctx, tree: TreeObject, partial: boolean) {
-  const errors: Record<string, string> = {};
+  const errors = fieldErrors();
   let name: string | undefined;
   if (tree.name !== undefined || !partial) {
     name = typeof tree.name === 'string' || typeof tree.name === 'number' ? String(tree.name).trim() : '';
@@ -32,7 +32,7 @@ function parseTemplate(ctx: Ctx, tree: TreeObject, partial: boolean) {
     activities = [];
     for (const [i, raw] of asList(node).entries()) {
       const obj = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as TreeObject) : {};
-      const kind = activityKindBySegment.get(String(obj.segment ?? ''));
+      const kind = activityKindBySegment.get(typeof obj.segment === 'string' ? obj.segment : '');
       if (!kind || kind.upload) {
         errors[`activities.${i}.segment`] =
           'segment must be an activity segment (task, note, event, …; not file or photo)';

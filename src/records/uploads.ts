@@ -58,7 +58,7 @@ function mimetypeOf(file: UploadedFile, filename: string): string {
   const declared = (file.contentType ?? '').split(';')[0].trim().toLowerCase();
   if (/^[a-z0-9][\w.+-]*\/[\w.+-]+$/.test(declared) && declared !== 'application/octet-stream') return declared;
   const ext = /\.([A-Za-z0-9]+)$/.exec(filename)?.[1]?.toLowerCase() ?? '';
-  return BY_EXTENSION[ext] ?? 'application/octet-stream';
+  return Object.hasOwn(BY_EXTENSION, ext) ? BY_EXTENSION[ext] : 'application/octet-stream';
 }
 
 export async function createUpload(

@@ -9,6 +9,14 @@ export type Value = string | number | null;
 
 export class ValueError extends Error {}
 
+/**
+ * field → message for Errors.invalid. Without a prototype, so that an unknown field named __proto__ is
+ * named like any other (`{}['__proto__'] = 'Unknown field'` would be dropped by the prototype setter).
+ */
+export function fieldErrors(): Record<string, string> {
+  return Object.create(null) as Record<string, string>;
+}
+
 /** Accepted on input: 2026-11-28T09:45:00+00:00 (any offset, or Z), "2026-11-28 09:45:00", 2026-11-28. */
 export function parseDate(text: string): number | null {
   const t = text.trim();

@@ -68,8 +68,6 @@ describe.each(ENGINES)('bad input on %s', (engine) => {
     ['two roots', '<request/><request/>'],
     ['trailing garbage', '<request><firstname>Aa</firstname></request>junk'],
     ['an unclosed attribute', '<request><firstname a="1>Aa</firstname></request>'],
-    ['a reserved element name', '<request><constructor>1</constructor></request>'],
-    ['a reserved element name inside data', '<request><__proto__><polluted>1</polluted></__proto__></request>'],
   ])('refuses malformed XML: %s', async (_label, body) => {
     for (const url of ['/contacts/', `/contacts/${contact}/`, '/contacts/note/', '/templates/']) {
       const method = url === `/contacts/${contact}/` ? 'PUT' : 'POST';
@@ -179,13 +177,18 @@ describe.each(ENGINES)('bad input on %s', (engine) => {
       400,
       'title',
     );
-    // Names of Object.prototype members are unknown fields like any other (form data drops them: see qs).
-    if (wire !== 'form') {
-      failed(
-        await call(t, t.adminA, 'POST', '/contacts/', { wire, body: { hasOwnProperty: 'x', toString: 'y' } }),
-        400,
-      );
-    }
+    // Names of Object.prototype members are unknown fields like any other (more in reserved-keys.test.ts;
+    // answered in JSON, as the test's own XML parser would rename them).
+    failed(
+      await call(t, t.adminA, 'POST', '/contacts/', {
+        wire,
+        body: { hasOwnProperty: 'x', toString: 'y' },
+        accept: 'json',
+      }),
+      400,
+      'hasOwnProperty',
+      'toString',
+    );
     await unchanged();
   });
 

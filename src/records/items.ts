@@ -54,6 +54,56 @@ interface ItemInput {
 
 const STRUCTURAL = new Set(['ownership', 'flagged', 'categories', 'relateditems']);
 
+const CATEGORIES_SHAPE =
+  '<categories><add><category>ID</category></add></categories> (JSON {"categories":{"add":{"category":[ID]}}}, ' +
+  'form categories[add][category][]=ID; remove likewise)';
+
+const isObject = (v: unknown): v is TreeObject => v !== null && typeof v === 'object' && !Array.isArray(v);
+const quoted = (key: string) => JSON.stringify(key.length > 40 ? `${key.slice(0, 37)}...` : key);
+
+/**
+ * The tags a body adds and removes, in the shapes of dialect §2 only: categories/add and categories/remove,
+ * each wrapping its tag ids in `category` (one or a list; a tag id, or `<id>ID</id>` as show writes tags,
+ * with `name` beside it allowed). An empty categories, add or remove is nothing to do; any other shape is
+ * an error, never ignored.
+ */
+function categoryChanges(raw: unknown): { add: number[]; remove: number[]; error?: string } {
+  const out: { add: number[]; remove: number[]; error?: string } = { add: [], remove: [] };
+  if (raw === undefined || raw === '') return out;
+  if (!isObject(raw)) return { ...out, error: `categories must be ${CATEGORIES_SHAPE}` };
+  for (const key of Object.keys(raw)) {
+    if (key !== 'add' && key !== 'remove') {
+      return { ...out, error: `categories has no ${quoted(key)}: it takes add and remove, ${CATEGORIES_SHAPE}` };
+    }
+  }
+  for (const op of ['add', 'remove'] as const) {
+    const wrapper = raw[op];
+    if (wrapper === undefined || wrapper === null || wrapper === '') continue;
+    const extra = isObject(wrapper) ? Object.keys(wrapper).find((k) => k !== 'category') : undefined;
+    if (!isObject(wrapper) || !Object.hasOwn(wrapper, 'category') || extra !== undefined) {
+      const what = extra === undefined ? '' : ` (not ${quoted(extra)})`;
+      return { ...out, error: `categories/${op} must wrap the tag ids in category${what}: ${CATEGORIES_SHAPE}` };
+    }
+    for (const v of asList(wrapper.category)) {
+      let node: unknown = v;
+      if (isObject(v)) {
+        const other = Object.keys(v).find((k) => k !== 'id' && k !== 'name');
+        if (other !== undefined || !Object.hasOwn(v, 'id')) {
+          return {
+            ...out,
+            error: `each categories/${op}/category must be a tag id, or <id>ID</id>: ${CATEGORIES_SHAPE}`,
+          };
+        }
+        node = v.id;
+      }
+      const id = parseId(node);
+      if (id === null) return { ...out, error: 'categories must list ids' };
+      out[op].push(id);
+    }
+  }
+  return out;
+}
+
 /** Checks a create/update body against the kind's fields; collects every error before failing. */
 export function parseItemInput(defs: FieldDef[], tree: TreeObject, info: AccountInfo): ItemInput {
   const byName = new Map(defs.map((d) => [d.name, d]));
@@ -101,24 +151,10 @@ export function parseItemInput(defs: FieldDef[], tree: TreeObject, info: Account
     }
     return out;
   };
-  const cats = tree.categories;
-  if (cats !== undefined && cats !== '') {
-    if (typeof cats !== 'object' || cats === null || Array.isArray(cats)) {
-      errors.categories = 'categories must be <categories><add><category>ID</category></add></categories>';
-    } else {
-      const c = cats as TreeObject;
-      input.addCategories = idList(
-        typeof c.add === 'object' && c.add ? (c.add as TreeObject).category : c.add,
-        'categories',
-        'id',
-      );
-      input.removeCategories = idList(
-        typeof c.remove === 'object' && c.remove ? (c.remove as TreeObject).category : c.remove,
-        'categories',
-        'id',
-      );
-    }
-  }
+  const cats = categoryChanges(tree.categories);
+  if (cats.error !== undefined) errors.categories = cats.error;
+  input.addCategories = cats.add;
+  input.removeCategories = cats.remove;
   const rel = tree.relateditems;
   if (rel !== undefined && rel !== '') {
     if (typeof rel !== 'object' || rel === null || Array.isArray(rel)) {

@@ -12,7 +12,7 @@ import type { Engine, Executor } from '../storage/port.js';
 import type { Config } from '../config.js';
 import type { TreeObject } from '../dialect/tree.js';
 import { Errors } from '../errors.js';
-import { applyRetryAfter, nextDelay, parseRetryAfter } from '../webhooks/schedule.js';
+import { applyRetryAfter, nextDelay, parseRetryAfter, slowDown } from '../webhooks/schedule.js';
 import { webhookId } from '../webhooks/signer.js';
 import { systemClock, type Clock } from './clock.js';
 import {
@@ -25,7 +25,7 @@ import {
   type Lane,
 } from './claim.js';
 import { attemptsOf, insertAttempt, markSucceeded, noteHookFailure, Recorder, type Trigger } from './record.js';
-import { failedAttempt, type SendResult } from './send.js';
+import { failedAttempt, overloaded, type SendResult } from './send.js';
 import { LocalTransport, ThreadTransport, type Transport } from './transport.js';
 import { DeliveryMetrics, type DeliveryObserver } from './metrics.js';
 import { TargetGuard } from './ssrf.js';
@@ -389,7 +389,8 @@ export class DeliveryEngine {
     }
     this.attemptCount++;
     this.o.observer?.attempted(result.ok, result.durationMs);
-    const delay = result.ok ? null : nextDelay(d.attempt, this.o.retrySchedule, this.o.random);
+    const scheduled = result.ok ? null : nextDelay(d.attempt, this.o.retrySchedule, this.o.random);
+    const delay = scheduled !== null && overloaded(result) ? slowDown(scheduled, this.o.retrySchedule) : scheduled;
     const failed = await this.recorder.add({
       delivery: d,
       attempt: this.attemptRecord(d, 'scheduled', startedAt, result),

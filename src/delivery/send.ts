@@ -25,6 +25,14 @@ export interface SendResult {
   waitedMs: number;
 }
 
+/**
+ * The receiver asked to slow down (429) or did not answer in time (every timeout is described starting
+ * with "timeout"): its next try waits longer (schedule.ts slowDown).
+ */
+export function overloaded(r: Pick<SendResult, 'statusCode' | 'error'>): boolean {
+  return r.statusCode === 429 || (r.error?.startsWith('timeout') ?? false);
+}
+
 /** A failed attempt that got no answer at all (nothing was sent, or what happened to it is unknown). */
 export function failedAttempt(error: string): SendResult {
   return {

@@ -4,6 +4,9 @@
 
 export const JITTER = 0.2;
 
+/** The least wait after a receiver said "slow down" (429) or did not answer in time, as Svix does. */
+export const SLOW_DOWN_MS = 60_000;
+
 /**
  * Delay before the attempt after attempt number `attempt` (1-based: the first try is attempt 1), or null
  * when that was the last one.
@@ -43,4 +46,13 @@ export function parseRetryAfter(header: string | string[] | undefined, now: numb
 export function applyRetryAfter(delay: number, retryAfterMs: number | null): number {
   if (retryAfterMs === null) return delay;
   return Math.min(2 * delay, Math.max(delay, retryAfterMs));
+}
+
+/**
+ * After a 429 or a timeout the receiver is overloaded: the next try waits at least SLOW_DOWN_MS (Svix),
+ * or the schedule's longest delay when the whole schedule is shorter than that (a deployment that
+ * configured quick retries gets quick retries).
+ */
+export function slowDown(delay: number, schedule: readonly number[]): number {
+  return Math.max(delay, Math.min(SLOW_DOWN_MS, Math.max(0, ...schedule)));
 }

@@ -268,9 +268,14 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
       delivery: await deliveryOf(engine, accountId, hookId, eventId),
       attempt: (await attemptRows(engine, accountId, hookId, eventId))[0],
     });
-    const failed = async (hookId: number, status: number | null, error: RegExp) => {
+    // Retried on the schedule (5 s); a timeout waits at least a minute (the receiver is overloaded).
+    const failed = async (hookId: number, status: number | null, error: RegExp, retryInMs = 5_000) => {
       const o = await outcome(hookId);
-      expect(o.delivery).toMatchObject({ state: 'pending', attempt_count: 1, next_attempt_at: clock.now() + 5_000 });
+      expect(o.delivery).toMatchObject({
+        state: 'pending',
+        attempt_count: 1,
+        next_attempt_at: clock.now() + retryInMs,
+      });
       expect(o.attempt.status_code).toBe(status);
       expect(o.attempt.error).toMatch(error);
     };
@@ -280,8 +285,8 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
       /HTTP 302: redirects are not followed \(Location: http:\/\/127\.0\.0\.1:1\/elsewhere\)/,
     );
     await failed(hooks.notFound, 404, /HTTP 404/);
-    await failed(hooks.hang, null, /timeout/);
-    await failed(hooks.slowBody, 200, /timeout/);
+    await failed(hooks.hang, null, /timeout/, 60_000);
+    await failed(hooks.slowBody, 200, /timeout/, 60_000);
     await failed(hooks.reset, 200, /closed|reset|Content-Length|terminated/i);
     await failed(hooks.refused, null, /connection refused/);
     await failed(hooks.target, null, /refused target address 10\.20\.30\.40/);
@@ -499,23 +504,37 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     expect(Date.now() - t).toBeLessThan(3_000);
   });
 
-  it('honours Retry-After within [delay, 2 × delay]', async () => {
+  it('honours Retry-After within [delay, 2 × delay]; after a 429 or a timeout waits at least a minute', async () => {
     const clock = drivenClock();
-    const seven = await recv((_q, res) => {
-      res.writeHead(429, { 'retry-after': '7' });
-      res.end();
-    });
-    const hour = await recv((_q, res) => {
-      res.writeHead(503, { 'retry-after': '3600' });
-      res.end();
-    });
+    const answer = (status: number, retryAfter?: string) =>
+      recv((_q, res) => {
+        res.writeHead(status, retryAfter ? { 'retry-after': retryAfter } : {});
+        res.end();
+      });
+    const rx = {
+      seven: await answer(503, '7'),
+      hour: await answer(503, '3600'),
+      tooMany: await answer(429),
+      tooManyLater: await answer(429, '90'),
+      plain: await answer(500),
+      hang: await recv(() => undefined),
+    };
     const { accountId } = await newAccount(engine);
-    const h7 = await insertHook(engine, accountId, { url: seven.url });
-    const h3600 = await insertHook(engine, accountId, { url: hour.url });
+    const hooks = Object.fromEntries(
+      await Promise.all(
+        Object.entries(rx).map(async ([k, r]) => [k, await insertHook(engine, accountId, { url: r.url })]),
+      ),
+    ) as Record<keyof typeof rx, number>;
     const eventId = await raiseEvent(engine, accountId, { now: clock.now() });
-    await delivery(clock).runDue();
-    expect((await deliveryOf(engine, accountId, h7, eventId))?.next_attempt_at).toBe(clock.now() + 7_000);
-    expect((await deliveryOf(engine, accountId, h3600, eventId))?.next_attempt_at).toBe(clock.now() + 10_000);
+    await delivery(clock, { timeoutMs: 300 }).runDue();
+    const next = async (k: keyof typeof rx) =>
+      Number((await deliveryOf(engine, accountId, hooks[k], eventId))?.next_attempt_at) - clock.now();
+    expect(await next('seven')).toBe(7_000);
+    expect(await next('hour')).toBe(10_000);
+    expect(await next('plain')).toBe(5_000);
+    expect(await next('tooMany')).toBe(60_000);
+    expect(await next('tooManyLater')).toBe(90_000); // within [60 s, 120 s]
+    expect(await next('hang')).toBe(60_000);
   });
 
   it('redeliver: a manual attempt, recorded as such, that can turn a failed delivery into a success', async () => {

@@ -1,6 +1,6 @@
 // The retry schedule: 1 + schedule.length attempts, ±20 % jitter, Retry-After clamped to [delay, 2 × delay].
 import { describe, expect, it } from 'vitest';
-import { applyRetryAfter, nextDelay, parseRetryAfter } from '../../src/webhooks/schedule.js';
+import { applyRetryAfter, nextDelay, parseRetryAfter, slowDown } from '../../src/webhooks/schedule.js';
 
 const schedule = [5_000, 300_000, 1_800_000, 7_200_000];
 
@@ -43,5 +43,12 @@ describe('schedule', () => {
     expect(applyRetryAfter(5_000, 0)).toBe(5_000);
     expect(applyRetryAfter(5_000, 8_000)).toBe(8_000);
     expect(applyRetryAfter(5_000, 999_999_000)).toBe(10_000);
+  });
+
+  it('after a 429 or a timeout waits at least a minute, or the longest delay of a shorter schedule', () => {
+    expect(slowDown(5_000, schedule)).toBe(60_000);
+    expect(slowDown(300_000, schedule)).toBe(300_000);
+    expect(slowDown(1_000, [1_000, 2_000])).toBe(2_000);
+    expect(slowDown(0, [])).toBe(0);
   });
 });

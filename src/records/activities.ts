@@ -91,13 +91,14 @@ export function parseActivityData(kind: ActivityKind, data: unknown, info: Accou
     }
     try {
       const v = normaliseValue(def, raw);
-      if (
-        def.type === 'user' &&
-        v !== null &&
-        !info.directory.users.has(v as number) &&
-        !info.directory.groups.has(v as number)
-      ) {
-        throw new ValueError(`no user ${v} in this account`);
+      // A task's assignee, a follow-up's or opportunity's responsible, a time record's person: one user of
+      // the account. A group is refused by name; any other id (another account's user too) as unknown.
+      if (def.type === 'user' && v !== null && !info.directory.users.has(v as number)) {
+        throw new ValueError(
+          info.directory.groups.has(v as number)
+            ? `must be a user, not a group (${v} is a group of this account; see GET /ownership/)`
+            : `no user ${v} in this account`,
+        );
       }
       if (kind.segment === 'opportunity' && key === 'status' && v !== null) {
         const match = OPPORTUNITY_STATUSES.find((s) => s.toLowerCase() === String(v).toLowerCase());

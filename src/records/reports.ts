@@ -5,7 +5,8 @@
 //
 // Terminology: `due` is the generated column holding an activity's one date that matters (task/follow-up
 // due date, opportunity closing date, event start, time record date, call date); `completed` is 0/1;
-// `responsible_id` is the user or group a task, follow-up, opportunity or time record is for.
+// `responsible_id` is the user a task, follow-up, opportunity or time record is for (a group only in rows
+// written before activities refused groups).
 import type { Engine } from '../storage/port.js';
 import { Errors } from '../errors.js';
 import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';

@@ -159,6 +159,23 @@ export function parseDuration(text: string, variable: string): number {
   return Math.round(Number(m[1]) * units[m[2] ?? 's']);
 }
 
+/** Retries a schedule may hold at most. */
+export const MAX_RETRIES = 20;
+
+/**
+ * A retry schedule as written (`5s,5m,30m,2h`: HOOKLINE_RETRY_SCHEDULE, or a hook's retryschedule), in ms;
+ * throws a ConfigError naming `variable`.
+ */
+export function parseSchedule(text: string, variable: string): number[] {
+  const schedule = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => parseDuration(s, variable));
+  if (schedule.length > MAX_RETRIES) throw new ConfigError(variable, `at most ${MAX_RETRIES} retries`);
+  return schedule;
+}
+
 function parseInteger(text: string, variable: string, min: number, max: number): number {
   if (!/^\d+$/.test(text.trim())) throw new ConfigError(variable, `"${text}" is not a whole number`);
   const n = Number(text);
@@ -218,12 +235,7 @@ export function loadConfig(
   if (metricsToken && metricsToken.length < 16) {
     throw new ConfigError(name('metricsToken'), 'must be at least 16 characters');
   }
-  const schedule = raw('retrySchedule')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((s) => parseDuration(s, name('retrySchedule')));
-  if (schedule.length > 20) throw new ConfigError(name('retrySchedule'), 'at most 20 retries');
+  const schedule = parseSchedule(raw('retrySchedule'), name('retrySchedule'));
   const smtpUrl = raw('smtpUrl').trim();
   if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) {
     throw new ConfigError(name('smtpUrl'), 'must be an smtp:// or smtps:// URL');

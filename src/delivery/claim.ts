@@ -23,8 +23,19 @@ export interface ClaimedDelivery {
   eventId: number;
   /** attempts so far, this one included */
   attempt: number;
-  /** previousSecret: the secret before the last change while its overlap runs (claim time), else '' */
-  hook: { title: string; url: string; contenttype: string; secret: string; previousSecret: string; active: number };
+  /**
+   * previousSecret: the secret before the last change while its overlap runs (claim time), else '';
+   * retrySchedule: the hook's own, as written ('' follows the server's)
+   */
+  hook: {
+    title: string;
+    url: string;
+    contenttype: string;
+    secret: string;
+    previousSecret: string;
+    retrySchedule: string;
+    active: number;
+  };
   event: { type: string; objectId: number; content: string; createdAt: number };
 }
 
@@ -130,7 +141,7 @@ export function claimSql(dialect: Dialect): string {
          WHERE (account_id, hook_id, event_id) IN (SELECT account_id, hook_id, event_id FROM picked)
         RETURNING account_id, hook_id, event_id, attempt_count)
       SELECT c.account_id, c.hook_id, c.event_id, c.attempt_count, h.title, h.url, h.contenttype, h.secret, h.active,
-             ${PREVIOUS_SECRET('h')}, e.type, e.object_id, e.content, e.created_at
+             h.retry_schedule, ${PREVIOUS_SECRET('h')}, e.type, e.object_id, e.content, e.created_at
         FROM claimed c
         CROSS JOIN LATERAL (SELECT * FROM hooks h WHERE h.account_id = c.account_id AND h.id = c.hook_id) h
         CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.account_id = c.account_id AND e.id = c.event_id) e`;
@@ -171,6 +182,7 @@ export interface DetailRow {
   secret: string;
   /** '' when there is none, or its overlap is over */
   previous_secret: string;
+  retry_schedule: string;
   active: number;
   type: string;
   object_id: number;
@@ -252,8 +264,8 @@ async function claimOneWriter(x: Executor, o: ClaimOptions, lanes: readonly Lane
     const take = Math.min(l.room, o.perHook, left);
     if (take <= 0) continue;
     // A lane whose hook was paused since the lanes were read (or that the caller only remembered) takes nothing.
-    const row = await x.get<Omit<DetailRow, EventColumn | 'account_id' | 'hook_id' | 'event_id'>>(
-      `SELECT title, url, contenttype, secret, active, ${PREVIOUS_SECRET('hooks')} FROM hooks WHERE id = ?`,
+    const row = await x.get<Pick<DetailRow, HookColumn>>(
+      `SELECT title, url, contenttype, secret, active, retry_schedule, ${PREVIOUS_SECRET('hooks')} FROM hooks WHERE id = ?`,
       [o.now, l.hookId],
     );
     if (!row || Number(row.active) !== 1) continue;
@@ -299,9 +311,19 @@ export function toClaimed(r: DetailRow, attempt: number): ClaimedDelivery {
   };
 }
 
-function hookOf(r: Pick<DetailRow, 'title' | 'url' | 'contenttype' | 'secret' | 'previous_secret' | 'active'>) {
+type HookColumn = 'title' | 'url' | 'contenttype' | 'secret' | 'previous_secret' | 'retry_schedule' | 'active';
+
+function hookOf(r: Pick<DetailRow, HookColumn>): ClaimedDelivery['hook'] {
   const { title, url, contenttype, secret, active } = r;
-  return { title, url, contenttype, secret, previousSecret: r.previous_secret ?? '', active };
+  return {
+    title,
+    url,
+    contenttype,
+    secret,
+    previousSecret: r.previous_secret ?? '',
+    retrySchedule: r.retry_schedule,
+    active,
+  };
 }
 
 /** One delivery with its hook and event (as at `now`), or undefined when there is no such delivery. */
@@ -312,7 +334,7 @@ export async function readDelivery(
 ): Promise<DetailRow | undefined> {
   return x.get<DetailRow>(
     `SELECT d.account_id, d.hook_id, d.event_id, h.title, h.url, h.contenttype, h.secret, h.active,
-            ${PREVIOUS_SECRET('h')}, e.type, e.object_id, e.content, e.created_at
+            h.retry_schedule, ${PREVIOUS_SECRET('h')}, e.type, e.object_id, e.content, e.created_at
        FROM deliveries d
        JOIN hooks h ON h.account_id = d.account_id AND h.id = d.hook_id
        JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id

@@ -12,6 +12,7 @@ import type { Engine, Executor } from '../storage/port.js';
 import type { Config } from '../config.js';
 import type { TreeObject } from '../dialect/tree.js';
 import { Errors } from '../errors.js';
+import { parseSchedule } from '../config.js';
 import { applyRetryAfter, nextDelay, parseRetryAfter, slowDown } from '../webhooks/schedule.js';
 import { webhookId } from '../webhooks/signer.js';
 import { systemClock, type Clock } from './clock.js';
@@ -113,6 +114,8 @@ export class DeliveryEngine {
   private woken = false;
   private stopped: Promise<void> | null = null;
   private readonly recorder: Recorder<ClaimedDelivery, FailedNote>;
+  /** hooks' own retry schedules, parsed */
+  private readonly schedules = new Map<string, readonly number[]>();
   /** The lanes read is one statement, run often: no transaction around it (one round trip on PostgreSQL). */
   private readonly lanesReader: Pick<Executor, 'dialect' | 'all'>;
 
@@ -389,8 +392,9 @@ export class DeliveryEngine {
     }
     this.attemptCount++;
     this.o.observer?.attempted(result.ok, result.durationMs);
-    const scheduled = result.ok ? null : nextDelay(d.attempt, this.o.retrySchedule, this.o.random);
-    const delay = scheduled !== null && overloaded(result) ? slowDown(scheduled, this.o.retrySchedule) : scheduled;
+    const schedule = this.scheduleOf(d);
+    const scheduled = result.ok ? null : nextDelay(d.attempt, schedule, this.o.random);
+    const delay = scheduled !== null && overloaded(result) ? slowDown(scheduled, schedule) : scheduled;
     const failed = await this.recorder.add({
       delivery: d,
       attempt: this.attemptRecord(d, 'scheduled', startedAt, result),
@@ -413,6 +417,23 @@ export class DeliveryEngine {
       if (disabledSince !== null) this.o.logger?.warn({ ...ids, failingSince: disabledSince }, 'hook disabled');
       if (!told) this.o.logger?.warn(ids, 'delivery failed; the account has no admin to tell');
     }
+  }
+
+  /** The hook's own retry schedule (checked when it was saved), or the server's. */
+  private scheduleOf(d: ClaimedDelivery): readonly number[] {
+    const own = d.hook.retrySchedule;
+    if (!own) return this.o.retrySchedule;
+    let s = this.schedules.get(own);
+    if (!s) {
+      try {
+        s = parseSchedule(own, 'retryschedule');
+      } catch {
+        s = this.o.retrySchedule; // not through the API (checked there): the server's, rather than no record
+      }
+      if (this.schedules.size >= 1000) this.schedules.clear();
+      this.schedules.set(own, s);
+    }
+    return s;
   }
 
   private log(d: ClaimedDelivery, trigger: Trigger, r: SendResult): void {

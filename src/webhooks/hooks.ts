@@ -7,6 +7,7 @@ import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
 import { EVENT_TYPES } from '../records/events.js';
 import { ACTIVITY_KINDS, ITEM_KINDS } from '../records/kinds.js';
 import { CONTENT_TYPES } from './payload.js';
+import { ConfigError, parseSchedule } from '../config.js';
 
 /** What hook management needs of the SSRF guard (delivery/ssrf.ts TargetGuard). */
 export interface UrlChecker {
@@ -25,17 +26,21 @@ export interface HookRow {
   url: string;
   contenttype: string;
   secret: string;
+  /** as given ('5m,1h'); '' follows HOOKLINE_RETRY_SCHEDULE */
+  retry_schedule: string;
   created_at: number;
   updated_at: number;
 }
 
 type HookFields = Pick<
   HookRow,
-  'type' | 'title' | 'active' | 'event' | 'constrainttype' | 'url' | 'contenttype' | 'secret'
+  'type' | 'title' | 'active' | 'event' | 'constrainttype' | 'url' | 'contenttype' | 'secret' | 'retry_schedule'
 >;
 
 const COLUMNS =
-  'account_id, id, type, title, active, event, constrainttype, url, contenttype, secret, created_at, updated_at';
+  'account_id, id, type, title, active, event, constrainttype, url, contenttype, secret, retry_schedule, created_at, updated_at';
+/** The longest delay a hook's own schedule may ask for. */
+const MAX_HOOK_DELAY_MS = 7 * 86_400_000;
 const ITEM_CONSTRAINTS = ITEM_KINDS.map((k) => k.kind);
 const ACTIVITY_CONSTRAINTS = ACTIVITY_KINDS.map((k) => k.segment);
 const LIMITS = { title: 255, url: 2048, secret: 1024 };
@@ -52,6 +57,7 @@ export function hookTree(row: HookRow): TreeObject {
     url: row.url,
     contenttype: row.contenttype,
     secret: row.secret,
+    retryschedule: row.retry_schedule,
     created: formatDate(row.created_at),
     updated: formatDate(row.updated_at),
   };
@@ -124,6 +130,11 @@ async function validate(
   if (secret !== undefined) out.secret = secret;
   if (out.secret.length > LIMITS.secret) errors.secret = `must be at most ${LIMITS.secret} characters`;
 
+  const schedule = text(tree, 'retryschedule', errors);
+  if (schedule !== undefined) out.retry_schedule = schedule;
+  const problem = scheduleProblem(out.retry_schedule);
+  if (problem) errors.retryschedule = problem;
+
   const url = text(tree, 'url', errors);
   if (url !== undefined) out.url = url;
   if (out.url === '') errors.url = 'is required';
@@ -137,6 +148,20 @@ async function validate(
   return out;
 }
 
+/** What is wrong with a hook's retry schedule ('' is the server's), or null. */
+function scheduleProblem(schedule: string): string | null {
+  if (schedule === '') return null;
+  try {
+    const delays = parseSchedule(schedule, 'retryschedule');
+    if (delays.length === 0) return 'must list at least one delay (empty: the server default)';
+    if (delays.some((d) => d > MAX_HOOK_DELAY_MS)) return 'a delay may be 7 days at most';
+    return null;
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message.replace(/^retryschedule: /, '');
+    throw e;
+  }
+}
+
 const DEFAULTS: HookFields = {
   type: 'web',
   title: '',
@@ -146,6 +171,7 @@ const DEFAULTS: HookFields = {
   url: '',
   contenttype: 'xml',
   secret: '',
+  retry_schedule: '',
 };
 
 async function findHook(x: Executor, accountId: number, hookId: number): Promise<HookRow | undefined> {
@@ -165,7 +191,7 @@ export async function createHook(
   const row = await engine.write(async (x) => {
     const id = await x.nextId();
     const row: HookRow = { account_id: accountId, id, ...f, created_at: now, updated_at: now };
-    await x.run(`INSERT INTO hooks (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+    await x.run(`INSERT INTO hooks (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
       row.account_id,
       row.id,
       row.type,
@@ -176,6 +202,7 @@ export async function createHook(
       row.url,
       row.contenttype,
       row.secret,
+      row.retry_schedule,
       row.created_at,
       row.updated_at,
     ]);
@@ -210,7 +237,7 @@ export async function updateHook(
       // changed secret keeps the old one for the overlap; the same secret keeps whatever overlap runs; no
       // secret (unsigned) or no overlap configured ends it.
       `UPDATE hooks SET type = ?, title = ?, active = ?, event = ?, constrainttype = ?, url = ?, contenttype = ?,
-              secret = ?, updated_at = ?,
+              secret = ?, retry_schedule = ?, updated_at = ?,
               failing_since = CASE WHEN active = 0 AND ? = 1 THEN NULL ELSE failing_since END,
               previous_secret = CASE WHEN ? = secret THEN previous_secret
                                      WHEN ? = '' OR secret = '' OR CAST(? AS BIGINT) <= 0 THEN NULL ELSE secret END,
@@ -226,6 +253,7 @@ export async function updateHook(
         f.url,
         f.contenttype,
         f.secret,
+        f.retry_schedule,
         now,
         f.active,
         f.secret,

@@ -144,6 +144,30 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     expect(box[0].sent_at).toBe(expectedStarts[4]); // sent right after the last attempt
   });
 
+  it("a hook's own retry schedule replaces the server's: 1 + its length attempts on its delays", async () => {
+    const clock = drivenClock();
+    const r = await recv((_q, res) => {
+      res.statusCode = 500;
+      res.end();
+    });
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url });
+    await engine.write((x) => x.run("UPDATE hooks SET retry_schedule = '1m, 2h' WHERE id = ?", [hookId]));
+    const eventId = await raiseEvent(engine, accountId, { now: clock.now() });
+    const d = delivery(clock);
+    const t0 = clock.now();
+    expect(await d.runDue()).toBe(1);
+    clock.advance(60_000);
+    expect(await d.runDue()).toBe(1);
+    clock.advance(2 * 3_600_000);
+    expect(await d.runDue()).toBe(1);
+    clock.advance(100 * 3_600_000);
+    expect(await d.runDue()).toBe(0);
+    const attempts = await attemptRows(engine, accountId, hookId, eventId);
+    expect(attempts.map((a) => a.started_at - t0)).toEqual([0, 60_000, 60_000 + 2 * 3_600_000]);
+    expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({ state: 'failed', attempt_count: 3 });
+  });
+
   it('the failure e-mail is queued in the transaction that fails the delivery: a crash before sending loses nothing', async () => {
     const clock = drivenClock();
     const r = await recv((_q, res) => {

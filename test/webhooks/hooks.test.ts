@@ -57,6 +57,7 @@ describe.each(ENGINES)('hooks on %s', (name) => {
       url: 'https://hooks.example.test/endpoint.php',
       contenttype: 'xml',
       secret: '',
+      retryschedule: '',
       created: '2026-11-28T09:45:00+00:00',
     });
     expect(typeof hook.id).toBe('number');
@@ -140,6 +141,25 @@ describe.each(ENGINES)('hooks on %s', (name) => {
       NOW,
       allowing,
     );
+  });
+
+  it('takes a retry schedule of its own, checked like HOOKLINE_RETRY_SCHEDULE; empty follows the server', async () => {
+    const base = { event: 'items.create', url: 'https://hooks.example.test/own' };
+    const hook = await createHook(db.engine, accountId, { ...base, retryschedule: ' 1m, 10m ,1h ' }, NOW, guard);
+    expect(hook.retryschedule).toBe('1m, 10m ,1h');
+    const id = hook.id as number;
+    for (const [bad, why] of [
+      ['soon', /not a duration/],
+      ['8d', /7 days at most/],
+      [Array.from({ length: 21 }, () => '1s').join(','), /at most 20 retries/],
+      [',', /at least one delay/],
+    ] as const) {
+      const errors = await errorsOf(updateHook(db.engine, accountId, id, { retryschedule: bad }, NOW, guard));
+      expect(errors.status, bad).toBe('400');
+      expect(errors.retryschedule, bad).toMatch(why);
+    }
+    expect((await getHook(db.engine, accountId, id)).retryschedule).toBe('1m, 10m ,1h'); // nothing changed
+    expect((await updateHook(db.engine, accountId, id, { retryschedule: '' }, NOW, guard)).retryschedule).toBe('');
   });
 
   it('refuses structured values where text is expected', async () => {

@@ -8,6 +8,7 @@ import { EVENT_TYPES } from '../records/events.js';
 import { ACTIVITY_KINDS, ITEM_KINDS } from '../records/kinds.js';
 import { CONTENT_TYPES } from './payload.js';
 import { ConfigError, parseSchedule } from '../config.js';
+import { fieldErrors } from '../records/values.js';
 
 /** What hook management needs of the SSRF guard (delivery/ssrf.ts TargetGuard). */
 export interface UrlChecker {
@@ -44,6 +45,19 @@ const MAX_HOOK_DELAY_MS = 7 * 86_400_000;
 const ITEM_CONSTRAINTS = ITEM_KINDS.map((k) => k.kind);
 const ACTIVITY_CONSTRAINTS = ACTIVITY_KINDS.map((k) => k.segment);
 const LIMITS = { title: 255, url: 2048, secret: 1024 };
+/** What a hook body may set; and what a hook's answer shows that cannot be set (ignored, so an answer can be PUT back). */
+const FIELDS = new Set([
+  'type',
+  'title',
+  'active',
+  'event',
+  'constrainttype',
+  'url',
+  'contenttype',
+  'secret',
+  'retryschedule',
+]);
+const READ_ONLY = new Set(['id', 'created', 'updated', 'status']);
 
 /** The hook as the API shows it: every field plus id (the secret too: only the account's admins see hooks). */
 export function hookTree(row: HookRow): TreeObject {
@@ -94,7 +108,9 @@ async function validate(
   guard: UrlChecker,
   creating: boolean,
 ): Promise<HookFields> {
-  const errors: Record<string, string> = {};
+  const errors = fieldErrors();
+  // A misspelt field (actve=0) must not pass as a change that did nothing.
+  for (const key of Object.keys(tree)) if (!FIELDS.has(key) && !READ_ONLY.has(key)) errors[key] = 'Unknown field';
   const out = { ...current };
   const type = text(tree, 'type', errors);
   if (type !== undefined) out.type = type === '' ? 'web' : type;

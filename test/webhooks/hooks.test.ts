@@ -162,6 +162,31 @@ describe.each(ENGINES)('hooks on %s', (name) => {
     expect((await updateHook(db.engine, accountId, id, { retryschedule: '' }, NOW, guard)).retryschedule).toBe('');
   });
 
+  it('refuses unknown fields (a misspelt change must not pass as one that did nothing); an answer can be PUT back', async () => {
+    const hook = await itemsCreateHook('unknown');
+    const id = hook.id as number;
+    const errors = await errorsOf(
+      updateHook(db.engine, accountId, id, { actve: '0', title: 'x', constructor: '1' }, NOW, guard),
+    );
+    expect(errors).toEqual({ status: '400', actve: 'Unknown field', constructor: 'Unknown field' });
+    expect(await getHook(db.engine, accountId, id)).toEqual(hook); // nothing changed
+    expect(
+      Object.keys(
+        await errorsOf(
+          createHook(
+            db.engine,
+            accountId,
+            { event: 'items.create', url: 'https://hooks.example.test/', evnt: 'x' },
+            NOW,
+            guard,
+          ),
+        ),
+      ),
+    ).toEqual(['status', 'evnt']);
+    const back = await updateHook(db.engine, accountId, id, { ...hook, title: 'round trip' }, NOW + 1000, guard);
+    expect(back).toEqual({ ...hook, title: 'round trip', updated: '2026-11-28T09:45:01+00:00' });
+  });
+
   it('refuses structured values where text is expected', async () => {
     const errors = await errorsOf(
       createHook(

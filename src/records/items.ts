@@ -54,51 +54,92 @@ interface ItemInput {
 
 const STRUCTURAL = new Set(['ownership', 'flagged', 'categories', 'relateditems']);
 
-const CATEGORIES_SHAPE =
-  '<categories><add><category>ID</category></add></categories> (JSON {"categories":{"add":{"category":[ID]}}}, ' +
-  'form categories[add][category][]=ID; remove likewise)';
+/**
+ * One of a body's add/remove lists (dialect §2): categories/add/category and relateditems/add/relatedto,
+ * remove likewise. Described once, so that both are read, and refused, the same way.
+ */
+interface ListShape {
+  /** the body's key: categories, relateditems */
+  name: string;
+  /** the element around each entry: category, relatedto */
+  child: string;
+  /** what the entries are, for messages */
+  ids: string;
+  /** how one entry may be written, for messages */
+  entry: string;
+  /** the keys an entry written as a structure may have beside its id (as show writes it) */
+  beside: readonly string[];
+  /** the accepted shape in every wire format, for messages */
+  shape: string;
+}
+
+const CATEGORIES: ListShape = {
+  name: 'categories',
+  child: 'category',
+  ids: 'tag ids',
+  entry: 'a tag id, or <id>ID</id>',
+  beside: ['name'],
+  shape:
+    '<categories><add><category>ID</category></add></categories> (JSON {"categories":{"add":{"category":[ID]}}}, ' +
+    'form categories[add][category][]=ID; remove likewise)',
+};
+
+const RELATED: ListShape = {
+  name: 'relateditems',
+  child: 'relatedto',
+  ids: 'item ids',
+  entry: 'an item id, or <id>ID</id> with an optional <note>',
+  beside: ['note', 'name', 'typeid'],
+  shape:
+    '<relateditems><add><relatedto><id>ID</id><note>…</note></relatedto></add></relateditems> ' +
+    '(JSON {"relateditems":{"add":{"relatedto":[{"id":ID,"note":"…"}]}}}, ' +
+    'form relateditems[add][relatedto][0][id]=ID&relateditems[add][relatedto][0][note]=…; remove likewise)',
+};
 
 const isObject = (v: unknown): v is TreeObject => v !== null && typeof v === 'object' && !Array.isArray(v);
 const quoted = (key: string) => JSON.stringify(key.length > 40 ? `${key.slice(0, 37)}...` : key);
 
+/** One entry of an add/remove list: its id, and the structure it was written as (none for a bare id). */
+interface ListEntry {
+  id: number;
+  node?: TreeObject;
+}
+
 /**
- * The tags a body adds and removes, in the shapes of dialect §2 only: categories/add and categories/remove,
- * each wrapping its tag ids in `category` (one or a list; a tag id, or `<id>ID</id>` as show writes tags,
- * with `name` beside it allowed). An empty categories, add or remove is nothing to do; any other shape is
- * an error, never ignored.
+ * The entries a body adds and removes under `raw`, in the shapes of dialect §2 only: add and remove, each
+ * wrapping its entries in the shape's child element (one or a list; an id, or `<id>ID</id>` with the keys
+ * show writes beside it). An empty list, add or remove is nothing to do; any other shape is an error,
+ * never ignored.
  */
-function categoryChanges(raw: unknown): { add: number[]; remove: number[]; error?: string } {
-  const out: { add: number[]; remove: number[]; error?: string } = { add: [], remove: [] };
+function listChanges(raw: unknown, s: ListShape): { add: ListEntry[]; remove: ListEntry[]; error?: string } {
+  const out: { add: ListEntry[]; remove: ListEntry[]; error?: string } = { add: [], remove: [] };
   if (raw === undefined || raw === '') return out;
-  if (!isObject(raw)) return { ...out, error: `categories must be ${CATEGORIES_SHAPE}` };
+  if (!isObject(raw)) return { ...out, error: `${s.name} must be ${s.shape}` };
   for (const key of Object.keys(raw)) {
     if (key !== 'add' && key !== 'remove') {
-      return { ...out, error: `categories has no ${quoted(key)}: it takes add and remove, ${CATEGORIES_SHAPE}` };
+      return { ...out, error: `${s.name} has no ${quoted(key)}: it takes add and remove, ${s.shape}` };
     }
   }
   for (const op of ['add', 'remove'] as const) {
     const wrapper = raw[op];
     if (wrapper === undefined || wrapper === null || wrapper === '') continue;
-    const extra = isObject(wrapper) ? Object.keys(wrapper).find((k) => k !== 'category') : undefined;
-    if (!isObject(wrapper) || !Object.hasOwn(wrapper, 'category') || extra !== undefined) {
+    const extra = isObject(wrapper) ? Object.keys(wrapper).find((k) => k !== s.child) : undefined;
+    if (!isObject(wrapper) || !Object.hasOwn(wrapper, s.child) || extra !== undefined) {
       const what = extra === undefined ? '' : ` (not ${quoted(extra)})`;
-      return { ...out, error: `categories/${op} must wrap the tag ids in category${what}: ${CATEGORIES_SHAPE}` };
+      return { ...out, error: `${s.name}/${op} must wrap the ${s.ids} in ${s.child}${what}: ${s.shape}` };
     }
-    for (const v of asList(wrapper.category)) {
-      let node: unknown = v;
+    for (const v of asList(wrapper[s.child])) {
+      let node: TreeObject | undefined;
       if (isObject(v)) {
-        const other = Object.keys(v).find((k) => k !== 'id' && k !== 'name');
+        const other = Object.keys(v).find((k) => k !== 'id' && !s.beside.includes(k));
         if (other !== undefined || !Object.hasOwn(v, 'id')) {
-          return {
-            ...out,
-            error: `each categories/${op}/category must be a tag id, or <id>ID</id>: ${CATEGORIES_SHAPE}`,
-          };
+          return { ...out, error: `each ${s.name}/${op}/${s.child} must be ${s.entry}: ${s.shape}` };
         }
-        node = v.id;
+        node = v;
       }
-      const id = parseId(node);
-      if (id === null) return { ...out, error: 'categories must list ids' };
-      out[op].push(id);
+      const id = parseId(node === undefined ? v : node.id);
+      if (id === null) return { ...out, error: `${s.name} must list ids` };
+      out[op].push(node === undefined ? { id } : { id, node });
     }
   }
   return out;
@@ -138,41 +179,17 @@ export function parseItemInput(defs: FieldDef[], tree: TreeObject, info: Account
     if (v !== '0' && v !== '1') errors.flagged = 'flagged must be 0 or 1';
     else input.flagged = Number(v);
   }
-  const idList = (raw: unknown, field: string, child: string): number[] => {
-    const out: number[] = [];
-    for (const v of asList(raw)) {
-      const node =
-        v !== null && typeof v === 'object' && !Array.isArray(v)
-          ? ((v as TreeObject)[child] ?? (v as TreeObject).id)
-          : v;
-      const id = parseId(node);
-      if (id === null) errors[field] = `${field} must list ids`;
-      else out.push(id);
-    }
-    return out;
-  };
-  const cats = categoryChanges(tree.categories);
+  const cats = listChanges(tree.categories, CATEGORIES);
   if (cats.error !== undefined) errors.categories = cats.error;
-  input.addCategories = cats.add;
-  input.removeCategories = cats.remove;
-  const rel = tree.relateditems;
-  if (rel !== undefined && rel !== '') {
-    if (typeof rel !== 'object' || rel === null || Array.isArray(rel)) {
-      errors.relateditems =
-        'relateditems must be <relateditems><add><relatedto><id>ID</id></relatedto></add></relateditems>';
-    } else {
-      const r = rel as TreeObject;
-      const addNode = r.add && typeof r.add === 'object' ? (r.add as TreeObject).relatedto : undefined;
-      for (const v of asList(addNode)) {
-        const obj = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as TreeObject) : { id: v as Tree };
-        const id = parseId(obj.id);
-        if (id === null) errors.relateditems = 'each relatedto needs an <id>';
-        else if (obj.note !== null && typeof obj.note === 'object') errors.relateditems = 'a note must be text';
-        else input.addRelated.push({ id, note: obj.note === undefined || obj.note === null ? '' : String(obj.note) });
-      }
-      const removeNode = r.remove && typeof r.remove === 'object' ? (r.remove as TreeObject).relatedto : undefined;
-      input.removeRelated = idList(removeNode, 'relateditems', 'id');
-    }
+  input.addCategories = cats.add.map((e) => e.id);
+  input.removeCategories = cats.remove.map((e) => e.id);
+  const rel = listChanges(tree.relateditems, RELATED);
+  if (rel.error !== undefined) errors.relateditems = rel.error;
+  else if ([...rel.add, ...rel.remove].some((e) => typeof (e.node?.note ?? '') === 'object')) {
+    errors.relateditems = 'a note must be text';
+  } else {
+    input.addRelated = rel.add.map((e) => ({ id: e.id, note: String(e.node?.note ?? '') }));
+    input.removeRelated = rel.remove.map((e) => e.id);
   }
   if (Object.keys(errors).length > 0) throw Errors.invalid(errors);
   return input;

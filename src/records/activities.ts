@@ -74,16 +74,56 @@ export function activityTree(a: ActivityRow, parentTypeid: number, info: Account
   };
 }
 
-/** Checks an activity's data against its segment's fields; collects every error before failing. */
-export function parseActivityData(kind: ActivityKind, data: unknown, info: AccountInfo): Record<string, Value> {
-  if (data === undefined || data === null || data === '') return {};
-  if (typeof data !== 'object' || Array.isArray(data)) {
-    throw Errors.badRequest('data', 'data must contain the activity fields, e.g. <data><title>…</title></data>');
+/**
+ * The keys an activity body takes at its top level (dialect §3): a create its parent, its data and where
+ * to put it (before or after a sibling); an update its data and a new parent; a template insertion its
+ * parent and data/templateid (templateid also at the top level, as it always was read there).
+ */
+const BODY_KEYS = {
+  create: ['parent', 'data', 'before', 'after'],
+  update: ['parent', 'data'],
+  template: ['parent', 'data', 'templateid'],
+} as const;
+
+/**
+ * Names every key of an activity body that its request does not take (into `errors`): a misspelt <data> or
+ * parent is refused, never ignored. A field of the segment written outside data is told where it belongs.
+ */
+function unknownBodyKeys(
+  tree: TreeObject,
+  request: keyof typeof BODY_KEYS,
+  kind: ActivityKind | undefined,
+  errors: Record<string, string>,
+): void {
+  const known: readonly string[] = BODY_KEYS[request];
+  for (const key of Object.keys(tree)) {
+    if (known.includes(key)) continue;
+    if (request === 'update' && (key === 'before' || key === 'after')) {
+      errors[key] = 'Unknown field for an update: before and after only place a new activity';
+    } else if (kind?.fields.some((f) => f.name === key)) {
+      errors[key] =
+        `Unknown field: ${key} is a field of a ${kind.segment}, it goes inside data (<data><${key}>…</${key}></data>)`;
+    } else errors[key] = 'Unknown field';
+  }
+}
+
+/**
+ * Checks an activity's data against its segment's fields; collects every error (into `errors`, with any
+ * found before) before failing.
+ */
+export function parseActivityData(
+  kind: ActivityKind,
+  data: unknown,
+  info: AccountInfo,
+  errors: Record<string, string> = fieldErrors(),
+): Record<string, Value> {
+  const out: Record<string, Value> = {};
+  const fields = data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as TreeObject) : {};
+  if (fields !== data && data !== undefined && data !== null && data !== '') {
+    errors.data = 'data must contain the activity fields, e.g. <data><title>…</title></data>';
   }
   const byName = new Map(kind.fields.map((f) => [f.name, f]));
-  const errors = fieldErrors();
-  const out: Record<string, Value> = {};
-  for (const [key, raw] of Object.entries(data as TreeObject)) {
+  for (const [key, raw] of Object.entries(fields)) {
     const def = byName.get(key);
     if (!def) {
       errors[key] = `Unknown field for a ${kind.segment}`;
@@ -273,7 +313,9 @@ export async function createActivity(
   tree: TreeObject,
   extraFields: Record<string, Value> = {},
 ): Promise<TreeObject> {
-  const fields = { ...parseActivityData(kind, tree.data, ctx.info), ...extraFields };
+  const errors = fieldErrors();
+  unknownBodyKeys(tree, 'create', kind, errors);
+  const fields = { ...parseActivityData(kind, tree.data, ctx.info, errors), ...extraFields };
   return engine.write(async (x) => {
     const parent = await parentRow(x, ctx, itemKind, tree.parent);
     const position = await positionFor(x, ctx.actor.accountId, parent.id, tree);
@@ -290,7 +332,9 @@ export async function updateActivity(
   id: number,
   tree: TreeObject,
 ): Promise<TreeObject> {
-  const input = parseActivityData(kind, tree.data, ctx.info);
+  const errors = fieldErrors();
+  unknownBodyKeys(tree, 'update', kind, errors);
+  const input = parseActivityData(kind, tree.data, ctx.info, errors);
   const acc = ctx.actor.accountId;
   return engine.write(async (x) => {
     const found = await activityUnder(x, acc, itemKind, kind, id, { lock: engine.dialect.forUpdate });
@@ -394,10 +438,15 @@ export async function insertTemplate(
   itemKind: ItemKind,
   tree: TreeObject,
 ): Promise<TreeObject> {
+  const errors = fieldErrors();
+  unknownBodyKeys(tree, 'template', undefined, errors);
   const data = tree.data && typeof tree.data === 'object' && !Array.isArray(tree.data) ? (tree.data as TreeObject) : {};
+  for (const key of Object.keys(data)) {
+    if (key !== 'templateid') errors[key] = 'Unknown field for a template insertion: data takes templateid only';
+  }
   const templateId = parseId(data.templateid ?? tree.templateid);
-  if (templateId === null)
-    throw Errors.badRequest('templateid', 'data/templateid must be the id of an activity template');
+  if (templateId === null) errors.templateid = 'data/templateid must be the id of an activity template';
+  if (Object.keys(errors).length) throw Errors.invalid(errors);
   const acc = ctx.actor.accountId;
   return engine.write(async (x) => {
     const parent = await parentRow(x, ctx, itemKind, tree.parent);

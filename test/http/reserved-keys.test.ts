@@ -127,6 +127,35 @@ describe.each(ENGINES)('reserved key names on %s', (engine) => {
         [key, 'Unknown field for a task'],
       );
       refused(await send(wire, 'PUT', `/contacts/task/${task}/`, [['data', data]]), [key, 'Unknown field for a task']);
+      // Beside data, at the top level of an activity body.
+      refused(
+        await send(wire, 'POST', '/contacts/task/', [
+          ['parent', String(contact)],
+          ['data', [['title', 'Changed']]],
+          [key, [['polluted', 'yes']]],
+        ]),
+        [key, 'Unknown field'],
+      );
+      refused(
+        await send(wire, 'PUT', `/contacts/task/${task}/`, [
+          ['data', [['title', 'Changed']]],
+          [key, 'x'],
+        ]),
+        [key, 'Unknown field'],
+      );
+      refused(
+        await send(wire, 'POST', '/contacts/template/', [
+          ['parent', String(contact)],
+          [
+            'data',
+            [
+              ['templateid', '1'],
+              [key, 'x'],
+            ],
+          ],
+        ]),
+        [key, 'Unknown field for a template insertion: data takes templateid only'],
+      );
       refused(
         await send(wire, 'POST', '/templates/', [
           ['name', 'Onboarding'],

@@ -213,6 +213,26 @@ deliveries
   );
 
 deliveries
+  .command('test')
+  .description("send a hook a test notification now: its type's latest event, or --event (nothing recorded)")
+  .requiredOption('--account <id>', 'account id')
+  .requiredOption('--hook <id>', 'hook id')
+  .option('--event <id>', "event id (default: the latest of the hook's type and kind)")
+  .action(async (opts: { account: string; hook: string; event?: string }) =>
+    withStorage(async (engine, cfg) => {
+      const { delivery, mailer } = buildDelivery(engine, cfg);
+      try {
+        const event = opts.event === undefined ? undefined : Number(opts.event);
+        const test = await delivery.test(Number(opts.account), Number(opts.hook), event);
+        process.stdout.write(`${stringifyJson(test)}\n`);
+      } finally {
+        await delivery.stop({ graceMs: 1000 });
+        await mailer.close();
+      }
+    }),
+  );
+
+deliveries
   .command('recover')
   .description("send again a hook's failed deliveries whose events were raised in a window (fresh retry schedule)")
   .requiredOption('--account <id>', 'account id')

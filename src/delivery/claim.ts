@@ -343,6 +343,20 @@ export async function readDelivery(
   );
 }
 
+/** A hook as sending needs it (as at `now`), with what it subscribes to; undefined when the account has no such hook. */
+export async function readHook(
+  x: Executor,
+  k: { accountId: number; hookId: number },
+  now: number,
+): Promise<(ClaimedDelivery['hook'] & { event: string; constrainttype: string }) | undefined> {
+  const row = await x.get<Pick<DetailRow, HookColumn> & { event: string; constrainttype: string }>(
+    `SELECT title, url, contenttype, secret, active, retry_schedule, ${PREVIOUS_SECRET('hooks')}, event, constrainttype
+       FROM hooks WHERE account_id = ? AND id = ?`,
+    [now, k.accountId, k.hookId],
+  );
+  return row && { ...hookOf(row), event: row.event, constrainttype: row.constrainttype };
+}
+
 /**
  * Gives claims back without an attempt (a graceful stop): the lease is dropped and the attempt counted at
  * claim time is returned, since the receiver was never given a full try. Only leases still held by `owner`.

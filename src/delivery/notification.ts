@@ -24,6 +24,8 @@ export interface NotificationSource {
   /** previousSecret: the secret before the last change while its overlap runs ('' or absent: none) */
   hook: { url: string; contenttype: string; secret: string; previousSecret?: string };
   event: { type: string; objectId: number; content: string };
+  /** a test notification's own id; a delivery's is derived from its hook and event (the same on every retry) */
+  webhookId?: string;
 }
 
 export interface Notification {
@@ -36,7 +38,7 @@ export interface Notification {
 export function buildNotification(d: NotificationSource, nowMs: number): Notification {
   const format = (['xml', 'json', 'form'].includes(d.hook.contenttype) ? d.hook.contenttype : 'xml') as ContentType;
   const payload = encodeStoredPayload(format, d.event.type, d.event.objectId, d.event.content);
-  const id = webhookId(d.hookId, d.eventId);
+  const id = d.webhookId || webhookId(d.hookId, d.eventId);
   const timestamp = String(Math.floor(nowMs / 1000));
   const headers: Record<string, string> = {
     'content-type': payload.contentType,

@@ -102,6 +102,7 @@ export type SendJob = [
   objectId: number,
   content: string,
   capped: boolean,
+  webhookId: string,
 ];
 export type Answer = [
   id: number,
@@ -129,14 +130,17 @@ export function packJob(id: number, nowMs: number, d: NotificationSource, capped
     d.event.objectId,
     d.event.content,
     capped,
+    d.webhookId ?? '',
   ];
 }
 
 const isCapped = (j: SendJob): boolean => j[11];
 
 export function unpackJob(j: SendJob): { id: number; nowMs: number; d: NotificationSource; capped: boolean } {
-  const [id, nowMs, hookId, eventId, url, contenttype, secret, previousSecret, type, objectId, content, capped] = j;
-  const d = { hookId, eventId, hook: { url, contenttype, secret, previousSecret }, event: { type, objectId, content } };
+  const [id, nowMs, hookId, eventId, url, contenttype, secret, previousSecret, type, objectId, content, capped, wid] =
+    j;
+  const hook = { url, contenttype, secret, previousSecret };
+  const d = { hookId, eventId, hook, event: { type, objectId, content }, webhookId: wid };
   return { id, nowMs, d, capped };
 }
 

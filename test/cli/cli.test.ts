@@ -6,13 +6,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqlite } from '../../src/storage/sqlite/engine.js';
-import { insertHook, raiseEvent } from '../delivery/helpers.js';
+import { insertHook, raiseEvent, receiver } from '../delivery/helpers.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 
 function run(args: string[], env: Record<string, string>) {
   const r = spawnSync(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** run(), without blocking this process: for commands that talk to a receiver in it. */
+function runAsync(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
 }
 
 const dirs: string[] = [];
@@ -168,6 +181,38 @@ describe('hookline CLI', () => {
     const p = run(['prune', '--older-than', '10d'], { HOOKLINE_DATA_DIR: dir });
     expect(p.code).toBe(0);
     expect(p.out).toMatch(/^deleted 1 events, 1 deliveries, 0 attempts, 0 e-mails/);
+  }, 30_000);
+
+  it('deliveries test sends a hook its latest event now, with an id of its own, and records nothing', async () => {
+    const dir = tmp();
+    const rx = await receiver();
+    try {
+      const a = run(['account', 'create', '--name', 'Acme', '--admin-email', 'ops@acme.example'], {
+        HOOKLINE_DATA_DIR: dir,
+      });
+      const accountId = Number(/account (\d+) created/.exec(a.out)![1]);
+      const engine = openSqlite({ file: path.join(dir, 'hookline.sqlite') });
+      const hookId = await insertHook(engine, accountId, { url: rx.url, secret: 'cli-s3cret', active: 0 });
+      const eventId = await raiseEvent(engine, accountId, { now: Date.now(), objectId: 4242 });
+      await engine.close();
+      const env = { HOOKLINE_DATA_DIR: dir, HOOKLINE_ALLOWED_TARGETS: '127.0.0.0/8' };
+      // A receiver of this process: the command runs beside it, not blocking it.
+      const r = await runAsync(['deliveries', 'test', '--account', String(accountId), '--hook', String(hookId)], env);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out)).toMatchObject({ eventid: eventId, objectid: 4242, statuscode: 200 });
+      expect(rx.requests).toHaveLength(1);
+      expect(String(rx.requests[0].headers['webhook-id'])).toMatch(new RegExp(`^test_${hookId}_${eventId}_`));
+      const other = await runAsync(
+        ['deliveries', 'test', '--account', String(accountId + 1), '--hook', String(hookId)],
+        env,
+      );
+      expect(other.code).toBe(2);
+      expect(other.err).toContain(`No hook ${hookId}`);
+      expect(rx.requests).toHaveLength(1);
+    } finally {
+      await rx.close();
+    }
   }, 30_000);
 
   it('group add creates a group that /ownership/ lists with its members', async () => {

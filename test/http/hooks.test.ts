@@ -12,7 +12,9 @@ describe.each(ENGINES)('hooks API on %s', (engine) => {
   let t: TestApp;
   beforeAll(async () => {
     const guard = new TargetGuard(['127.0.0.0/8']);
-    t = await makeApp(engine, { plugins: [hookRoutes(guard, { redeliver: redeliver as never })] });
+    t = await makeApp(engine, {
+      plugins: [hookRoutes(guard, { redeliver: redeliver as never, test: redeliver as never })],
+    });
     // What the delivery engine is told: deliveries may be due that were not before.
     t.db.engine.onDeliveries(() => void notified++);
   });

@@ -1,6 +1,6 @@
 // Webhook management (dialect §5) and the operations API on deliveries (Hookline's choice of paths):
-// /hooks/, /hooks/{id}/, /hooks/{id}/deliveries/, /hooks/{id}/deliveries/{eventId}/redeliver/,
-// /hooks/{id}/deliveries/recover/. Admins only.
+// /hooks/, /hooks/{id}/, /hooks/{id}/test/, /hooks/{id}/deliveries/,
+// /hooks/{id}/deliveries/{eventId}/redeliver/, /hooks/{id}/deliveries/recover/. Admins only.
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../app.js';
 import { pathId } from '../params.js';
@@ -34,7 +34,7 @@ function optionalInt(p: TreeObject, key: string): number | undefined {
 
 export function hookRoutes(
   guard: UrlChecker,
-  delivery: Pick<DeliveryEngine, 'redeliver'>,
+  delivery: Pick<DeliveryEngine, 'redeliver' | 'test'>,
   options: { secretOverlapMs?: number } = {},
 ) {
   return (app: FastifyInstance, h: Handlers): void => {
@@ -95,6 +95,12 @@ export function hookRoutes(
       if (until !== undefined && until <= since) throw Errors.badRequest('until', 'until must be after since');
       const recovered = await recoverFailed(h.engine, req.actor!.accountId, hookId, { since, until }, h.clock.now());
       return h.send(req, reply, { recovered });
+    });
+    app.post('/hooks/:id/test', async (req, reply) => {
+      h.requireAdmin(req);
+      const p = { ...h.params(req), ...h.body(req) };
+      const test = await delivery.test(req.actor!.accountId, pathId(req, 'id'), optionalInt(p, 'eventid'));
+      return h.send(req, reply, { test });
     });
     app.post('/hooks/:id/deliveries/:eventId/redeliver', async (req, reply) => {
       h.requireAdmin(req);

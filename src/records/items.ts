@@ -97,6 +97,16 @@ const RELATED: ListShape = {
 };
 
 const isObject = (v: unknown): v is TreeObject => v !== null && typeof v === 'object' && !Array.isArray(v);
+/**
+ * Nothing to do: absent, or empty in any wire's spelling — XML <categories/>, form categories=, JSON null,
+ * "", {} or [] (PHP's json_encode writes an empty array as []).
+ */
+const isEmpty = (v: unknown): boolean =>
+  v === undefined ||
+  v === null ||
+  v === '' ||
+  (Array.isArray(v) && v.length === 0) ||
+  (isObject(v) && Object.keys(v).length === 0);
 const quoted = (key: string) => JSON.stringify(key.length > 40 ? `${key.slice(0, 37)}...` : key);
 
 /** One entry of an add/remove list: its id, and the structure it was written as (none for a bare id). */
@@ -108,12 +118,12 @@ interface ListEntry {
 /**
  * The entries a body adds and removes under `raw`, in the shapes of dialect §2 only: add and remove, each
  * wrapping its entries in the shape's child element (one or a list; an id, or `<id>ID</id>` with the keys
- * show writes beside it). An empty list, add or remove is nothing to do; any other shape is an error,
- * never ignored.
+ * show writes beside it). An empty (or null) list, add or remove is nothing to do; any other shape is an
+ * error, never ignored.
  */
 function listChanges(raw: unknown, s: ListShape): { add: ListEntry[]; remove: ListEntry[]; error?: string } {
   const out: { add: ListEntry[]; remove: ListEntry[]; error?: string } = { add: [], remove: [] };
-  if (raw === undefined || raw === '') return out;
+  if (isEmpty(raw)) return out;
   if (!isObject(raw)) return { ...out, error: `${s.name} must be ${s.shape}` };
   for (const key of Object.keys(raw)) {
     if (key !== 'add' && key !== 'remove') {
@@ -122,7 +132,7 @@ function listChanges(raw: unknown, s: ListShape): { add: ListEntry[]; remove: Li
   }
   for (const op of ['add', 'remove'] as const) {
     const wrapper = raw[op];
-    if (wrapper === undefined || wrapper === null || wrapper === '') continue;
+    if (isEmpty(wrapper)) continue;
     const extra = isObject(wrapper) ? Object.keys(wrapper).find((k) => k !== s.child) : undefined;
     if (!isObject(wrapper) || !Object.hasOwn(wrapper, s.child) || extra !== undefined) {
       const what = extra === undefined ? '' : ` (not ${quoted(extra)})`;

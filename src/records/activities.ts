@@ -1,7 +1,7 @@
 // Activities (notes, tasks, events, follow-ups, calls, opportunities, time records, …) under a parent
 // item: create, update, delete to the trash, restore, and insertion of an activity template.
 import type { Engine, Executor } from '../storage/port.js';
-import { Errors } from '../errors.js';
+import { ApiError, Errors } from '../errors.js';
 import { formatDate, type TreeObject } from '../dialect/tree.js';
 import {
   activityKindBySegment,
@@ -10,7 +10,7 @@ import {
   type ActivityKind,
   type ItemKind,
 } from './kinds.js';
-import { fieldErrors, normaliseValue, parseId, ValueError, type Value } from './values.js';
+import { asList, fieldErrors, normaliseValue, parseId, ValueError, type Value } from './values.js';
 import { raise, type EventType } from './events.js';
 import type { AccountInfo } from './account-cache.js';
 import type { Ctx } from './items.js';
@@ -161,6 +161,43 @@ export function parseActivityData(
     }
   }
   if (Object.keys(errors).length) throw Errors.invalid(errors);
+  return out;
+}
+
+/** An activity of a template: its segment and its data, checked as an activity create checks them. */
+export interface TemplateActivity {
+  segment: string;
+  data: Record<string, Value>;
+}
+
+/**
+ * Checks a template's activities (`<activity><segment>task</segment><data>…</data></activity>`, one or a
+ * list) as activity creates: when a template is saved, and again when it is inserted, since the account's
+ * users may have changed (and older templates were checked less). Errors go into `errors` as
+ * activities.{i}.{field}.
+ */
+export function parseTemplateActivities(
+  node: unknown,
+  info: AccountInfo,
+  errors: Record<string, string>,
+): TemplateActivity[] {
+  const out: TemplateActivity[] = [];
+  for (const [i, raw] of asList(node).entries()) {
+    const obj = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as TreeObject) : {};
+    const kind = activityKindBySegment.get(typeof obj.segment === 'string' ? obj.segment : '');
+    if (!kind || kind.upload) {
+      errors[`activities.${i}.segment`] =
+        'segment must be an activity segment (task, note, event, …; not file or photo)';
+      continue;
+    }
+    const own = fieldErrors();
+    try {
+      out.push({ segment: kind.segment, data: parseActivityData(kind, obj.data, info, own) });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      for (const [k, v] of Object.entries(own)) errors[`activities.${i}.${k}`] = v;
+    }
+  }
   return out;
 }
 
@@ -455,7 +492,16 @@ export async function insertTemplate(
       [acc, templateId],
     );
     if (!template) throw Errors.notFound('templateid', `No activity template with id ${templateId}`);
-    const list = JSON.parse(template.activities) as { segment: string; data: Record<string, Value> }[];
+    // Checked again as the activity creates they become: a user named in a template may have left the
+    // account since it was saved, and templates saved by older versions were checked less (groups as users).
+    const stored = fieldErrors();
+    const list = parseTemplateActivities(JSON.parse(template.activities), ctx.info, stored);
+    if (Object.keys(stored).length) {
+      for (const [k, v] of Object.entries(stored)) {
+        stored[k] = `Template ${templateId}: ${v}. Correct the template with PUT /templates/${templateId}/`;
+      }
+      throw Errors.invalid(stored);
+    }
     let position = await positionFor(x, acc, parent.id, {});
     const created: TreeObject[] = [];
     for (const t of list) {

@@ -3,9 +3,8 @@
 import type { Engine } from '../storage/port.js';
 import { Errors } from '../errors.js';
 import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
-import { activityKindBySegment } from './kinds.js';
-import { parseActivityData } from './activities.js';
-import { asList, fieldErrors } from './values.js';
+import { parseTemplateActivities, type TemplateActivity } from './activities.js';
+import { fieldErrors } from './values.js';
 import type { Ctx } from './items.js';
 
 interface TemplateRow {
@@ -23,28 +22,13 @@ function parseTemplate(ctx: Ctx, tree: TreeObject, partial: boolean) {
     name = typeof tree.name === 'string' || typeof tree.name === 'number' ? String(tree.name).trim() : '';
     if (!name) errors.name = 'A template needs a name';
   }
-  let activities: { segment: string; data: Record<string, unknown> }[] | undefined;
+  let activities: TemplateActivity[] | undefined;
   if (tree.activities !== undefined || !partial) {
     const node =
       tree.activities && typeof tree.activities === 'object' && !Array.isArray(tree.activities)
         ? (tree.activities as TreeObject).activity
         : tree.activities;
-    activities = [];
-    for (const [i, raw] of asList(node).entries()) {
-      const obj = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as TreeObject) : {};
-      const kind = activityKindBySegment.get(typeof obj.segment === 'string' ? obj.segment : '');
-      if (!kind || kind.upload) {
-        errors[`activities.${i}.segment`] =
-          'segment must be an activity segment (task, note, event, …; not file or photo)';
-        continue;
-      }
-      try {
-        activities.push({ segment: kind.segment, data: parseActivityData(kind, obj.data, ctx.info) });
-      } catch (e) {
-        const err = e as { errors?: Record<string, string> };
-        for (const [k, v] of Object.entries(err.errors ?? {})) errors[`activities.${i}.${k}`] = v;
-      }
-    }
+    activities = parseTemplateActivities(node, ctx.info, errors);
     if (activities.length > 200) errors.activities = 'at most 200 activities per template';
   }
   for (const key of Object.keys(tree)) if (key !== 'name' && key !== 'activities') errors[key] = 'Unknown field';

@@ -54,8 +54,11 @@ export function normaliseValue(def: FieldDef, raw: unknown): Value {
   if (text === '') return null;
   switch (def.type) {
     case 'number': {
-      if (!/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(text)) throw new ValueError(`must be a number, got "${clip(text)}"`);
-      return Number(text);
+      // Exponents too: a number shows as JSON writes it (0.0000001 as 1e-7), and what a record shows must be
+      // accepted back as it is.
+      const n = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : NaN;
+      if (!Number.isFinite(n)) throw new ValueError(`must be a number, got "${clip(text)}"`);
+      return n;
     }
     case 'boolean': {
       const v = text.toLowerCase();

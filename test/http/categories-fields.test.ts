@@ -222,8 +222,19 @@ describe.each(ENGINES)('categories, fields and related items on %s', (engine) =>
     failed(await call(t, t.adminA, 'POST', '/contacts/', { wire, body: { [note]: { a: '1' } } }), 400, note);
     // A contact's custom field is not a company's.
     failed(await call(t, t.adminA, 'POST', '/companies/', { wire, body: { [size]: '1' } }), 400, size);
+    // Not a finite number, in any spelling.
+    for (const bad of ['1e999', 'Infinity', 'NaN', '1e', '0x10', '1,5'])
+      failed(await call(t, t.adminA, 'PUT', `/contacts/${id}/`, { wire, body: { [size]: bad } }), 400, size);
     expect(await counts(t)).toEqual(before);
     expect((await show(t, t.adminA, 'contacts', id)).item.fields[size]).toBe(7.5);
+
+    // A number shows as JSON writes it (1e-7), and what a record shows is accepted back as it is.
+    ok(await call(t, t.adminA, 'PUT', `/contacts/${id}/`, { wire, body: { [size]: '0.0000001' } }));
+    const shown = (await show(t, t.adminA, 'contacts', id, wire)).item.fields[size];
+    expect(String(shown)).toBe('1e-7');
+    ok(await call(t, t.adminA, 'PUT', `/contacts/${id}/`, { wire, body: { [size]: String(shown) } }));
+    ok(await call(t, t.adminA, 'PUT', `/contacts/${id}/`, { wire, body: { [size]: '2.5E3' } }));
+    expect((await show(t, t.adminA, 'contacts', id)).item.fields[size]).toBe(2500);
   });
 
   it('lets only admins declare custom fields and refuses bad declarations', async () => {

@@ -8,6 +8,7 @@ import { batchRoutes } from '../../src/http/routes/batch.js';
 import { reportRoutes } from '../../src/http/routes/reports.js';
 import { makeUploadRoutes } from '../../src/http/routes/uploads.js';
 import { arr, createItem, failed, makeCompatApp, ok } from '../compat/helpers.js';
+import { dump } from '../http/helpers.js';
 
 const LIMIT = 4096;
 const PNG = Buffer.from(
@@ -244,6 +245,132 @@ describe.each(ENGINES)('uploads on %s', (engine) => {
       body: { parent: contact, data: { title: 'x' } },
     });
     expect(failed(json, 400, 'file').file).toMatch(/multipart\/form-data/);
+  });
+
+  it('refuses every part it does not take, naming each, and stores nothing', async () => {
+    const blobs = () =>
+      t.db.engine.read((x) =>
+        x.all('SELECT sha256 FROM blobs WHERE account_id = ? ORDER BY sha256', [t.adminA.accountId]),
+      );
+    const before = { rows: await dump(t, t.adminA.accountId), blobs: await blobs() };
+    const parent: FormPart = { name: 'parent', value: String(contact) };
+    const file: FormPart = { name: 'file', value: Buffer.from('never stored'), filename: 'lost.txt' };
+    const photo: FormPart = { name: 'file', value: PNG, filename: 'lost.png', type: 'image/png' };
+    const cases: [string, string, FormPart[], Record<string, string>][] = [
+      ['a misspelt title', 'file', [parent, { name: 'titel', value: 'Price list' }, file], { titel: 'Unknown field' }],
+      [
+        'a misspelt data[title]',
+        'photo',
+        [parent, { name: 'data[titel]', value: 'x' }, photo],
+        { 'data[titel]': 'Unknown field' },
+      ],
+      [
+        'a field files do not have',
+        'file',
+        [parent, { name: 'duedate', value: '2026-12-01' }, file],
+        { duedate: 'Unknown field' },
+      ],
+      [
+        'a nested unknown part',
+        'file',
+        [parent, { name: 'data[x][y]', value: '1' }, file],
+        { 'data[x][y]': 'Unknown field' },
+      ],
+      [
+        'a misspelt parent',
+        'file',
+        [{ name: 'Parent', value: String(contact) }, file],
+        { Parent: 'Unknown field', parent: 'The parent part is missing (the id of an item)' },
+      ],
+      [
+        'a second file under another name',
+        'file',
+        [parent, file, { name: 'attachment', value: 'more', filename: 'more.txt' }],
+        { attachment: 'Unknown field' },
+      ],
+      [
+        'an unknown part and no file',
+        'file',
+        [parent, { name: 'colour', value: 'red' }],
+        { colour: 'Unknown field', file: 'The file part is missing (a part named file with a filename)' },
+      ],
+      [
+        'a reserved name',
+        'file',
+        [parent, { name: '__proto__', value: 'x' }, file],
+        { ['__proto__']: 'Unknown field' },
+      ],
+      [
+        'a title sent as a file',
+        'file',
+        [parent, { name: 'title', value: 'x', filename: 'title.txt' }, file],
+        { title: 'title must be a text part, not a file' },
+      ],
+      [
+        'a parent sent as a file',
+        'file',
+        [{ name: 'parent', value: String(contact), filename: 'id.txt' }, file],
+        { parent: 'parent must be a text part, not a file' },
+      ],
+      [
+        'a file sent as text beside the file',
+        'file',
+        [parent, { name: 'file', value: 'notes' }, file],
+        { file: 'file must be sent as a file (a part with a filename), e.g. -F file=@x.pdf' },
+      ],
+      [
+        'a title twice',
+        'file',
+        [parent, { name: 'title', value: 'One' }, { name: 'title', value: 'Two' }, file],
+        { title: 'title is sent more than once: send one title part' },
+      ],
+      [
+        'details as details and data[details]',
+        'file',
+        [parent, { name: 'details', value: 'One' }, { name: 'data[details]', value: 'Two' }, file],
+        { 'data[details]': 'details is sent twice, as details and data[details]: send one of them' },
+      ],
+    ];
+    for (const [label, segment, parts, errors] of cases) {
+      const a = await upload(`/contacts/${segment}/`, parts);
+      expect(a.status, label).toBe(400);
+      expect(Object.entries(a.body.errors), label).toEqual(Object.entries(errors));
+    }
+    expect({ rows: await dump(t, t.adminA.accountId), blobs: await blobs() }).toEqual(before);
+  });
+
+  it('takes every part the upload documents: parent, file, title, details (or data[…]), before and after', async () => {
+    const owner = await createItem(t, t.adminA, 'contacts', { firstname: 'Ordered' });
+    const post = async (parts: FormPart[]) =>
+      Number(
+        ok(
+          await upload('/contacts/file/', [
+            { name: 'parent', value: String(owner) },
+            ...parts,
+            { name: 'file', value: Buffer.from(`bytes ${parts.length}`), filename: 'f.txt' },
+          ]),
+        ).item.id,
+      );
+    const b = await post([
+      { name: 'title', value: 'B' },
+      { name: 'details', value: 'plain' },
+    ]);
+    await post([
+      { name: 'data[title]', value: 'A' },
+      { name: 'data[details]', value: 'nested' },
+      { name: 'before', value: String(b) },
+    ]);
+    await post([
+      { name: 'title', value: 'C' },
+      { name: 'after', value: String(b) },
+      { name: 'before', value: '' },
+    ]);
+    const shown = arr(ok(await call(t, t.adminA, 'GET', `/contacts/${owner}/`)).activities.activity);
+    expect(shown.map((x: any) => [x.name, x.fields.details])).toEqual([
+      ['A', 'nested'],
+      ['B', 'plain'],
+      ['C', undefined],
+    ]);
   });
 
   it('lets only the account’s users download, and not from the trash', async () => {

@@ -1,7 +1,8 @@
 // Uploads of file and photo activities: POST /{kind}/file/ and /{kind}/photo/ as multipart/form-data with
 // parts `parent` and `file` (optional `title`, `details` or `data[title]`, `data[details]`, `before`,
-// `after`), and GET /{kind}/{file|photo}/{id}/download/ for the account's users. The upload limit is the
-// file's size; the request may be a little larger for the other parts and the multipart framing.
+// `after`; any other part is refused with 400 naming it), and GET /{kind}/{file|photo}/{id}/download/ for
+// the account's users. The upload limit is the file's size; the request may be a little larger for the
+// other parts and the multipart framing.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Handlers } from '../app.js';
 import { pathId } from '../params.js';
@@ -10,6 +11,7 @@ import { boundaryOf, MultipartError, parseFormData, type FormEntry } from '../..
 import { activityKindBySegment, ITEM_KINDS, type ActivityKind, type ItemKind } from '../../records/kinds.js';
 import { createUpload, readUpload, type UploadInput } from '../../records/uploads.js';
 import type { TreeObject } from '../../dialect/tree.js';
+import { fieldErrors } from '../../records/values.js';
 
 export const DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024;
 /** Room for the text parts and the multipart framing around the file. */
@@ -23,6 +25,12 @@ export interface UploadOptions {
 function tooLarge(maxBytes: number): ApiError {
   return new ApiError(413, 'HL_TOO_LARGE', { file: `The file is larger than the upload limit of ${maxBytes} bytes` });
 }
+
+/**
+ * The text parts an upload takes beside its `file` (docs/dialect-extras.md): `data[title]` and `data[details]`
+ * are read like `title` and `details`. Any other part is refused by name, never ignored.
+ */
+const TEXT_PARTS = ['parent', 'title', 'details', 'data[title]', 'data[details]', 'before', 'after'];
 
 function readForm(req: FastifyRequest): UploadInput {
   const type = String(req.headers['content-type'] ?? '');
@@ -40,29 +48,41 @@ function readForm(req: FastifyRequest): UploadInput {
     if (!(e instanceof MultipartError)) throw e;
     throw Errors.badRequest('request', `Malformed multipart/form-data: ${e.message}`);
   }
-  const files = entries.filter((e) => e.name === 'file' && e.filename !== undefined);
-  // A browser form with no file chosen sends an empty part with filename="".
-  const real = files.filter((f) => f.filename !== '' || f.data.length > 0);
-  if (real.length === 0)
-    throw Errors.badRequest('file', 'The file part is missing (a part named file with a filename)');
-  if (real.length > 1) throw Errors.badRequest('file', 'One file per request');
-  const text = (name: string): string | undefined => {
-    const e = entries.find((x) => x.name === name && x.filename === undefined);
-    return e?.data.toString('utf8');
-  };
+  // Every part is read or refused, the refusals collected before failing.
+  const errors = fieldErrors();
+  const texts = new Map<string, string>();
+  const files: FormEntry[] = [];
+  for (const e of entries) {
+    if (e.name === 'file') {
+      if (e.filename === undefined)
+        errors.file = 'file must be sent as a file (a part with a filename), e.g. -F file=@x.pdf';
+      // A browser form with no file chosen sends an empty part with filename="".
+      else if (e.filename !== '' || e.data.length > 0) files.push(e);
+    } else if (!TEXT_PARTS.includes(e.name)) errors[e.name] = 'Unknown field';
+    else if (e.filename !== undefined) errors[e.name] = `${e.name} must be a text part, not a file`;
+    else if (texts.has(e.name)) errors[e.name] = `${e.name} is sent more than once: send one ${e.name} part`;
+    else texts.set(e.name, e.data.toString('utf8'));
+  }
+  if (files.length === 0) errors.file ??= 'The file part is missing (a part named file with a filename)';
+  else if (files.length > 1) errors.file = 'One file per request';
   const data: TreeObject = {};
   for (const key of ['title', 'details']) {
-    const v = text(`data[${key}]`) ?? text(key);
+    const [plain, nested] = [texts.get(key), texts.get(`data[${key}]`)];
+    if (plain !== undefined && nested !== undefined) {
+      errors[`data[${key}]`] = `${key} is sent twice, as ${key} and data[${key}]: send one of them`;
+    }
+    const v = nested ?? plain;
     if (v !== undefined) data[key] = v;
   }
-  const parent = text('parent');
-  if (parent === undefined) throw Errors.badRequest('parent', 'The parent part is missing (the id of an item)');
-  const file = real[0];
+  const parent = texts.get('parent');
+  if (parent === undefined) errors.parent ??= 'The parent part is missing (the id of an item)';
+  if (Object.keys(errors).length > 0 || parent === undefined) throw Errors.invalid(errors);
+  const file = files[0];
   return {
     parent,
     data,
-    before: text('before'),
-    after: text('after'),
+    before: texts.get('before'),
+    after: texts.get('after'),
     file: { filename: file.filename ?? '', contentType: file.contentType, data: file.data },
   };
 }

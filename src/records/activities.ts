@@ -10,7 +10,7 @@ import {
   type ActivityKind,
   type ItemKind,
 } from './kinds.js';
-import { asList, fieldErrors, normaliseValue, parseId, ValueError, type Value } from './values.js';
+import { asList, fieldErrors, isBlank, normaliseValue, parseId, ValueError, type Value } from './values.js';
 import { raise, type EventType } from './events.js';
 import type { AccountInfo } from './account-cache.js';
 import type { Ctx } from './items.js';
@@ -251,7 +251,7 @@ async function respace(x: Executor, acc: number, parentId: number): Promise<void
 
 async function positionFor(x: Executor, acc: number, parentId: number, tree: TreeObject): Promise<number> {
   for (const side of ['before', 'after'] as const) {
-    if (tree[side] === undefined || tree[side] === '') continue;
+    if (isBlank(tree[side])) continue;
     const refId = parseId(tree[side]);
     const ref = refId === null ? undefined : await getActivityRow(x, acc, refId);
     if (!ref || ref.parent_id !== parentId)
@@ -382,7 +382,8 @@ export async function updateActivity(
     let changed = false;
     let parentId = a.parent_id;
     let position = a.position;
-    if (tree.parent !== undefined && tree.parent !== '' && parseId(tree.parent) !== a.parent_id) {
+    // An empty parent (null, "", <parent/>) leaves the activity where it is, as an absent one does.
+    if (!isBlank(tree.parent) && parseId(tree.parent) !== a.parent_id) {
       parent = await parentRow(x, ctx, itemKind, tree.parent);
       parentId = parent.id;
       position = await positionFor(x, acc, parentId, {});

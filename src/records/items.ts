@@ -6,7 +6,7 @@ import { Errors } from '../errors.js';
 import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
 import type { FieldDef, ItemKind } from './kinds.js';
 import { itemKindByName } from './kinds.js';
-import { asList, fieldErrors, normaliseValue, parseId, ValueError, type Value } from './values.js';
+import { asList, fieldErrors, isBlank, normaliseValue, parseId, ValueError, type Value } from './values.js';
 import { eventsForUpdate, raise, type EventType } from './events.js';
 import type { AccountInfo } from './account-cache.js';
 import { activityTree, type ActivityRow } from './activities.js';
@@ -178,13 +178,14 @@ export function parseItemInput(defs: FieldDef[], tree: TreeObject, info: Account
       errors[key] = `${def.label} ${e.message}`;
     }
   }
-  if (tree.ownership !== undefined) {
+  // Neither can be empty: an empty value leaves them as they are (on a create, the caller and 0).
+  if (!isBlank(tree.ownership)) {
     const id = parseId(tree.ownership);
     if (id === null || (!info.directory.users.has(id) && !info.directory.groups.has(id))) {
       errors.ownership = 'ownership must be the id of a user or group of this account (see GET /ownership/)';
     } else input.ownership = id;
   }
-  if (tree.flagged !== undefined) {
+  if (!isBlank(tree.flagged)) {
     const v = typeof tree.flagged === 'object' ? '' : String(tree.flagged).trim();
     if (v !== '0' && v !== '1') errors.flagged = 'flagged must be 0 or 1';
     else input.flagged = Number(v);

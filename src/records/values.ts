@@ -94,6 +94,16 @@ function clip(s: string): string {
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 
+/**
+ * No value: absent, JSON null, or text that is empty once trimmed — an empty value as every wire spells it
+ * (XML <ownership/>, form ownership=, JSON null or ""). It clears a field that can be empty (normaliseValue);
+ * a value that cannot be empty (a record's ownership and flagged, an activity's new parent, before, after)
+ * it leaves as it is, or at its default on a create.
+ */
+export function isBlank(raw: unknown): boolean {
+  return raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '');
+}
+
 /** Reads a positive integer id from input (XML text, JSON number or string). */
 export function parseId(raw: unknown): number | null {
   if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw > 0) return raw;

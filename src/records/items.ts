@@ -99,14 +99,10 @@ const RELATED: ListShape = {
 const isObject = (v: unknown): v is TreeObject => v !== null && typeof v === 'object' && !Array.isArray(v);
 /**
  * Nothing to do: absent, or empty in any wire's spelling — XML <categories/>, form categories=, JSON null,
- * "", {} or [] (PHP's json_encode writes an empty array as []).
+ * "" (blanks too, as for every value: isBlank), {} or [] (PHP's json_encode writes an empty array as []).
  */
 const isEmpty = (v: unknown): boolean =>
-  v === undefined ||
-  v === null ||
-  v === '' ||
-  (Array.isArray(v) && v.length === 0) ||
-  (isObject(v) && Object.keys(v).length === 0);
+  isBlank(v) || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);
 const quoted = (key: string) => JSON.stringify(key.length > 40 ? `${key.slice(0, 37)}...` : key);
 
 /** One entry of an add/remove list: its id, and the structure it was written as (none for a bare id). */
@@ -118,8 +114,8 @@ interface ListEntry {
 /**
  * The entries a body adds and removes under `raw`, in the shapes of dialect §2 only: add and remove, each
  * wrapping its entries in the shape's child element (one or a list; an id, or `<id>ID</id>` with the keys
- * show writes beside it). An empty (or null) list, add or remove is nothing to do; any other shape is an
- * error, never ignored.
+ * show writes beside it). An empty (or null) list, add, remove or entry is nothing to do; any other shape is
+ * an error, never ignored.
  */
 function listChanges(raw: unknown, s: ListShape): { add: ListEntry[]; remove: ListEntry[]; error?: string } {
   const out: { add: ListEntry[]; remove: ListEntry[]; error?: string } = { add: [], remove: [] };
@@ -139,12 +135,16 @@ function listChanges(raw: unknown, s: ListShape): { add: ListEntry[]; remove: Li
       return { ...out, error: `${s.name}/${op} must wrap the ${s.ids} in ${s.child}${what}: ${s.shape}` };
     }
     for (const v of asList(wrapper[s.child])) {
+      // An empty entry is nothing to do, as an empty list is: form category[]= (a select's "none"), XML
+      // <category/>, JSON null or "" in a list, and a structure with nothing in it (a form's blank row).
+      if (isEmpty(v)) continue;
       let node: TreeObject | undefined;
       if (isObject(v)) {
         const other = Object.keys(v).find((k) => k !== 'id' && !s.beside.includes(k));
         if (other !== undefined || !Object.hasOwn(v, 'id')) {
           return { ...out, error: `each ${s.name}/${op}/${s.child} must be ${s.entry}: ${s.shape}` };
         }
+        if (Object.values(v).every(isEmpty)) continue;
         node = v;
       }
       const id = parseId(node === undefined ? v : node.id);

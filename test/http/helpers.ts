@@ -173,3 +173,27 @@ export function listedIds(a: Answer): number[] {
 }
 
 export const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$/;
+
+/**
+ * Each bad value of a contact's `field`, in a PUT of contact `id` (beside a change of firstname) and in a
+ * create: refused with exactly `message`, naming `field` alone, and the account's rows unchanged.
+ */
+export async function refusedOnContacts(
+  t: TestApp,
+  wire: Wire,
+  id: number,
+  field: string,
+  bad: [label: string, value: unknown, message: string][],
+): Promise<void> {
+  const before = await dump(t, t.adminA.accountId);
+  const refused = (answer: Answer, message: string, label: string) => {
+    failed(answer, 400, field);
+    expect(Object.entries(answer.body.errors), label).toEqual([[field, message]]);
+  };
+  for (const [label, value, message] of bad) {
+    const put = await send(t, t.adminA, 'PUT', `/contacts/${id}/`, wire, { firstname: 'Changed', [field]: value });
+    refused(put, message, label);
+    refused(await send(t, t.adminA, 'POST', '/contacts/', wire, { firstname: 'New', [field]: value }), message, label);
+  }
+  expect(await dump(t, t.adminA.accountId)).toEqual(before);
+}

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Engine, Executor } from '../storage/port.js';
 import type { Config } from '../config.js';
-import { formatDate, type TreeObject } from '../dialect/tree.js';
+import type { TreeObject } from '../dialect/tree.js';
 import { Errors } from '../errors.js';
 import { parseSchedule } from '../config.js';
 import { applyRetryAfter, nextDelay, parseRetryAfter, slowDown } from '../webhooks/schedule.js';
@@ -20,7 +20,6 @@ import {
   claimDue,
   dueLanes,
   readDelivery,
-  readHook,
   releaseClaims,
   toClaimed,
   type ClaimedDelivery,
@@ -35,6 +34,7 @@ import { countDown, countUp } from './counts.js';
 import { Mailer } from './mailer.js';
 import { disabledMail, failureMail } from './failure-mail.js';
 import { attemptTree } from './history.js';
+import { sendTest } from './test-send.js';
 
 export interface DeliveryEngineOptions {
   engine: Engine;
@@ -69,16 +69,6 @@ interface FailedNote {
   disabledSince: number | null;
   /** whether the admins' e-mail was queued (false: the account has no admin) */
   told: boolean;
-}
-
-/** How far back a test notification looks for an event of its hook's type, by default. */
-const TEST_LOOKBACK = 10_000;
-const TEST_EVENT_COLUMNS = 'id, type, object_id, content';
-interface TestEvent {
-  id: number;
-  type: string;
-  object_id: number;
-  content: string;
 }
 
 /** Deliveries claimed per round at most: a big backlog is taken in slices, interleaved with completions. */
@@ -264,63 +254,16 @@ export class DeliveryEngine {
     });
   }
 
-  /**
-   * A test notification now: an event of the account (by default its latest of the hook's event type and
-   * kind, among its last TEST_LOOKBACK events) sent to the hook as it is, active or not, signed, with a
-   * webhook-id of its own (`test_…`, never a delivery's, so a receiver that drops repeats does not drop the
-   * real one). Not a delivery: nothing is recorded, no retry. Answers what happened.
-   */
-  async test(accountId: number, hookId: number, eventId?: number): Promise<TreeObject> {
-    const now = this.clock.now();
-    const { hook, event } = await this.engine.read(async (x) => {
-      const hook = await readHook(x, { accountId, hookId }, now);
-      if (!hook) throw Errors.notFound('id', `No hook ${hookId}`);
-      const event =
-        eventId !== undefined
-          ? await x.get<TestEvent>(`SELECT ${TEST_EVENT_COLUMNS} FROM events WHERE account_id = ? AND id = ?`, [
-              accountId,
-              eventId,
-            ])
-          : await x.get<TestEvent>(
-              `SELECT ${TEST_EVENT_COLUMNS} FROM (
-                 SELECT ${TEST_EVENT_COLUMNS}, object_kind FROM events WHERE account_id = ?
-                  ORDER BY id DESC LIMIT CAST(? AS INTEGER)) AS recent
-                WHERE type = ? AND (? = 'all' OR object_kind = ?)
-                ORDER BY id DESC LIMIT 1`,
-              [accountId, TEST_LOOKBACK, hook.event, hook.constrainttype, hook.constrainttype],
-            );
-      if (!event) {
-        throw eventId !== undefined
-          ? Errors.notFound('eventid', `No event ${eventId}`)
-          : Errors.notFound(
-              'eventid',
-              `No recent ${hook.event} event${hook.constrainttype === 'all' ? '' : ` of a ${hook.constrainttype}`} to send: make such a change first, or name an event with eventid`,
-            );
-      }
-      return { hook, event };
-    });
-    const id = Number(event.id);
-    const testId = `test_${hookId}_${id}_${randomBytes(4).toString('hex')}`;
-    const source = {
-      hookId,
-      eventId: id,
-      hook,
-      event: { type: event.type, objectId: Number(event.object_id), content: event.content },
-      webhookId: testId,
-    };
-    const r = await this.transport.send(source, now).catch((e: Error) => failedAttempt(`sending failed: ${e.message}`));
-    this.o.logger?.info({ hookId, eventId: id, status: r.statusCode, error: r.error }, 'test notification sent');
-    return {
-      webhookid: testId,
-      eventid: id,
-      type: event.type,
-      objectid: Number(event.object_id),
-      started: formatDate(now),
-      durationms: r.durationMs,
-      statuscode: r.statusCode,
-      error: r.error,
-      responsebody: r.responseBody,
-    };
+  /** A test notification now (test-send.ts): nothing recorded, no retry. Answers what happened. */
+  test(accountId: number, hookId: number, eventId?: number): Promise<TreeObject> {
+    return sendTest(
+      { engine: this.engine, transport: this.transport, clock: this.clock, logger: this.o.logger },
+      {
+        accountId,
+        hookId,
+        eventId,
+      },
+    );
   }
 
   private async loop(): Promise<void> {

@@ -15,6 +15,8 @@ export interface ClaimOptions {
   perHook: number;
   /** requests this dispatcher already has in flight, per hook id */
   busy: ReadonlyMap<number, number>;
+  /** how many the lane may take now at most, beside its room (a rate-limited hook's tokens); default: no bound */
+  allowance?: (lane: Lane) => number;
 }
 
 export interface ClaimedDelivery {
@@ -75,13 +77,14 @@ export function lanesSql(dialect: Dialect): string {
         ['n', 'int'],
       ])}),
       rooms AS MATERIALIZED (
-        SELECT p.hook_id, CAST(? AS BIGINT) - COALESCE(b.n, 0) AS room
+        SELECT p.hook_id, CAST(? AS BIGINT) - COALESCE(b.n, 0) AS room,
+               (SELECT h.rate_limit FROM hooks h WHERE h.id = p.hook_id) AS rate
           FROM pending_hooks p
           LEFT JOIN busy b ON b.hook_id = p.hook_id
          WHERE (SELECT h.active FROM hooks h WHERE h.id = p.hook_id) = 1
       ),
       candidates AS MATERIALIZED (
-        SELECT r.hook_id, r.room,
+        SELECT r.hook_id, r.room, r.rate,
                (SELECT d.next_attempt_at FROM deliveries d
                  WHERE d.state = 'pending' AND d.hook_id = r.hook_id AND (d.lease_until IS NULL OR d.lease_until < ?)
                  ORDER BY d.next_attempt_at, d.event_id LIMIT 1) AS first_due,
@@ -93,7 +96,7 @@ export function lanesSql(dialect: Dialect): string {
           FROM rooms r
          WHERE r.room > 0
       )
-      SELECT hook_id, CASE WHEN ready < room THEN ready ELSE room END AS room FROM candidates
+      SELECT hook_id, CASE WHEN ready < room THEN ready ELSE room END AS room, rate FROM candidates
        WHERE ready > 0
        ORDER BY first_due, hook_id
        LIMIT CAST(? AS INTEGER)`;
@@ -150,6 +153,8 @@ export function claimSql(dialect: Dialect): string {
 export interface Lane {
   hookId: number;
   room: number;
+  /** the hook's rate limit, notifications per second (0: none) */
+  rate: number;
 }
 
 /** See lanesSql. `limit` bounds the hooks (one delivery each at least). */
@@ -160,7 +165,7 @@ export async function dueLanes(
 ): Promise<Lane[]> {
   if (o.limit <= 0) return [];
   const busy = [...o.busy].filter(([, n]) => n > 0);
-  const rows = await x.all<{ hook_id: number; room: number }>(lanesSql(x.dialect), [
+  const rows = await x.all<{ hook_id: number; room: number; rate: number | null }>(lanesSql(x.dialect), [
     JSON.stringify(busy),
     o.perHook,
     o.now,
@@ -169,7 +174,7 @@ export async function dueLanes(
     o.perHook,
     o.limit,
   ]);
-  return rows.map((r) => ({ hookId: Number(r.hook_id), room: Number(r.room) }));
+  return rows.map((r) => ({ hookId: Number(r.hook_id), room: Number(r.room), rate: Number(r.rate ?? 0) }));
 }
 
 export interface DetailRow {
@@ -209,7 +214,9 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
     let left = o.limit - rows.length;
     for (const l of lanes) {
       if (left <= 0) break;
-      const take = Math.min(l.room, o.perHook, left);
+      // What the lane took in earlier rounds counts against its allowance.
+      const taken = (busy.get(l.hookId) ?? 0) - (o.busy.get(l.hookId) ?? 0);
+      const take = Math.min(l.room, o.perHook, left, (o.allowance?.(l) ?? Infinity) - taken);
       if (take <= 0 || contended.has(l.hookId)) continue;
       shares.push([l.hookId, take]);
       left -= take;
@@ -261,7 +268,7 @@ async function claimOneWriter(x: Executor, o: ClaimOptions, lanes: readonly Lane
   let left = o.limit;
   for (const l of lanes) {
     if (left <= 0) break;
-    const take = Math.min(l.room, o.perHook, left);
+    const take = Math.min(l.room, o.perHook, left, o.allowance?.(l) ?? Infinity);
     if (take <= 0) continue;
     // A lane whose hook was paused since the lanes were read (or that the caller only remembered) takes nothing.
     const row = await x.get<Pick<DetailRow, HookColumn>>(

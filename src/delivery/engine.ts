@@ -35,6 +35,7 @@ import { Mailer } from './mailer.js';
 import { disabledMail, failureMail } from './failure-mail.js';
 import { attemptTree } from './history.js';
 import { sendTest } from './test-send.js';
+import { RateLimits } from './rate.js';
 
 export interface DeliveryEngineOptions {
   engine: Engine;
@@ -115,6 +116,9 @@ export class DeliveryEngine {
   private woken = false;
   private stopped: Promise<void> | null = null;
   private readonly recorder: Recorder<ClaimedDelivery, FailedNote>;
+  /** tokens of rate-limited hooks, and the rates of the hooks in the backlog (from the last lanes read) */
+  private readonly rates = new RateLimits();
+  private readonly laneRates = new Map<number, number>();
   /** hooks' own retry schedules, parsed */
   private readonly schedules = new Map<string, readonly number[]>();
   /** The lanes read is one statement, run often: no transaction around it (one round trip on PostgreSQL). */
@@ -304,24 +308,42 @@ export class DeliveryEngine {
     if (free <= 0) this.full = true;
     if (free <= 0 || this.stopping) return 0;
     const busy = new Map(this.held);
+    const now = this.clock.now();
+    /** the rate of every lane the claim looked at (PostgreSQL's may read lanes again) */
+    const rated = new Map<number, number>();
     const options = {
-      now: this.clock.now(),
+      now,
       leaseMs: this.leaseMs,
       owner: this.owner,
       limit: Math.min(free, CLAIM_BATCH),
       perHook: PREFETCH * this.o.concurrencyPerHook,
       busy,
+      // A rate-limited hook takes no more than its tokens (rate.ts).
+      allowance: (l: Lane) => {
+        rated.set(l.hookId, l.rate);
+        return this.rates.available(l.hookId, l.rate, now);
+      },
     };
     let lanes: Lane[];
     if (!this.rescan && this.backlog.size > 0 && performance.now() - this.lastScan < this.pollMs) {
-      lanes = [...this.backlog].map((hookId) => ({ hookId, room: options.perHook - (busy.get(hookId) ?? 0) }));
+      lanes = [...this.backlog].map((hookId) => ({
+        hookId,
+        room: options.perHook - (busy.get(hookId) ?? 0),
+        rate: this.laneRates.get(hookId) ?? 0,
+      }));
       lanes = lanes.filter((l) => l.room > 0);
     } else {
       // Which hooks have work and room: a read, so an idle or saturated dispatcher never takes the writer.
       this.rescan = false;
       this.lastScan = performance.now();
       lanes = await dueLanes(this.lanesReader, options);
+      for (const l of lanes) {
+        if (l.rate > 0) this.laneRates.set(l.hookId, l.rate);
+        else this.laneRates.delete(l.hookId);
+      }
     }
+    // A rate-limited hook out of tokens waits for the next round: no write transaction for nothing.
+    lanes = lanes.filter((l) => options.allowance(l) > 0);
     if (lanes.length === 0) return 0;
     const claimStarted = performance.now();
     const claimed = await this.engine.write((x) => claimDue(x, { ...options, lanes }));
@@ -329,6 +351,7 @@ export class DeliveryEngine {
     if (claimed.length >= free) this.full = true;
     const got = new Map<number, number>();
     for (const d of claimed) got.set(d.hookId, (got.get(d.hookId) ?? 0) + 1);
+    for (const [hookId, n] of got) this.rates.take(hookId, rated.get(hookId) ?? 0, now, n);
     for (const l of lanes) {
       if ((got.get(l.hookId) ?? 0) >= l.room) this.backlog.add(l.hookId);
       else this.backlog.delete(l.hookId);

@@ -29,17 +29,30 @@ export interface HookRow {
   secret: string;
   /** as given ('5m,1h'); '' follows HOOKLINE_RETRY_SCHEDULE */
   retry_schedule: string;
+  /** notifications per second at most; 0: no limit */
+  rate_limit: number;
   created_at: number;
   updated_at: number;
 }
 
 type HookFields = Pick<
   HookRow,
-  'type' | 'title' | 'active' | 'event' | 'constrainttype' | 'url' | 'contenttype' | 'secret' | 'retry_schedule'
+  | 'type'
+  | 'title'
+  | 'active'
+  | 'event'
+  | 'constrainttype'
+  | 'url'
+  | 'contenttype'
+  | 'secret'
+  | 'retry_schedule'
+  | 'rate_limit'
 >;
 
 const COLUMNS =
-  'account_id, id, type, title, active, event, constrainttype, url, contenttype, secret, retry_schedule, created_at, updated_at';
+  'account_id, id, type, title, active, event, constrainttype, url, contenttype, secret, retry_schedule, rate_limit, created_at, updated_at';
+/** The highest rate limit a hook may have, notifications per second. */
+const MAX_RATE = 10_000;
 /** The longest delay a hook's own schedule may ask for. */
 const MAX_HOOK_DELAY_MS = 7 * 86_400_000;
 const ITEM_CONSTRAINTS = ITEM_KINDS.map((k) => k.kind);
@@ -47,6 +60,7 @@ const ACTIVITY_CONSTRAINTS = ACTIVITY_KINDS.map((k) => k.segment);
 const LIMITS = { title: 255, url: 2048, secret: 1024 };
 /** What a hook body may set; and what a hook's answer shows that cannot be set (ignored, so an answer can be PUT back). */
 const FIELDS = new Set([
+  'ratelimit',
   'type',
   'title',
   'active',
@@ -72,6 +86,7 @@ export function hookTree(row: HookRow): TreeObject {
     contenttype: row.contenttype,
     secret: row.secret,
     retryschedule: row.retry_schedule,
+    ratelimit: Number(row.rate_limit),
     created: formatDate(row.created_at),
     updated: formatDate(row.updated_at),
   };
@@ -151,6 +166,13 @@ async function validate(
   const problem = scheduleProblem(out.retry_schedule);
   if (problem) errors.retryschedule = problem;
 
+  const rate = text(tree, 'ratelimit', errors);
+  if (rate !== undefined) {
+    if (rate === '') out.rate_limit = 0;
+    else if (/^\d+$/.test(rate) && Number(rate) <= MAX_RATE) out.rate_limit = Number(rate);
+    else errors.ratelimit = `must be a whole number of notifications per second, 0 to ${MAX_RATE} (0: no limit)`;
+  }
+
   const url = text(tree, 'url', errors);
   if (url !== undefined) out.url = url;
   if (out.url === '') errors.url = 'is required';
@@ -188,6 +210,7 @@ const DEFAULTS: HookFields = {
   contenttype: 'xml',
   secret: '',
   retry_schedule: '',
+  rate_limit: 0,
 };
 
 async function findHook(x: Executor, accountId: number, hookId: number): Promise<HookRow | undefined> {
@@ -207,7 +230,7 @@ export async function createHook(
   const row = await engine.write(async (x) => {
     const id = await x.nextId();
     const row: HookRow = { account_id: accountId, id, ...f, created_at: now, updated_at: now };
-    await x.run(`INSERT INTO hooks (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+    await x.run(`INSERT INTO hooks (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
       row.account_id,
       row.id,
       row.type,
@@ -219,6 +242,7 @@ export async function createHook(
       row.contenttype,
       row.secret,
       row.retry_schedule,
+      row.rate_limit,
       row.created_at,
       row.updated_at,
     ]);
@@ -253,7 +277,7 @@ export async function updateHook(
       // changed secret keeps the old one for the overlap; the same secret keeps whatever overlap runs; no
       // secret (unsigned) or no overlap configured ends it.
       `UPDATE hooks SET type = ?, title = ?, active = ?, event = ?, constrainttype = ?, url = ?, contenttype = ?,
-              secret = ?, retry_schedule = ?, updated_at = ?,
+              secret = ?, retry_schedule = ?, rate_limit = ?, updated_at = ?,
               failing_since = CASE WHEN active = 0 AND ? = 1 THEN NULL ELSE failing_since END,
               previous_secret = CASE WHEN ? = secret THEN previous_secret
                                      WHEN ? = '' OR secret = '' OR CAST(? AS BIGINT) <= 0 THEN NULL ELSE secret END,
@@ -270,6 +294,7 @@ export async function updateHook(
         f.contenttype,
         f.secret,
         f.retry_schedule,
+        f.rate_limit,
         now,
         f.active,
         f.secret,

@@ -94,7 +94,7 @@ describe.each(ENGINES)('claim on %s', (name) => {
     const claimed = await claim(db.engine, accountId, { now: T + 1_000_000 });
     expect(claimed.some((c) => c.eventId === eventId)).toBe(false);
     // Even when the caller names the hook's lane itself (a lane remembered from before the pause).
-    const named = await claim(db.engine, accountId, { now: T + 1_000_000, lanes: [{ hookId, room: 5 }] });
+    const named = await claim(db.engine, accountId, { now: T + 1_000_000, lanes: [{ hookId, room: 5, rate: 0 }] });
     expect(named).toEqual([]);
     // The idle poll's read probe agrees: nothing claimable (everything else is leased until T + 1_030_000).
     expect(await hasDue(db.engine, T + 1_000_001)).toBe(false);

@@ -168,6 +168,34 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({ state: 'failed', attempt_count: 3 });
   });
 
+  it('a rate-limited hook is sent at most its rate, in bursts of one second’s worth; other hooks are not held back', async () => {
+    const clock = drivenClock();
+    const limited = await recv();
+    const free = await recv();
+    const { accountId } = await newAccount(engine);
+    const slow = await insertHook(engine, accountId, { url: limited.url });
+    await insertHook(engine, accountId, { url: free.url });
+    await engine.write((x) => x.run('UPDATE hooks SET rate_limit = 2 WHERE id = ?', [slow]));
+    for (let i = 0; i < 7; i++) await raiseEvent(engine, accountId, { now: clock.now(), objectId: i + 1 });
+    const d = delivery(clock);
+    const sent = async () => {
+      await d.runDue();
+      return [limited.requests.length, free.requests.length];
+    };
+    expect(await sent()).toEqual([2, 7]); // a full bucket: 2; the other hook all 7 at once
+    expect(await sent()).toEqual([2, 7]); // no time has passed: no token
+    clock.advance(499);
+    expect(await sent()).toEqual([2, 7]);
+    clock.advance(1);
+    expect(await sent()).toEqual([3, 7]); // half a second: one token
+    clock.advance(60_000);
+    expect(await sent()).toEqual([5, 7]); // a minute idle still buys one second's worth
+    clock.advance(1_000);
+    expect(await sent()).toEqual([7, 7]);
+    // In event order.
+    expect(limited.requests.map((q) => JSON.parse(q.body.toString()).objectid)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
   it('the failure e-mail is queued in the transaction that fails the delivery: a crash before sending loses nothing', async () => {
     const clock = drivenClock();
     const r = await recv((_q, res) => {

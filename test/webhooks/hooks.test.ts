@@ -58,6 +58,7 @@ describe.each(ENGINES)('hooks on %s', (name) => {
       contenttype: 'xml',
       secret: '',
       retryschedule: '',
+      ratelimit: 0,
       created: '2026-11-28T09:45:00+00:00',
     });
     expect(typeof hook.id).toBe('number');
@@ -185,6 +186,20 @@ describe.each(ENGINES)('hooks on %s', (name) => {
     ).toEqual(['status', 'evnt']);
     const back = await updateHook(db.engine, accountId, id, { ...hook, title: 'round trip' }, NOW + 1000, guard);
     expect(back).toEqual({ ...hook, title: 'round trip', updated: '2026-11-28T09:45:01+00:00' });
+  });
+
+  it('takes a rate limit in notifications per second, a whole number from 0 (none) to 10,000', async () => {
+    const base = { event: 'items.create', url: 'https://hooks.example.test/rate' };
+    const hook = await createHook(db.engine, accountId, { ...base, ratelimit: '20' }, NOW, guard);
+    expect(hook.ratelimit).toBe(20);
+    const id = hook.id as number;
+    for (const bad of ['-1', '1.5', 'fast', '10001']) {
+      const errors = await errorsOf(updateHook(db.engine, accountId, id, { ratelimit: bad }, NOW, guard));
+      expect(errors, bad).toEqual({ status: '400', ratelimit: expect.stringMatching(/^must be a whole number/) });
+    }
+    expect((await getHook(db.engine, accountId, id)).ratelimit).toBe(20); // nothing changed
+    expect((await updateHook(db.engine, accountId, id, { ratelimit: '' }, NOW, guard)).ratelimit).toBe(0);
+    expect((await updateHook(db.engine, accountId, id, { ratelimit: 10_000 }, NOW, guard)).ratelimit).toBe(10_000);
   });
 
   it('refuses structured values where text is expected', async () => {

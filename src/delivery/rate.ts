@@ -1,0 +1,41 @@
+// Rate limits per hook: a hook with a rate limit (`ratelimit`, notifications per second) is sent at most
+// that many notifications a second, with bursts of at most one second's worth. The limit is applied when
+// deliveries are claimed, not while they wait to be sent: a delivery is claimed only when a token is there for
+// it, so nothing claimed waits on the limit under its lease. Each Hookline node keeps its own buckets.
+
+interface Bucket {
+  tokens: number;
+  at: number;
+  rate: number;
+}
+
+export class RateLimits {
+  private readonly buckets = new Map<number, Bucket>();
+
+  /** Whole notifications the hook may be sent now (Infinity without a limit). */
+  available(hookId: number, rate: number, now: number): number {
+    if (!(rate > 0)) return Infinity;
+    return Math.floor(this.refill(hookId, rate, now).tokens);
+  }
+
+  /** `n` notifications of the hook were claimed now. */
+  take(hookId: number, rate: number, now: number, n: number): void {
+    if (!(rate > 0) || n <= 0) return;
+    this.refill(hookId, rate, now).tokens -= n;
+  }
+
+  private refill(hookId: number, rate: number, now: number): Bucket {
+    let b = this.buckets.get(hookId);
+    if (!b) {
+      // A new bucket starts full: one second's worth (at least one).
+      b = { tokens: Math.max(1, rate), at: now, rate };
+      if (this.buckets.size >= 100_000) this.buckets.clear();
+      this.buckets.set(hookId, b);
+    }
+    if (b.rate !== rate) b.rate = rate;
+    const capacity = Math.max(1, rate);
+    b.tokens = Math.min(capacity, b.tokens + (Math.max(0, now - b.at) * rate) / 1000);
+    b.at = now;
+    return b;
+  }
+}

@@ -11,11 +11,14 @@ import { ownTree, type Tree, type TreeObject } from './tree.js';
  * they are element names like any other. The mark, a lone surrogate, cannot occur in a decoded body.
  */
 const MARK = '\uDBFF';
-// (fast-xml-parser marks the name of an empty element <x/> twice.)
 const unmark = (name: string) => (name.includes(MARK) ? name.replaceAll(MARK, '') : name);
 
 const parser = new XMLParser({
-  transformTagName: (name) => MARK + name,
+  // fast-xml-parser transforms the name of an empty element <x/> twice: marked once only, <x/> and <x>…</x>
+  // are one name, so repeated siblings make one list in document order whether empty or not. (Marked twice,
+  // they were two keys that the copy merged into one, keeping only the last spelling's value: the
+  // non-empty sibling of an empty one, and the list of a repeated field was lost.)
+  transformTagName: (name) => (name.startsWith(MARK) ? name : MARK + name),
   ignoreAttributes: true,
   parseTagValue: false,
   trimValues: true,

@@ -82,6 +82,18 @@ describe('request parsers and reserved key names', () => {
     expect(Object.getPrototypeOf(parseForm(''))).toBeNull();
   });
 
+  it('reads repeated XML siblings as one list in document order, empty ones included, as form does', () => {
+    const xml = (body: string) => JSON.parse(JSON.stringify(parseXml(`<request>${body}</request>`)));
+    const form = (body: string) => JSON.parse(JSON.stringify(parseForm(body)));
+    expect(xml('<a/><a>1</a>')).toEqual({ a: ['', '1'] });
+    expect(xml('<a>1</a><a></a>')).toEqual({ a: ['1', ''] });
+    expect(xml('<a>1</a><a/><a>2</a>')).toEqual({ a: ['1', '', '2'] });
+    expect(xml('<a/><a/>')).toEqual({ a: ['', ''] });
+    expect(xml('<b><c>1</c><c/></b><b/>')).toEqual({ b: [{ c: ['1', ''] }, ''] });
+    expect(form('a=&a=1')).toEqual(xml('<a/><a>1</a>'));
+    expect(form('a=1&a=&a=2')).toEqual(xml('<a>1</a><a/><a>2</a>'));
+  });
+
   it('refuses a JSON body nested deeper than 100 levels, and reads one of 99', () => {
     const nest = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
     expect(() => parseJson(nest(150))).toThrow(/nested deeper than 100/);

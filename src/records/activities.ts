@@ -482,7 +482,8 @@ export async function insertTemplate(
   for (const key of Object.keys(data)) {
     if (key !== 'templateid') errors[key] = 'Unknown field for a template insertion: data takes templateid only';
   }
-  const templateId = parseId(data.templateid ?? tree.templateid);
+  // An empty data/templateid (null, "", <templateid/>) is read as an absent one: the top-level templateid counts.
+  const templateId = parseId(isBlank(data.templateid) ? tree.templateid : data.templateid);
   if (templateId === null) errors.templateid = 'data/templateid must be the id of an activity template';
   if (Object.keys(errors).length) throw Errors.invalid(errors);
   const acc = ctx.actor.accountId;

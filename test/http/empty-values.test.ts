@@ -12,12 +12,14 @@ const EMPTIES = [null, '', '  '];
 const OWNERSHIP = 'ownership must be the id of a user or group of this account (see GET /ownership/)';
 const FLAGGED = 'flagged must be 0 or 1';
 const PARENT = 'parent must be the id of an item';
+const TEMPLATE = 'data/templateid must be the id of an activity template';
 
 describe.each(ENGINES)('empty values on %s', (engine) => {
   let t: TestApp;
   let contact: number;
   let other: number;
   let task: number;
+  let template: number;
   beforeAll(async () => {
     t = await makeApp(engine);
     contact = await createItem(t, t.adminA, 'contacts', {
@@ -30,6 +32,14 @@ describe.each(ENGINES)('empty values on %s', (engine) => {
     task = Number(
       ok(await send(t, t.adminA, 'POST', '/contacts/task/', 'json', { parent: contact, data: { title: 'Stay' } })).item
         .id,
+    );
+    template = Number(
+      ok(
+        await send(t, t.adminA, 'POST', '/templates/', 'json', {
+          name: 'Checklist',
+          activities: { activity: [{ segment: 'note', data: { details: 'From the template' } }] },
+        }),
+      ).template.id,
     );
   });
   afterAll(async () => t.close());
@@ -96,6 +106,25 @@ describe.each(ENGINES)('empty values on %s', (engine) => {
         ['activities.update', contact],
       ]);
       ok(await send(t, t.adminA, 'PUT', `/contacts/task/${task}/`, wire, { data: { title: 'Stay' } }));
+    });
+
+    it.each(EMPTIES)('a template insertion with data/templateid %j reads the top-level templateid', async (empty) => {
+      const owner = await createItem(t, t.adminA, 'contacts', { firstname: 'Templated' });
+      const insert = (body: Record<string, unknown>) =>
+        send(t, t.adminA, 'POST', '/contacts/template/', wire, { parent: owner, ...body });
+      ok(await insert({ data: { templateid: empty }, templateid: template }));
+      ok(await insert({ templateid: template, data: { templateid: empty } }));
+      const shown = arr((await show(t, t.adminA, 'contacts', owner)).activities.activity);
+      expect(shown.map((a) => [a.typeid, a.fields.details])).toEqual([
+        [3, 'From the template'],
+        [3, 'From the template'],
+      ]);
+      // Empty in both places, or in data alone, there is no template to insert.
+      const before = await dump(t, t.adminA.accountId);
+      for (const body of [{ data: { templateid: empty } }, { data: { templateid: empty }, templateid: empty }]) {
+        refused(await insert(body), JSON.stringify(body), ['templateid', TEMPLATE]);
+      }
+      expect(await dump(t, t.adminA.accountId)).toEqual(before);
     });
 
     it.each(EMPTIES)('an activity create with before and after %j goes last', async (empty) => {

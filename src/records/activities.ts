@@ -280,6 +280,16 @@ async function positionFor(x: Executor, acc: number, parentId: number, tree: Tre
   return (last?.position ?? 0) + POSITION_STEP;
 }
 
+const KIND_NOUN: Record<string, string> = { contact: 'contact', company: 'company', projectblog: 'project blog' };
+
+/**
+ * The message for a parent that a request needs and does not have (absent or empty: null, "", <parent/>),
+ * as distinct from one that is there and not an id: what to send, for the path's kind of item.
+ */
+export function parentRequired(itemKind: ItemKind, belongs = 'the activity belongs to'): string {
+  return `parent is required: the id of the ${KIND_NOUN[itemKind.kind] ?? itemKind.kind} ${belongs}`;
+}
+
 async function parentRow(x: Executor, ctx: Ctx, itemKind: ItemKind, rawParent: unknown) {
   const parentId = parseId(rawParent);
   if (parentId === null) throw Errors.badRequest('parent', 'parent must be the id of an item');
@@ -352,6 +362,8 @@ export async function createActivity(
 ): Promise<TreeObject> {
   const errors = fieldErrors();
   unknownBodyKeys(tree, 'create', kind, errors);
+  // A create has nowhere to leave an activity: an absent or empty parent is a missing one.
+  if (isBlank(tree.parent)) errors.parent = parentRequired(itemKind);
   const fields = { ...parseActivityData(kind, tree.data, ctx.info, errors), ...extraFields };
   return engine.write(async (x) => {
     const parent = await parentRow(x, ctx, itemKind, tree.parent);
@@ -478,6 +490,7 @@ export async function insertTemplate(
 ): Promise<TreeObject> {
   const errors = fieldErrors();
   unknownBodyKeys(tree, 'template', undefined, errors);
+  if (isBlank(tree.parent)) errors.parent = parentRequired(itemKind, "the template's activities go under");
   const data = tree.data && typeof tree.data === 'object' && !Array.isArray(tree.data) ? (tree.data as TreeObject) : {};
   for (const key of Object.keys(data)) {
     if (key !== 'templateid') errors[key] = 'Unknown field for a template insertion: data takes templateid only';

@@ -7,9 +7,9 @@ import type { Engine } from '../storage/port.js';
 import { ApiError, Errors } from '../errors.js';
 import type { TreeObject } from '../dialect/tree.js';
 import type { ActivityKind, ItemKind } from './kinds.js';
-import { createActivity, getActivityRow, parseActivityData } from './activities.js';
+import { createActivity, getActivityRow, parentRequired, parseActivityData } from './activities.js';
 import { getItemRow, type Ctx } from './items.js';
-import { parseId } from './values.js';
+import { isBlank, parseId } from './values.js';
 
 export interface UploadedFile {
   filename: string;
@@ -82,6 +82,8 @@ export async function createUpload(
   if (data.title === undefined || data.title === '') data.title = filename;
   // Everything that can be refused is checked before the bytes are stored.
   parseActivityData(kind, data, ctx.info);
+  if (isBlank(input.parent))
+    throw Errors.badRequest('parent', parentRequired(itemKind, `the ${kind.segment} belongs to`));
   const parentId = parseId(input.parent);
   if (parentId === null) throw Errors.badRequest('parent', 'parent must be the id of an item');
   const parent = await engine.read((x) => getItemRow(x, ctx.actor.accountId, parentId));

@@ -47,7 +47,14 @@ describe.each(ENGINES)('the top-level keys of activity bodies on %s', (engine) =
     const before = await dump(t, t.adminA.accountId);
     const cases: [string, Record<string, unknown>, [string, string][]][] = [
       ['a misspelt data', { parent, dta: { title: 'Lost' } }, [['dta', 'Unknown field']]],
-      ['a misspelt parent', { prent: parent, data: { title: 'Lost' } }, [['prent', 'Unknown field']]],
+      [
+        'a misspelt parent',
+        { prent: parent, data: { title: 'Lost' } },
+        [
+          ['prent', 'Unknown field'],
+          ['parent', 'parent is required: the id of the contact the activity belongs to'],
+        ],
+      ],
       ['a field outside data', { parent, title: 'Lost' }, [['title', inData('task', 'title')]]],
       [
         'fields outside data',

@@ -13,6 +13,8 @@ const OWNERSHIP = 'ownership must be the id of a user or group of this account (
 const FLAGGED = 'flagged must be 0 or 1';
 const PARENT = 'parent must be the id of an item';
 const TEMPLATE = 'data/templateid must be the id of an activity template';
+const REQUIRED = (kind: string, belongs = 'the activity belongs to') =>
+  `parent is required: the id of the ${kind} ${belongs}`;
 
 describe.each(ENGINES)('empty values on %s', (engine) => {
   let t: TestApp;
@@ -173,11 +175,55 @@ describe.each(ENGINES)('empty values on %s', (engine) => {
       'a name as after',
       ['after', 'after must be the id of an activity of the same parent'],
     );
+    expect(await dump(t, t.adminA.accountId)).toEqual(before);
+    expect(await activities(other)).toEqual([]);
+  });
+
+  it.each(WIRES)('requires the parent of a create, absent or empty, changing nothing (%s)', async (wire) => {
+    const before = await dump(t, t.adminA.accountId);
+    const TEMPLATE_PARENT = REQUIRED('contact', "the template's activities go under");
     // A create has nowhere to leave an activity: its parent is required, empty or absent.
-    for (const empty of EMPTIES) {
+    for (const parent of [undefined, ...EMPTIES]) {
+      const label = `parent ${JSON.stringify(parent)}`;
+      const body = parent === undefined ? {} : { parent };
+      refused(await send(t, t.adminA, 'POST', '/contacts/task/', wire, { ...body, data: { title: 'Lost' } }), label, [
+        'parent',
+        REQUIRED('contact'),
+      ]);
+      // Named beside the other refusals of the request, in the path's kind.
       refused(
-        await send(t, t.adminA, 'POST', '/contacts/task/', wire, { parent: empty, data: { title: 'Lost' } }),
-        `parent ${JSON.stringify(empty)}`,
+        await send(t, t.adminA, 'POST', '/companies/note/', wire, { ...body, data: { details: 'x', title: 'y' } }),
+        label,
+        ['parent', REQUIRED('company')],
+        ['title', 'Unknown field for a note'],
+      );
+      refused(
+        await send(t, t.adminA, 'POST', '/projectblogs/task/', wire, { ...body, data: { title: 'Lost' }, after: 'x' }),
+        label,
+        ['parent', REQUIRED('project blog')],
+      );
+      refused(
+        await send(t, t.adminA, 'POST', '/contacts/template/', wire, { ...body, data: { templateid: template } }),
+        label,
+        ['parent', TEMPLATE_PARENT],
+      );
+      refused(
+        await send(t, t.adminA, 'POST', '/contacts/template/', wire, { ...body, data: { templateid: 'x' } }),
+        label,
+        ['parent', TEMPLATE_PARENT],
+        ['templateid', TEMPLATE],
+      );
+    }
+    // A parent that is there and not an id keeps its own message.
+    for (const parent of ['abc', '0', '-3', '1.5', { id: contact }, [contact, contact]]) {
+      const label = `parent ${JSON.stringify(parent)}`;
+      refused(await send(t, t.adminA, 'POST', '/contacts/task/', wire, { parent, data: { title: 'Lost' } }), label, [
+        'parent',
+        PARENT,
+      ]);
+      refused(
+        await send(t, t.adminA, 'POST', '/contacts/template/', wire, { parent, data: { templateid: template } }),
+        label,
         ['parent', PARENT],
       );
     }

@@ -247,6 +247,30 @@ describe.each(ENGINES)('uploads on %s', (engine) => {
     expect(failed(json, 400, 'file').file).toMatch(/multipart\/form-data/);
   });
 
+  it('refuses a blank parent part as a missing parent, and one that is no id as such, storing nothing', async () => {
+    const blobs = () =>
+      t.db.engine.read((x) =>
+        x.all('SELECT sha256 FROM blobs WHERE account_id = ? ORDER BY sha256', [t.adminA.accountId]),
+      );
+    const before = { rows: await dump(t, t.adminA.accountId), blobs: await blobs() };
+    const cases: [string, string, Record<string, string>][] = [
+      ['/contacts/file/', '', { parent: 'parent is required: the id of the contact the file belongs to' }],
+      ['/companies/file/', '  ', { parent: 'parent is required: the id of the company the file belongs to' }],
+      ['/projectblogs/photo/', '', { parent: 'parent is required: the id of the project blog the photo belongs to' }],
+      ['/contacts/file/', 'abc', { parent: 'parent must be the id of an item' }],
+      ['/contacts/photo/', '0', { parent: 'parent must be the id of an item' }],
+    ];
+    for (const [path, value, errors] of cases) {
+      const file: FormPart = path.includes('photo')
+        ? { name: 'file', value: PNG, filename: 'lost.png', type: 'image/png' }
+        : { name: 'file', value: Buffer.from('never stored'), filename: 'lost.txt' };
+      const a = await upload(path, [{ name: 'parent', value }, file]);
+      failed(a, 400, 'parent');
+      expect(a.body.errors, `${path} ${JSON.stringify(value)}`).toEqual(errors);
+    }
+    expect({ rows: await dump(t, t.adminA.accountId), blobs: await blobs() }).toEqual(before);
+  });
+
   it('refuses every part it does not take, naming each, and stores nothing', async () => {
     const blobs = () =>
       t.db.engine.read((x) =>

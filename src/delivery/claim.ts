@@ -42,11 +42,13 @@ export interface ClaimedDelivery {
 }
 
 /**
- * The hook's previous secret while its overlap runs at `now` (the one placeholder), else '': what
- * notifications are also signed with after a secret change (hooks.ts updateHook).
+ * What sending needs of the hook (table or alias `h`), its HookColumn: the previous secret only while its
+ * overlap runs at `now` (the one placeholder), else '' — what notifications are also signed with after a
+ * secret change (hooks.ts updateHook).
  */
-const PREVIOUS_SECRET = (h: string) =>
-  `CASE WHEN ${h}.previous_secret_until > CAST(? AS BIGINT) THEN ${h}.previous_secret ELSE '' END AS previous_secret`;
+const hookColumns = (h: string) =>
+  `${h}.title, ${h}.url, ${h}.contenttype, ${h}.secret, ${h}.active, ${h}.retry_schedule,
+   CASE WHEN ${h}.previous_secret_until > CAST(? AS BIGINT) THEN ${h}.previous_secret ELSE '' END AS previous_secret`;
 
 /**
  * The hooks that have due, unleased deliveries and room for more requests here: [{hookId, room}], the hook
@@ -143,8 +145,8 @@ export function claimSql(dialect: Dialect): string {
            SET lease_until = ?, lease_owner = ?, attempt_count = attempt_count + 1, updated_at = ?
          WHERE (account_id, hook_id, event_id) IN (SELECT account_id, hook_id, event_id FROM picked)
         RETURNING account_id, hook_id, event_id, attempt_count)
-      SELECT c.account_id, c.hook_id, c.event_id, c.attempt_count, h.title, h.url, h.contenttype, h.secret, h.active,
-             h.retry_schedule, ${PREVIOUS_SECRET('h')}, e.type, e.object_id, e.content, e.created_at
+      SELECT c.account_id, c.hook_id, c.event_id, c.attempt_count, ${hookColumns('h')},
+             e.type, e.object_id, e.content, e.created_at
         FROM claimed c
         CROSS JOIN LATERAL (SELECT * FROM hooks h WHERE h.account_id = c.account_id AND h.id = c.hook_id) h
         CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.account_id = c.account_id AND e.id = c.event_id) e`;
@@ -271,10 +273,10 @@ async function claimOneWriter(x: Executor, o: ClaimOptions, lanes: readonly Lane
     const take = Math.min(l.room, o.perHook, left, o.allowance?.(l) ?? Infinity);
     if (take <= 0) continue;
     // A lane whose hook was paused since the lanes were read (or that the caller only remembered) takes nothing.
-    const row = await x.get<Pick<DetailRow, HookColumn>>(
-      `SELECT title, url, contenttype, secret, active, retry_schedule, ${PREVIOUS_SECRET('hooks')} FROM hooks WHERE id = ?`,
-      [o.now, l.hookId],
-    );
+    const row = await x.get<Pick<DetailRow, HookColumn>>(`SELECT ${hookColumns('hooks')} FROM hooks WHERE id = ?`, [
+      o.now,
+      l.hookId,
+    ]);
     if (!row || Number(row.active) !== 1) continue;
     const hook = hookOf(row);
     const rows = await x.all<
@@ -340,8 +342,7 @@ export async function readDelivery(
   now: number,
 ): Promise<DetailRow | undefined> {
   return x.get<DetailRow>(
-    `SELECT d.account_id, d.hook_id, d.event_id, h.title, h.url, h.contenttype, h.secret, h.active,
-            h.retry_schedule, ${PREVIOUS_SECRET('h')}, e.type, e.object_id, e.content, e.created_at
+    `SELECT d.account_id, d.hook_id, d.event_id, ${hookColumns('h')}, e.type, e.object_id, e.content, e.created_at
        FROM deliveries d
        JOIN hooks h ON h.account_id = d.account_id AND h.id = d.hook_id
        JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
@@ -357,7 +358,7 @@ export async function readHook(
   now: number,
 ): Promise<(ClaimedDelivery['hook'] & { event: string; constrainttype: string }) | undefined> {
   const row = await x.get<Pick<DetailRow, HookColumn> & { event: string; constrainttype: string }>(
-    `SELECT title, url, contenttype, secret, active, retry_schedule, ${PREVIOUS_SECRET('hooks')}, event, constrainttype
+    `SELECT ${hookColumns('hooks')}, event, constrainttype
        FROM hooks WHERE account_id = ? AND id = ?`,
     [now, k.accountId, k.hookId],
   );

@@ -116,7 +116,7 @@ export class DeliveryEngine {
   private woken = false;
   private stopped: Promise<void> | null = null;
   private readonly recorder: Recorder<ClaimedDelivery, FailedNote>;
-  /** tokens of rate-limited hooks, and the rates of the hooks in the backlog (from the last lanes read) */
+  /** tokens of rate-limited hooks, and the rate of each rate-limited hook as its lane last showed it */
   private readonly rates = new RateLimits();
   private readonly laneRates = new Map<number, number>();
   /** hooks' own retry schedules, parsed */
@@ -309,8 +309,6 @@ export class DeliveryEngine {
     if (free <= 0 || this.stopping) return 0;
     const busy = new Map(this.held);
     const now = this.clock.now();
-    /** the rate of every lane the claim looked at (PostgreSQL's may read lanes again) */
-    const rated = new Map<number, number>();
     const options = {
       now,
       leaseMs: this.leaseMs,
@@ -318,9 +316,11 @@ export class DeliveryEngine {
       limit: Math.min(free, CLAIM_BATCH),
       perHook: PREFETCH * this.o.concurrencyPerHook,
       busy,
-      // A rate-limited hook takes no more than its tokens (rate.ts).
+      // A rate-limited hook takes no more than its tokens (rate.ts). Every lane passes here, those PostgreSQL's
+      // claim reads again included, so the backlog's lanes and the tokens taken below use its latest rate.
       allowance: (l: Lane) => {
-        rated.set(l.hookId, l.rate);
+        if (l.rate > 0) this.laneRates.set(l.hookId, l.rate);
+        else this.laneRates.delete(l.hookId);
         return this.rates.available(l.hookId, l.rate, now);
       },
     };
@@ -337,10 +337,6 @@ export class DeliveryEngine {
       this.rescan = false;
       this.lastScan = performance.now();
       lanes = await dueLanes(this.lanesReader, options);
-      for (const l of lanes) {
-        if (l.rate > 0) this.laneRates.set(l.hookId, l.rate);
-        else this.laneRates.delete(l.hookId);
-      }
     }
     // A rate-limited hook out of tokens waits for the next round: no write transaction for nothing.
     lanes = lanes.filter((l) => options.allowance(l) > 0);
@@ -350,8 +346,8 @@ export class DeliveryEngine {
     this.o.observer?.claimed(claimed.length, performance.now() - claimStarted);
     if (claimed.length >= free) this.full = true;
     const got = new Map<number, number>();
-    for (const d of claimed) got.set(d.hookId, (got.get(d.hookId) ?? 0) + 1);
-    for (const [hookId, n] of got) this.rates.take(hookId, rated.get(hookId) ?? 0, now, n);
+    for (const d of claimed) countUp(got, d.hookId);
+    for (const [hookId, n] of got) this.rates.take(hookId, this.laneRates.get(hookId) ?? 0, now, n);
     for (const l of lanes) {
       if ((got.get(l.hookId) ?? 0) >= l.room) this.backlog.add(l.hookId);
       else this.backlog.delete(l.hookId);

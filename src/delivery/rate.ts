@@ -6,7 +6,6 @@
 interface Bucket {
   tokens: number;
   at: number;
-  rate: number;
 }
 
 export class RateLimits {
@@ -28,11 +27,10 @@ export class RateLimits {
     let b = this.buckets.get(hookId);
     if (!b) {
       // A new bucket starts full: one second's worth (at least one).
-      b = { tokens: Math.max(1, rate), at: now, rate };
+      b = { tokens: Math.max(1, rate), at: now };
       if (this.buckets.size >= 100_000) this.buckets.clear();
       this.buckets.set(hookId, b);
     }
-    if (b.rate !== rate) b.rate = rate;
     const capacity = Math.max(1, rate);
     b.tokens = Math.min(capacity, b.tokens + (Math.max(0, now - b.at) * rate) / 1000);
     b.at = now;

@@ -60,7 +60,6 @@ const ACTIVITY_CONSTRAINTS = ACTIVITY_KINDS.map((k) => k.segment);
 const LIMITS = { title: 255, url: 2048, secret: 1024 };
 /** What a hook body may set; and what a hook's answer shows that cannot be set (ignored, so an answer can be PUT back). */
 const FIELDS = new Set([
-  'ratelimit',
   'type',
   'title',
   'active',
@@ -70,6 +69,7 @@ const FIELDS = new Set([
   'contenttype',
   'secret',
   'retryschedule',
+  'ratelimit',
 ]);
 const READ_ONLY = new Set(['id', 'created', 'updated', 'status']);
 

@@ -137,7 +137,7 @@ export function parseActivityData(
         throw new ValueError(
           info.directory.groups.has(v as number)
             ? `must be a user, not a group (${v} is a group of this account; see GET /ownership/)`
-            : `no user ${v} in this account`,
+            : `must be a user of this account, and ${v} is not (see GET /ownership/)`,
         );
       }
       if (kind.segment === 'opportunity' && key === 'status' && v !== null) {
@@ -290,9 +290,28 @@ export function parentRequired(itemKind: ItemKind, belongs = 'the activity belon
   return `parent is required: the id of the ${KIND_NOUN[itemKind.kind] ?? itemKind.kind} ${belongs}`;
 }
 
+const PARENT_NOT_AN_ID = 'parent must be the id of an item';
+
+/**
+ * Checks a request's `parent` before anything is read, into `errors` beside the request's other refusals:
+ * absent or empty is "required" where the request needs one (`belongs` says what for; an update's empty
+ * parent leaves the activity where it is), and one that is there and not an id is refused. Whether the id is
+ * an item of the path's kind in the account is for the write to tell (parentRow: 404).
+ */
+export function checkParent(
+  itemKind: ItemKind,
+  raw: unknown,
+  errors: Record<string, string>,
+  belongs: string | null = 'the activity belongs to',
+): void {
+  if (isBlank(raw)) {
+    if (belongs !== null) errors.parent = parentRequired(itemKind, belongs);
+  } else if (parseId(raw) === null) errors.parent = PARENT_NOT_AN_ID;
+}
+
 async function parentRow(x: Executor, ctx: Ctx, itemKind: ItemKind, rawParent: unknown) {
   const parentId = parseId(rawParent);
-  if (parentId === null) throw Errors.badRequest('parent', 'parent must be the id of an item');
+  if (parentId === null) throw Errors.badRequest('parent', PARENT_NOT_AN_ID);
   const parent = await getItemRow(x, ctx.actor.accountId, parentId);
   if (!parent || parent.kind !== itemKind.kind)
     throw Errors.notFound('parent', `No ${itemKind.kind} with id ${parentId}`);
@@ -363,7 +382,7 @@ export async function createActivity(
   const errors = fieldErrors();
   unknownBodyKeys(tree, 'create', kind, errors);
   // A create has nowhere to leave an activity: an absent or empty parent is a missing one.
-  if (isBlank(tree.parent)) errors.parent = parentRequired(itemKind);
+  checkParent(itemKind, tree.parent, errors);
   const fields = { ...parseActivityData(kind, tree.data, ctx.info, errors), ...extraFields };
   return engine.write(async (x) => {
     const parent = await parentRow(x, ctx, itemKind, tree.parent);
@@ -383,6 +402,7 @@ export async function updateActivity(
 ): Promise<TreeObject> {
   const errors = fieldErrors();
   unknownBodyKeys(tree, 'update', kind, errors);
+  checkParent(itemKind, tree.parent, errors, null);
   const input = parseActivityData(kind, tree.data, ctx.info, errors);
   const acc = ctx.actor.accountId;
   return engine.write(async (x) => {
@@ -490,7 +510,7 @@ export async function insertTemplate(
 ): Promise<TreeObject> {
   const errors = fieldErrors();
   unknownBodyKeys(tree, 'template', undefined, errors);
-  if (isBlank(tree.parent)) errors.parent = parentRequired(itemKind, "the template's activities go under");
+  checkParent(itemKind, tree.parent, errors, "the template's activities go under");
   const data = tree.data && typeof tree.data === 'object' && !Array.isArray(tree.data) ? (tree.data as TreeObject) : {};
   for (const key of Object.keys(data)) {
     if (key !== 'templateid') errors[key] = 'Unknown field for a template insertion: data takes templateid only';

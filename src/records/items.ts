@@ -170,7 +170,7 @@ export function parseItemInput(defs: FieldDef[], tree: TreeObject, info: Account
     try {
       const v = normaliseValue(def, raw);
       if (def.type === 'user' && v !== null && !info.directory.users.has(v as number)) {
-        throw new ValueError(`no user ${v} in this account`);
+        throw new ValueError(`must be a user of this account, and ${v} is not (see GET /ownership/)`);
       }
       input.fields[key] = v;
     } catch (e) {

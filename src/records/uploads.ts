@@ -7,9 +7,9 @@ import type { Engine } from '../storage/port.js';
 import { ApiError, Errors } from '../errors.js';
 import type { TreeObject } from '../dialect/tree.js';
 import type { ActivityKind, ItemKind } from './kinds.js';
-import { createActivity, getActivityRow, parentRequired, parseActivityData } from './activities.js';
+import { checkParent, createActivity, getActivityRow, parseActivityData } from './activities.js';
 import { getItemRow, type Ctx } from './items.js';
-import { isBlank, parseId } from './values.js';
+import { fieldErrors, parseId } from './values.js';
 
 export interface UploadedFile {
   filename: string;
@@ -80,12 +80,11 @@ export async function createUpload(
   }
   const data: TreeObject = { ...input.data };
   if (data.title === undefined || data.title === '') data.title = filename;
-  // Everything that can be refused is checked before the bytes are stored.
-  parseActivityData(kind, data, ctx.info);
-  if (isBlank(input.parent))
-    throw Errors.badRequest('parent', parentRequired(itemKind, `the ${kind.segment} belongs to`));
-  const parentId = parseId(input.parent);
-  if (parentId === null) throw Errors.badRequest('parent', 'parent must be the id of an item');
+  // Everything that can be refused is checked before the bytes are stored, the parent beside the data.
+  const errors = fieldErrors();
+  checkParent(itemKind, input.parent, errors, `the ${kind.segment} belongs to`);
+  parseActivityData(kind, data, ctx.info, errors);
+  const parentId = parseId(input.parent) ?? 0; // checked above: an id
   const parent = await engine.read((x) => getItemRow(x, ctx.actor.accountId, parentId));
   if (!parent || parent.kind !== itemKind.kind)
     throw Errors.notFound('parent', `No ${itemKind.kind} with id ${parentId}`);

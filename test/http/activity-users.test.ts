@@ -87,7 +87,7 @@ describe.each(ENGINES)('user fields of activities on %s', (engine) => {
         for (const method of ['POST', 'PUT']) {
           const got = await make(method, foreign);
           const missing = await make(method, MISSING);
-          only(got, f.field, `${f.label} no user ${foreign} in this account`);
+          only(got, f.field, `${f.label} must be a user of this account, and ${foreign} is not (see GET /ownership/)`);
           expect(got.text.replaceAll(String(foreign), 'ID')).toBe(missing.text.replaceAll(String(MISSING), 'ID'));
         }
       }

@@ -226,6 +226,25 @@ describe.each(ENGINES)('empty values on %s', (engine) => {
         label,
         ['parent', PARENT],
       );
+      // … named beside the request's other refusals too, before anything is read.
+      refused(
+        await send(t, t.adminA, 'POST', '/companies/note/', wire, { parent, data: { details: 'x', title: 'y' } }),
+        label,
+        ['parent', PARENT],
+        ['title', 'Unknown field for a note'],
+      );
+      refused(
+        await send(t, t.adminA, 'PUT', `/contacts/task/${task}/`, wire, { parent, data: { title: 'x', bogus: 1 } }),
+        label,
+        ['parent', PARENT],
+        ['bogus', 'Unknown field for a task'],
+      );
+      refused(
+        await send(t, t.adminA, 'POST', '/contacts/template/', wire, { parent, data: { templateid: 'x' } }),
+        label,
+        ['parent', PARENT],
+        ['templateid', TEMPLATE],
+      );
     }
     expect(await dump(t, t.adminA.accountId)).toEqual(before);
     expect(await activities(other)).toEqual([]);

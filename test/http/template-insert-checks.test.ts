@@ -108,11 +108,11 @@ describe.each(ENGINES)('template insertion checks the stored activities on %s', 
       await insert(wire, handover),
       [
         'activities.1.assignedto',
-        `Template ${handover}: Assigned To no user ${leaver} in this account${fix(handover)}`,
+        `Template ${handover}: Assigned To must be a user of this account, and ${leaver} is not (see GET /ownership/)${fix(handover)}`,
       ],
       [
         'activities.2.responsible',
-        `Template ${handover}: Responsible no user ${leaver} in this account${fix(handover)}`,
+        `Template ${handover}: Responsible must be a user of this account, and ${leaver} is not (see GET /ownership/)${fix(handover)}`,
       ],
     );
     expect(await snapshot()).toEqual(before);

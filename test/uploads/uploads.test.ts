@@ -267,6 +267,11 @@ describe.each(ENGINES)('uploads on %s', (engine) => {
       const a = await upload(path, [{ name: 'parent', value }, file]);
       failed(a, 400, 'parent');
       expect(a.body.errors, `${path} ${JSON.stringify(value)}`).toEqual(errors);
+      // Named beside a refused field, not instead of it (the parent is checked before anything is read).
+      const both = await upload(path, [{ name: 'parent', value }, { name: 'title', value: 'x'.repeat(66_000) }, file]);
+      failed(both, 400);
+      expect(Object.keys(both.body.errors).sort(), path).toEqual(['parent', 'title']);
+      expect(both.body.errors.parent).toBe(errors.parent);
     }
     expect({ rows: await dump(t, t.adminA.accountId), blobs: await blobs() }).toEqual(before);
   });

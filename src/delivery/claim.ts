@@ -17,6 +17,11 @@ export interface ClaimOptions {
   busy: ReadonlyMap<number, number>;
   /** how many the lane may take now at most, beside its room (a rate-limited hook's tokens); default: no bound */
   allowance?: (lane: Lane) => number;
+  /**
+   * told, for each rate-limited hook this claim looked at, the whole notifications its shared bucket holds
+   * after the claim (SharedBuckets): for the dispatcher's own estimate (rate.ts)
+   */
+  onTokens?: (hookId: number, tokens: number) => void;
 }
 
 export interface ClaimedDelivery {
@@ -197,6 +202,68 @@ export interface DetailRow {
   created_at: number;
 }
 
+/**
+ * The shared token buckets of rate-limited hooks (table hook_rates, in thousandths of a notification): every
+ * node's claims take from the same bucket, so a hook's `ratelimit` holds however many nodes send it. Same rule
+ * as each node's own estimate (rate.ts): full at first, refilled at the rate, a second's worth at most.
+ *
+ * A claim reads the buckets of its rate-limited lanes first, refilled to `now`, in hook id order; the upsert
+ * also locks each row (PostgreSQL) until the claim commits, so two nodes claiming the same hook at once take
+ * turns (always in the same order: no deadlock), and other hooks are not held back. A lane that turns up later
+ * in the claim (PostgreSQL's later rounds) with a limit takes nothing this time. What the claim took is
+ * written back before it commits.
+ */
+class SharedBuckets {
+  private readonly held = new Map<number, { milli: number; taken: number }>();
+
+  constructor(
+    private readonly x: Executor,
+    private readonly now: number,
+  ) {}
+
+  /** Reads (and locks) the buckets of the rate-limited lanes among these. */
+  async prepare(lanes: readonly Lane[]): Promise<void> {
+    const limited = lanes.filter((l) => l.rate > 0 && !this.held.has(l.hookId)).sort((a, b) => a.hookId - b.hookId);
+    for (const l of limited) {
+      const capacity = Math.max(1, l.rate) * 1000;
+      const row = await this.x.get<{ tokens_milli: number; updated_at: number }>(
+        `INSERT INTO hook_rates (hook_id, tokens_milli, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (hook_id) DO UPDATE SET hook_id = excluded.hook_id
+         RETURNING tokens_milli, updated_at`,
+        [l.hookId, capacity, this.now],
+      );
+      const elapsed = Math.max(0, this.now - Number(row?.updated_at ?? this.now));
+      const milli = Math.min(capacity, Number(row?.tokens_milli ?? capacity) + elapsed * l.rate);
+      this.held.set(l.hookId, { milli, taken: 0 });
+    }
+  }
+
+  /** Whole notifications the lane's hook may still take in this claim (Infinity without a limit). */
+  allows(l: Lane): number {
+    if (!(l.rate > 0)) return Infinity;
+    const b = this.held.get(l.hookId);
+    return b ? Math.floor(b.milli / 1000) - b.taken : 0;
+  }
+
+  took(hookId: number, n: number): void {
+    const b = this.held.get(hookId);
+    if (b) b.taken += n;
+  }
+
+  /** Writes back what the claim took from each bucket it read, and tells `onTokens` what is left. */
+  async settle(onTokens?: (hookId: number, tokens: number) => void): Promise<void> {
+    for (const [hookId, b] of this.held) {
+      const milli = b.milli - b.taken * 1000;
+      await this.x.run('UPDATE hook_rates SET tokens_milli = ?, updated_at = ? WHERE hook_id = ?', [
+        milli,
+        this.now,
+        hookId,
+      ]);
+      onTokens?.(hookId, milli / 1000);
+    }
+  }
+}
+
 /** Claims due deliveries and reads what sending them needs (hook and event). Run inside engine.write. */
 export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }): Promise<ClaimedDelivery[]> {
   if (o.limit <= 0) return [];
@@ -204,8 +271,14 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
   const busy = new Map(o.busy);
   const contended = new Set<number>();
   let lanes = o.lanes ?? (await dueLanes(x, o));
+  const shared = new SharedBuckets(x, o.now);
+  await shared.prepare(lanes);
   // Without SKIP LOCKED there is one writer (SQLite): nothing can take a row between reading and leasing it.
-  if (!x.dialect.skipLocked) return claimOneWriter(x, o, lanes);
+  if (!x.dialect.skipLocked) {
+    const claimed = await claimOneWriter(x, o, lanes, shared);
+    await shared.settle(o.onTokens);
+    return claimed;
+  }
   // A concurrent claimer may hold some of the rows a lane said were ready (SKIP LOCKED passes over them):
   // the lanes that came up short are left to it and the rest of the limit goes to the other lanes, for a
   // few rounds at most.
@@ -218,8 +291,9 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
       if (left <= 0) break;
       // What the lane took in earlier rounds counts against its allowance.
       const taken = (busy.get(l.hookId) ?? 0) - (o.busy.get(l.hookId) ?? 0);
-      const take = Math.min(l.room, o.perHook, left, (o.allowance?.(l) ?? Infinity) - taken);
-      if (take <= 0 || contended.has(l.hookId)) continue;
+      if (contended.has(l.hookId)) continue;
+      const take = Math.min(l.room, o.perHook, left, (o.allowance?.(l) ?? Infinity) - taken, shared.allows(l));
+      if (take <= 0) continue;
       shares.push([l.hookId, take]);
       left -= take;
     }
@@ -238,12 +312,16 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
     rows.push(...got);
     const perLane = new Map<number, number>();
     for (const k of got) perLane.set(Number(k.hook_id), (perLane.get(Number(k.hook_id)) ?? 0) + 1);
-    for (const [hookId, n] of perLane) busy.set(hookId, (busy.get(hookId) ?? 0) + n);
+    for (const [hookId, n] of perLane) {
+      busy.set(hookId, (busy.get(hookId) ?? 0) + n);
+      shared.took(hookId, n);
+    }
     const short = shares.filter(([hookId, take]) => (perLane.get(hookId) ?? 0) < take);
     if (short.length === 0 || rows.length >= o.limit) break;
     for (const [hookId] of short) contended.add(hookId);
     lanes = await dueLanes(x, { ...o, busy, limit: o.limit - rows.length + contended.size });
   }
+  await shared.settle(o.onTokens);
   // In event order: each hook's deliveries go out oldest first.
   rows.sort((a, b) => Number(a.event_id) - Number(b.event_id) || Number(a.hook_id) - Number(b.hook_id));
   return rows.map((r) => toClaimed(r, Number(r.attempt_count)));
@@ -264,14 +342,18 @@ export const ONE_WRITER_LANE = `SELECT d.rowid AS rid, d.account_id, d.event_id,
  * stops after its share, and every row read is leased by rowid in one UPDATE: no join from a key list, no
  * second read of the events. This is the drain's hot path; it costs a third of the general claim.
  */
-async function claimOneWriter(x: Executor, o: ClaimOptions, lanes: readonly Lane[]): Promise<ClaimedDelivery[]> {
+async function claimOneWriter(
+  x: Executor,
+  o: ClaimOptions,
+  lanes: readonly Lane[],
+  shared: SharedBuckets,
+): Promise<ClaimedDelivery[]> {
   const claimed: ClaimedDelivery[] = [];
   const rowids: number[] = [];
   let left = o.limit;
   for (const l of lanes) {
     if (left <= 0) break;
-    const take = Math.min(l.room, o.perHook, left, o.allowance?.(l) ?? Infinity);
-    if (take <= 0) continue;
+    if (Math.min(l.room, o.perHook, left, o.allowance?.(l) ?? Infinity) <= 0) continue;
     // A lane whose hook was paused since the lanes were read (or that the caller only remembered) takes nothing.
     const row = await x.get<Pick<DetailRow, HookColumn>>(`SELECT ${hookColumns('hooks')} FROM hooks WHERE id = ?`, [
       o.now,
@@ -279,6 +361,8 @@ async function claimOneWriter(x: Executor, o: ClaimOptions, lanes: readonly Lane
     ]);
     if (!row || Number(row.active) !== 1) continue;
     const hook = hookOf(row);
+    const take = Math.min(l.room, o.perHook, left, o.allowance?.(l) ?? Infinity, shared.allows(l));
+    if (take <= 0) continue;
     const rows = await x.all<
       Pick<DetailRow, 'account_id' | 'event_id' | EventColumn> & { rid: number; attempt_count: number }
     >(ONE_WRITER_LANE, [l.hookId, o.now, o.now, take]);
@@ -296,6 +380,7 @@ async function claimOneWriter(x: Executor, o: ClaimOptions, lanes: readonly Lane
       });
     }
     left -= rows.length;
+    shared.took(l.hookId, rows.length);
   }
   if (rowids.length === 0) return [];
   await x.run(

@@ -116,7 +116,10 @@ export class DeliveryEngine {
   private woken = false;
   private stopped: Promise<void> | null = null;
   private readonly recorder: Recorder<ClaimedDelivery, FailedNote>;
-  /** tokens of rate-limited hooks, and the rate of each rate-limited hook as its lane last showed it */
+  /**
+   * this node's estimate of each rate-limited hook's tokens (what its shared bucket held after the last claim
+   * that read it, refilled since), and each rate-limited hook's rate as its lane last showed it
+   */
   private readonly rates = new RateLimits();
   private readonly laneRates = new Map<number, number>();
   /** hooks' own retry schedules, parsed */
@@ -323,7 +326,12 @@ export class DeliveryEngine {
         else this.laneRates.delete(l.hookId);
         return this.rates.available(l.hookId, l.rate, now);
       },
+      // What each shared bucket (every node's claims take from it) held after this claim: noted here, and this
+      // node's estimate once the claim has committed, so a hook that other nodes have used up costs no write
+      // here until it refills.
+      onTokens: (hookId: number, tokens: number) => void left.set(hookId, tokens),
     };
+    const left = new Map<number, number>();
     let lanes: Lane[];
     if (!this.rescan && this.backlog.size > 0 && performance.now() - this.lastScan < this.pollMs) {
       lanes = [...this.backlog].map((hookId) => ({
@@ -343,11 +351,11 @@ export class DeliveryEngine {
     if (lanes.length === 0) return 0;
     const claimStarted = performance.now();
     const claimed = await this.engine.write((x) => claimDue(x, { ...options, lanes }));
+    for (const [hookId, tokens] of left) this.rates.set(hookId, this.laneRates.get(hookId) ?? 0, now, tokens);
     this.o.observer?.claimed(claimed.length, performance.now() - claimStarted);
     if (claimed.length >= free) this.full = true;
     const got = new Map<number, number>();
     for (const d of claimed) countUp(got, d.hookId);
-    for (const [hookId, n] of got) this.rates.take(hookId, this.laneRates.get(hookId) ?? 0, now, n);
     for (const l of lanes) {
       if ((got.get(l.hookId) ?? 0) >= l.room) this.backlog.add(l.hookId);
       else this.backlog.delete(l.hookId);

@@ -1,7 +1,12 @@
 // Rate limits per hook: a hook with a rate limit (`ratelimit`, notifications per second) is sent at most
 // that many notifications a second, with bursts of at most one second's worth. The limit is applied when
 // deliveries are claimed, not while they wait to be sent: a delivery is claimed only when a token is there for
-// it, so nothing claimed waits on the limit under its lease. Each Hookline node keeps its own buckets.
+// it, so nothing claimed waits on the limit under its lease.
+//
+// The bucket that decides is shared by every node, in the database (claim.ts SharedBuckets). These are each
+// node's estimates of it: set from what the shared bucket held after a claim, refilled at the rate since. A
+// hook whose estimate is empty is not claimed from at all (no write transaction), and since other nodes only
+// ever take tokens, an estimate is never below the truth: it never holds a hook back that could be sent.
 
 interface Bucket {
   tokens: number;
@@ -17,10 +22,11 @@ export class RateLimits {
     return Math.floor(this.refill(hookId, rate, now).tokens);
   }
 
-  /** `n` notifications of the hook were claimed now. */
-  take(hookId: number, rate: number, now: number, n: number): void {
-    if (!(rate > 0) || n <= 0) return;
-    this.refill(hookId, rate, now).tokens -= n;
+  /** The hook's bucket holds `tokens` now (what the shared bucket held after a claim). */
+  set(hookId: number, rate: number, now: number, tokens: number): void {
+    if (!(rate > 0)) return;
+    const b = this.refill(hookId, rate, now);
+    b.tokens = tokens;
   }
 
   private refill(hookId: number, rate: number, now: number): Bucket {

@@ -340,5 +340,6 @@ export async function deleteHook(engine: Engine, accountId: number, hookId: numb
     if (r.changes === 0) throw notFound(hookId);
     await x.run('DELETE FROM deliveries WHERE account_id = ? AND hook_id = ?', [accountId, hookId]);
     await x.run('DELETE FROM attempts WHERE account_id = ? AND hook_id = ?', [accountId, hookId]);
+    await x.run('DELETE FROM hook_rates WHERE hook_id = ?', [hookId]);
   });
 }

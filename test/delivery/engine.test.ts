@@ -196,6 +196,40 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     expect(limited.requests.map((q) => JSON.parse(q.body.toString()).objectid)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
+  it('a rate limit holds across nodes: two engines on one database send the hook at most its rate together', async () => {
+    const clock = drivenClock();
+    const limited = await recv();
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: limited.url });
+    await engine.write((x) => x.run('UPDATE hooks SET rate_limit = 2 WHERE id = ?', [hookId]));
+    for (let i = 0; i < 9; i++) await raiseEvent(engine, accountId, { now: clock.now(), objectId: i + 1 });
+    const a = delivery(clock, { owner: 'node-a' });
+    const b = delivery(clock, { owner: 'node-b' });
+    const sent = async (first = a, second = b) => {
+      await first.runDue();
+      await second.runDue();
+      return limited.requests.length;
+    };
+    // Each node alone would send a full bucket (2); together they send 2.
+    expect(await sent()).toBe(2);
+    expect(await sent(b, a)).toBe(2);
+    clock.advance(500);
+    expect(await sent(b, a)).toBe(3); // half a second: one token, for whichever node claims first
+    clock.advance(1_000);
+    expect(await sent()).toBe(5);
+    clock.advance(60_000);
+    expect(await sent(b, a)).toBe(7); // idle for a minute: still one second's worth
+    expect(await sent()).toBe(7);
+    clock.advance(1_000);
+    expect(await sent()).toBe(9);
+    expect(a.attempts + b.attempts).toBe(9);
+    expect(a.attempts).toBeGreaterThan(0);
+    expect(b.attempts).toBeGreaterThan(0);
+    expect(limited.requests.map((q) => JSON.parse(q.body.toString()).objectid).sort((x, y) => x - y)).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9,
+    ]);
+  });
+
   it('the failure e-mail is queued in the transaction that fails the delivery: a crash before sending loses nothing', async () => {
     const clock = drivenClock();
     const r = await recv((_q, res) => {

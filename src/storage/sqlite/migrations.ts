@@ -3,6 +3,7 @@ import { baseSchema, type Migration } from '../schema.js';
 import { v2ReportsAndBlobs } from '../schema-v2.js';
 import { v3ClaimByHookAndMailOutbox } from '../schema-v3.js';
 import { v4SecretRotation } from '../schema-v4.js';
+import { v5SharedRateLimits } from '../schema-v5.js';
 
 export const migrations: Migration[] = [
   {
@@ -25,4 +26,5 @@ export const migrations: Migration[] = [
   }),
   v3ClaimByHookAndMailOutbox({ int: 'INTEGER' }),
   v4SecretRotation({ int: 'INTEGER' }),
+  v5SharedRateLimits({ int: 'INTEGER' }),
 ];

@@ -214,7 +214,7 @@ export interface DetailRow {
  * written back before it commits.
  */
 class SharedBuckets {
-  private readonly held = new Map<number, { milli: number; taken: number }>();
+  private readonly held = new Map<number, { milli: number; taken: number; at: number }>();
 
   constructor(
     private readonly x: Executor,
@@ -232,9 +232,11 @@ class SharedBuckets {
          RETURNING tokens_milli, updated_at`,
         [l.hookId, capacity, this.now],
       );
-      const elapsed = Math.max(0, this.now - Number(row?.updated_at ?? this.now));
-      const milli = Math.min(capacity, Number(row?.tokens_milli ?? capacity) + elapsed * l.rate);
-      this.held.set(l.hookId, { milli, taken: 0 });
+      const at = Number(row?.updated_at ?? this.now);
+      const milli = Math.min(capacity, Number(row?.tokens_milli ?? capacity) + Math.max(0, this.now - at) * l.rate);
+      // A node whose clock is behind the last writer's never moves the bucket's time back (which would let
+      // the next claim count that time twice).
+      this.held.set(l.hookId, { milli, taken: 0, at: Math.max(at, this.now) });
     }
   }
 
@@ -256,7 +258,7 @@ class SharedBuckets {
       const milli = b.milli - b.taken * 1000;
       await this.x.run('UPDATE hook_rates SET tokens_milli = ?, updated_at = ? WHERE hook_id = ?', [
         milli,
-        this.now,
+        b.at,
         hookId,
       ]);
       onTokens?.(hookId, milli / 1000);

@@ -55,10 +55,18 @@ program
       const lines = [
         `Hookline is serving on ${server.url} (${cfg.databaseUrl ? 'PostgreSQL' : `SQLite in ${cfg.dataDir}`})`,
       ];
-      let email = cfg.adminEmail;
-      let token = cfg.adminToken;
-      if (opts.quickstart && !email) ({ email, token } = await quickstartAdmin(server.engine, cfg.dataDir));
-      if (email) {
+      if (cfg.adminEmail) {
+        // A configured token is a secret of the deployment: the banner (often kept in a log) never shows it.
+        lines.push(
+          `Admin e-mail: ${cfg.adminEmail}`,
+          'API token:    the one in HOOKLINE_ADMIN_TOKEN (not printed)',
+          '',
+          'Try it:',
+          `  curl -u "${cfg.adminEmail}:$HOOKLINE_ADMIN_TOKEN" -H 'Accept: application/json' ${server.url}/contacts/`,
+        );
+      } else if (opts.quickstart) {
+        // The quick start's own admin, made on this machine for trying Hookline out: printed to be pasted.
+        const { email, token } = await quickstartAdmin(server.engine, cfg.dataDir);
         lines.push(
           `Admin e-mail: ${email}`,
           `API token:    ${token}`,

@@ -98,6 +98,10 @@ describe('hookline CLI', () => {
     };
     for (let i = 0; i < 2; i++) {
       const s = await serve(env);
+      // The banner names the admin, never a configured token (a secret of the deployment, often logged).
+      expect(s.out).toContain('Admin e-mail: ops@example.org');
+      expect(s.out).toContain('HOOKLINE_ADMIN_TOKEN');
+      expect(s.out).not.toContain('tok-0123456789abcdef');
       expect((await listContacts(s.url, 'ops@example.org', 'tok-0123456789abcdef')).status).toBe(200);
       expect((await listContacts(s.url, 'ops@example.org', 'wrong-token-0000000')).status).toBe(401);
       await s.stop();

@@ -42,6 +42,8 @@ export interface ClaimedDelivery {
     previousSecret: string;
     retrySchedule: string;
     active: number;
+    /** the hook's own request headers as stored (webhooks/headers.ts), '' for none */
+    headers: string;
   };
   event: { type: string; objectId: number; content: string; createdAt: number };
 }
@@ -52,7 +54,7 @@ export interface ClaimedDelivery {
  * secret change (hooks.ts updateHook).
  */
 const hookColumns = (h: string) =>
-  `${h}.title, ${h}.url, ${h}.contenttype, ${h}.secret, ${h}.active, ${h}.retry_schedule,
+  `${h}.title, ${h}.url, ${h}.contenttype, ${h}.secret, ${h}.active, ${h}.retry_schedule, ${h}.headers,
    CASE WHEN ${h}.previous_secret_until > CAST(? AS BIGINT) THEN ${h}.previous_secret ELSE '' END AS previous_secret`;
 
 /**
@@ -196,6 +198,7 @@ export interface DetailRow {
   previous_secret: string;
   retry_schedule: string;
   active: number;
+  headers: string;
   type: string;
   object_id: number;
   content: string;
@@ -407,7 +410,8 @@ export function toClaimed(r: DetailRow, attempt: number): ClaimedDelivery {
   };
 }
 
-type HookColumn = 'title' | 'url' | 'contenttype' | 'secret' | 'previous_secret' | 'retry_schedule' | 'active';
+type HookColumn =
+  'title' | 'url' | 'contenttype' | 'secret' | 'previous_secret' | 'retry_schedule' | 'active' | 'headers';
 
 function hookOf(r: Pick<DetailRow, HookColumn>): ClaimedDelivery['hook'] {
   const { title, url, contenttype, secret, active } = r;
@@ -419,6 +423,7 @@ function hookOf(r: Pick<DetailRow, HookColumn>): ClaimedDelivery['hook'] {
     previousSecret: r.previous_secret ?? '',
     retrySchedule: r.retry_schedule,
     active,
+    headers: r.headers ?? '',
   };
 }
 

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { encodeStoredPayload, type ContentType } from '../webhooks/payload.js';
 import { solve360Signature, standardSignature, webhookId } from '../webhooks/signer.js';
+import { settable, storedPairs } from '../webhooks/headers.js';
 
 function readVersion(): string {
   try {
@@ -21,8 +22,11 @@ export const USER_AGENT = `Hookline/${readVersion()} (+webhooks)`;
 export interface NotificationSource {
   hookId: number;
   eventId: number;
-  /** previousSecret: the secret before the last change while its overlap runs ('' or absent: none) */
-  hook: { url: string; contenttype: string; secret: string; previousSecret?: string };
+  /**
+   * previousSecret: the secret before the last change while its overlap runs ('' or absent: none); headers:
+   * the hook's own request headers as stored ('' or absent: none)
+   */
+  hook: { url: string; contenttype: string; secret: string; previousSecret?: string; headers?: string };
   event: { type: string; objectId: number; content: string };
   /** a test notification's own id; a delivery's is derived from its hook and event (the same on every retry) */
   webhookId?: string;
@@ -56,6 +60,13 @@ export function buildNotification(d: NotificationSource, nowMs: number): Notific
     if (previous && previous !== d.hook.secret)
       signature += ` ${standardSignature(previous, id, timestamp, payload.body)}`;
     headers['webhook-signature'] = signature;
+  }
+  // The hook's own headers go with them; never over Hookline's (checked when saved, and again here).
+  if (d.hook.headers) {
+    for (const [name, value] of storedPairs(d.hook.headers)) {
+      const key = name.toLowerCase();
+      if (settable(name) && !(key in headers)) headers[key] = value;
+    }
   }
   return { url: d.hook.url, body: payload.body, headers, webhookId: id };
 }

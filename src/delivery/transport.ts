@@ -103,6 +103,7 @@ export type SendJob = [
   content: string,
   capped: boolean,
   webhookId: string,
+  headers: string,
 ];
 export type Answer = [
   id: number,
@@ -131,15 +132,30 @@ export function packJob(id: number, nowMs: number, d: NotificationSource, capped
     d.event.content,
     capped,
     d.webhookId ?? '',
+    d.hook.headers ?? '',
   ];
 }
 
 const isCapped = (j: SendJob): boolean => j[11];
 
 export function unpackJob(j: SendJob): { id: number; nowMs: number; d: NotificationSource; capped: boolean } {
-  const [id, nowMs, hookId, eventId, url, contenttype, secret, previousSecret, type, objectId, content, capped, wid] =
-    j;
-  const hook = { url, contenttype, secret, previousSecret };
+  const [
+    id,
+    nowMs,
+    hookId,
+    eventId,
+    url,
+    contenttype,
+    secret,
+    previousSecret,
+    type,
+    objectId,
+    content,
+    capped,
+    wid,
+    headers,
+  ] = j;
+  const hook = { url, contenttype, secret, previousSecret, headers };
   const d = { hookId, eventId, hook, event: { type, objectId, content }, webhookId: wid };
   return { id, nowMs, d, capped };
 }

@@ -9,6 +9,7 @@ import { ACTIVITY_KINDS, ITEM_KINDS } from '../records/kinds.js';
 import { CONTENT_TYPES } from './payload.js';
 import { ConfigError, parseSchedule } from '../config.js';
 import { fieldErrors } from '../records/values.js';
+import { hookHeadersTree, parseHookHeaders } from './headers.js';
 
 /** What hook management needs of the SSRF guard (delivery/ssrf.ts TargetGuard). */
 export interface UrlChecker {
@@ -31,6 +32,8 @@ export interface HookRow {
   retry_schedule: string;
   /** notifications per second at most; 0: no limit */
   rate_limit: number;
+  /** the hook's own request headers (headers.ts), '' for none */
+  headers: string;
   created_at: number;
   updated_at: number;
 }
@@ -47,10 +50,11 @@ type HookFields = Pick<
   | 'secret'
   | 'retry_schedule'
   | 'rate_limit'
+  | 'headers'
 >;
 
 const COLUMNS =
-  'account_id, id, type, title, active, event, constrainttype, url, contenttype, secret, retry_schedule, rate_limit, created_at, updated_at';
+  'account_id, id, type, title, active, event, constrainttype, url, contenttype, secret, retry_schedule, rate_limit, headers, created_at, updated_at';
 /** The highest rate limit a hook may have, notifications per second. */
 const MAX_RATE = 10_000;
 /** The longest delay a hook's own schedule may ask for. */
@@ -70,6 +74,7 @@ const FIELDS = new Set([
   'secret',
   'retryschedule',
   'ratelimit',
+  'headers',
 ]);
 const READ_ONLY = new Set(['id', 'created', 'updated', 'status']);
 
@@ -87,6 +92,7 @@ export function hookTree(row: HookRow): TreeObject {
     secret: row.secret,
     retryschedule: row.retry_schedule,
     ratelimit: Number(row.rate_limit),
+    headers: hookHeadersTree(row.headers),
     created: formatDate(row.created_at),
     updated: formatDate(row.updated_at),
   };
@@ -173,6 +179,11 @@ async function validate(
     else errors.ratelimit = `must be a whole number of notifications per second, 0 to ${MAX_RATE} (0: no limit)`;
   }
 
+  if (tree.headers !== undefined) {
+    const headers = parseHookHeaders(tree.headers, errors);
+    if (headers !== undefined) out.headers = headers;
+  }
+
   const url = text(tree, 'url', errors);
   if (url !== undefined) out.url = url;
   if (out.url === '') errors.url = 'is required';
@@ -211,6 +222,7 @@ const DEFAULTS: HookFields = {
   secret: '',
   retry_schedule: '',
   rate_limit: 0,
+  headers: '',
 };
 
 async function findHook(x: Executor, accountId: number, hookId: number): Promise<HookRow | undefined> {
@@ -230,7 +242,7 @@ export async function createHook(
   const row = await engine.write(async (x) => {
     const id = await x.nextId();
     const row: HookRow = { account_id: accountId, id, ...f, created_at: now, updated_at: now };
-    await x.run(`INSERT INTO hooks (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+    await x.run(`INSERT INTO hooks (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
       row.account_id,
       row.id,
       row.type,
@@ -243,6 +255,7 @@ export async function createHook(
       row.secret,
       row.retry_schedule,
       row.rate_limit,
+      row.headers,
       row.created_at,
       row.updated_at,
     ]);
@@ -277,7 +290,7 @@ export async function updateHook(
       // changed secret keeps the old one for the overlap; the same secret keeps whatever overlap runs; no
       // secret (unsigned) or no overlap configured ends it.
       `UPDATE hooks SET type = ?, title = ?, active = ?, event = ?, constrainttype = ?, url = ?, contenttype = ?,
-              secret = ?, retry_schedule = ?, rate_limit = ?, updated_at = ?,
+              secret = ?, retry_schedule = ?, rate_limit = ?, headers = ?, updated_at = ?,
               failing_since = CASE WHEN active = 0 AND ? = 1 THEN NULL ELSE failing_since END,
               previous_secret = CASE WHEN ? = secret THEN previous_secret
                                      WHEN ? = '' OR secret = '' OR CAST(? AS BIGINT) <= 0 THEN NULL ELSE secret END,
@@ -295,6 +308,7 @@ export async function updateHook(
         f.secret,
         f.retry_schedule,
         f.rate_limit,
+        f.headers,
         now,
         f.active,
         f.secret,

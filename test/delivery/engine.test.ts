@@ -438,6 +438,36 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     expect(u.body.toString()).toContain('content%5Bitem%5D%5Bfields%5D%5Blastname%5D=M%C3%BCller');
   });
 
+  it('sends a hook’s own headers with every attempt (scheduled, manual, test), never over Hookline’s', async () => {
+    const clock = drivenClock(Date.now());
+    const r = await recv();
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url, secret: 'k' });
+    // As saved through the API, plus two names the API refuses (written straight into the database): those
+    // are not sent.
+    const stored = [
+      ['X-Api-Key', 'key-1'],
+      ['Authorization', 'Bearer t0ken'],
+      ['Content-Type', 'text/plain'],
+      ['webhook-id', 'forged'],
+    ];
+    await engine.write((x) => x.run('UPDATE hooks SET headers = ? WHERE id = ?', [JSON.stringify(stored), hookId]));
+    const eventId = await raiseEvent(engine, accountId, { now: clock.now() });
+    const d = delivery(clock);
+    await d.runDue();
+    await d.redeliver(accountId, hookId, eventId);
+    expect((await d.test(accountId, hookId)).statuscode).toBe(200);
+    expect(r.requests).toHaveLength(3);
+    for (const q of r.requests) {
+      expect(q.headers['x-api-key']).toBe('key-1');
+      expect(q.headers.authorization).toBe('Bearer t0ken');
+      expect(q.headers['content-type']).toMatch(/^application\/json/);
+      expect(q.headers['webhook-id']).not.toBe('forged');
+      expect(q.headers['x-solve360-hmac-sha256']).toBe(solve360Signature('k', q.body));
+    }
+    expect(r.requests[0].headers['webhook-id']).toBe(webhookId(hookId, eventId));
+  });
+
   it('a changed secret: both sign webhook-signature for the overlap, then the new one alone', async () => {
     const clock = drivenClock(Date.now());
     const r = await recv();

@@ -13,10 +13,13 @@ import { receiver, type Receiver } from '../delivery/helpers.js';
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const ADMIN = { email: 'e2e@example.org', token: 'e2e-token-0123456789abcdef' };
 const SECRET = 's3cret-e2e';
+const HEADER_KEY = 'gateway-key-e2e';
 
 interface Proc {
   child: ChildProcess;
   url: string;
+  /** everything it has written, stdout and stderr */
+  output: () => string;
 }
 
 async function serve(env: Record<string, string>): Promise<Proc> {
@@ -25,15 +28,18 @@ async function serve(env: Record<string, string>): Promise<Proc> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let all = '';
+  child.stderr!.on('data', (d: Buffer) => void (all += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
+      all += d.toString();
       const m = /serving on (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]);
     });
     child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
   });
-  return { child, url };
+  return { child, url, output: () => all };
 }
 
 /** Asks again (for up to 2 s) until the answer passes `ok`: outcomes are recorded just after the answer. */
@@ -98,6 +104,7 @@ describe('webhooks end to end (hookline serve on SQLite)', () => {
       url: rx.url,
       contenttype: 'json',
       secret: SECRET,
+      headers: { 'X-Api-Key': HEADER_KEY },
     });
     expect(hook.status).toBe(200);
     const hookId = Number(hook.body.id ?? hook.body.hook?.id);
@@ -111,6 +118,7 @@ describe('webhooks end to end (hookline serve on SQLite)', () => {
     await rx.waitFor(1, 10_000);
     const first = rx.requests[0];
     expect(first.headers['x-solve360-hmac-sha256']).toBe(createHmac('sha256', SECRET).update(first.body).digest('hex'));
+    expect(first.headers['x-api-key']).toBe(HEADER_KEY);
     const payload = JSON.parse(first.body.toString());
     expect(payload).toMatchObject({ type: 'items.create', objectid: c.body.item.id });
     expect(payload.content.item.fields).toMatchObject({ firstname: 'Ada', lastname: 'Lovelace' });
@@ -164,6 +172,10 @@ describe('webhooks end to end (hookline serve on SQLite)', () => {
     const exited = new Promise((r) => p.child.on('exit', r));
     p.child.kill('SIGTERM');
     await exited;
+    // Secrets never reach the logs: not the hook's secrets, not its own headers' values, not the token.
+    const logged = p.output();
+    expect(logged).toContain('serving on');
+    for (const secret of [SECRET, 'n3w-secret', HEADER_KEY, ADMIN.token]) expect(logged).not.toContain(secret);
 
     // The CLI sees the same deliveries — for the hook's own account only.
     const db = new Database(path.join(dir, 'hookline.sqlite'), { readonly: true });

@@ -57,6 +57,26 @@ describe.each(ENGINES)('hooks API on %s', (engine) => {
     });
   }
 
+  it.each(['xml', 'json', 'form'] as const)('takes and shows a hook’s own request headers in %s', async (wire) => {
+    const headers = { 'X-Api-Key': `key-${wire}`, 'X-Env': 'prod' };
+    const body = { event: 'items.create', url: 'http://127.0.0.1:9/h', headers };
+    const c = await call(t, t.adminA, 'POST', '/hooks/', { wire, body });
+    expect(c.status, c.text).toBe(200);
+    const id = Number((c.body.hook ?? c.body).id);
+    const shown = await call(t, t.adminA, 'GET', `/hooks/${id}/`, { wire });
+    expect((shown.body.hook ?? shown.body).headers).toEqual(headers);
+    expect((await call(t, t.adminA, 'GET', `/hooks/${id}/`, { wire: 'json' })).body.headers).toEqual(headers);
+    // A refused name is named; nothing changes.
+    const bad = await call(t, t.adminA, 'PUT', `/hooks/${id}/`, { wire, body: { headers: { 'Content-Type': 'x' } } });
+    expect(bad.status).toBe(400);
+    expect(Object.keys(bad.body.errors)).toEqual(['headers.Content-Type']);
+    // Empty clears them.
+    const cleared = await call(t, t.adminA, 'PUT', `/hooks/${id}/`, { wire, body: { headers: '' } });
+    expect(cleared.status, cleared.text).toBe(200);
+    expect((await call(t, t.adminA, 'GET', `/hooks/${id}/`, { wire: 'json' })).body.headers).toEqual({});
+    expect((await call(t, t.adminA, 'DELETE', `/hooks/${id}/`)).status).toBe(200);
+  });
+
   it.each([
     [{ event: 'items.explode', url: 'http://127.0.0.1:9/' }, 'event'],
     [{ event: 'items.create', constrainttype: 'task', url: 'http://127.0.0.1:9/' }, 'constrainttype'],

@@ -202,6 +202,59 @@ describe.each(ENGINES)('hooks on %s', (name) => {
     expect((await updateHook(db.engine, accountId, id, { ratelimit: 10_000 }, NOW, guard)).ratelimit).toBe(10_000);
   });
 
+  it('takes request headers of its own, checked by name and value; empty is none; a PUT without them keeps them', async () => {
+    const base = { event: 'items.create', url: 'https://hooks.example.test/headers' };
+    const headers = { 'X-Api-Key': ' key-1 ', 'X-Env': 'prod', 'X-Empty': '', Authorization: 'Bearer t0ken' };
+    const hook = await createHook(db.engine, accountId, { ...base, headers }, NOW, guard);
+    // Trimmed, in the order given; an empty value is no header.
+    expect(Object.entries(hook.headers as object)).toEqual([
+      ['X-Api-Key', 'key-1'],
+      ['X-Env', 'prod'],
+      ['Authorization', 'Bearer t0ken'],
+    ]);
+    const id = hook.id as number;
+    expect(await getHook(db.engine, accountId, id)).toEqual(hook);
+    expect((await updateHook(db.engine, accountId, id, { title: 'kept' }, NOW, guard)).headers).toEqual(hook.headers);
+    const refusals: [unknown, Record<string, string | RegExp>][] = [
+      [{ 'Content-Type': 'text/plain' }, { 'headers.Content-Type': /^is set by Hookline/ }],
+      [{ 'webhook-id': 'x' }, { 'headers.webhook-id': /^is set by Hookline/ }],
+      [{ 'X-Solve360-Hmac-Sha256': 'x' }, { 'headers.X-Solve360-Hmac-Sha256': /^is set by Hookline/ }],
+      [
+        { 'User-Agent': 'x', Host: 'y' },
+        { 'headers.User-Agent': /^is set by/, 'headers.Host': /^is set by/ },
+      ],
+      [
+        { 'Bad Name': 'x', '1st': 'y' },
+        { 'headers.Bad Name': /^must be a header name/, 'headers.1st': /^must be a/ },
+      ],
+      [{ 'X-A': '1', 'x-a': '2' }, { 'headers.x-a': /^is given twice/ }],
+      [{ 'X-A': 'one\r\nX-Injected: two' }, { 'headers.X-A': /^must be printable ASCII/ }],
+      [{ 'X-A': 'é' }, { 'headers.X-A': /^must be printable ASCII/ }],
+      [{ 'X-A': 'x'.repeat(1025) }, { 'headers.X-A': 'must be at most 1024 characters' }],
+      [{ 'X-A': { nested: 'x' } }, { 'headers.X-A': 'must be a single value' }],
+      ['X-A: 1', { headers: /^must be a list of headers by name/ }],
+      [['X-A'], { headers: /^must be a list of headers by name/ }],
+      [Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`X-H${i}`, 'v'])), { headers: 'at most 20 headers' }],
+    ];
+    for (const [bad, expected] of refusals) {
+      const errors = await errorsOf(updateHook(db.engine, accountId, id, { headers: bad as never }, NOW, guard));
+      const want = Object.fromEntries(
+        Object.entries(expected).map(([k, v]) => [k, typeof v === 'string' ? v : expect.stringMatching(v)]),
+      );
+      expect(errors, JSON.stringify(bad)).toEqual({ status: '400', ...want });
+    }
+    expect(await getHook(db.engine, accountId, id)).toEqual({ ...hook, title: 'kept' }); // nothing changed
+    // Empty in every spelling clears them; 20 are fine.
+    for (const empty of [null, '', '  ', {}]) {
+      await updateHook(db.engine, accountId, id, { headers }, NOW, guard);
+      expect((await updateHook(db.engine, accountId, id, { headers: empty }, NOW, guard)).headers).toEqual({});
+    }
+    const twenty = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`X-H${i}`, String(i)]));
+    expect(
+      Object.keys((await updateHook(db.engine, accountId, id, { headers: twenty }, NOW, guard)).headers as object),
+    ).toHaveLength(20);
+  });
+
   it('refuses structured values where text is expected', async () => {
     const errors = await errorsOf(
       createHook(

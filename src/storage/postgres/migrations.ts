@@ -4,6 +4,7 @@ import { v2ReportsAndBlobs } from '../schema-v2.js';
 import { v3ClaimByHookAndMailOutbox } from '../schema-v3.js';
 import { v4SecretRotation } from '../schema-v4.js';
 import { v5SharedRateLimits } from '../schema-v5.js';
+import { v6HookHeaders } from '../schema-v6.js';
 
 export const migrations: Migration[] = [
   {
@@ -27,4 +28,5 @@ export const migrations: Migration[] = [
   v3ClaimByHookAndMailOutbox({ int: 'BIGINT' }),
   v4SecretRotation({ int: 'BIGINT' }),
   v5SharedRateLimits({ int: 'BIGINT' }),
+  v6HookHeaders(),
 ];

@@ -1,22 +1,18 @@
 // application/x-www-form-urlencoded with PHP-style brackets (categories[add][category][]=7), both ways.
 import qs from 'qs';
-import { ownTree, type Tree, type TreeObject } from './tree.js';
+import { MARK, ownTree, unmark, type Tree, type TreeObject } from './tree.js';
 import { Errors } from '../errors.js';
 
 /**
  * qs drops a key part named __proto__ even into objects without a prototype (plainObjects), so such a part is
- * marked in the decoded key and unmarked in the copy (ownTree). The mark, a lone surrogate, cannot come out
- * of percent-decoding (it is not UTF-8), so it never occurs in a client's key.
+ * marked (tree.ts MARK) in the decoded key and unmarked in the copy (ownTree).
  */
-const MARK = '\uDBFF';
 const PROTO_PART = /(^__proto__(?=\[|$))|((?<=\[)__proto__(?=\]))/g;
 
 function decoder(str: string, decode: qs.defaultDecoder, charset: string, type: 'key' | 'value'): string {
   const text = decode(str, decode, charset) as string;
   return type === 'key' && text.includes('__proto__') ? text.replace(PROTO_PART, `${MARK}__proto__`) : text;
 }
-
-const unmark = (key: string) => (key.includes(MARK) ? key.replaceAll(MARK, '') : key);
 
 export function parseForm(text: string): TreeObject {
   if (text.trim() === '') return Object.create(null) as TreeObject;

@@ -16,6 +16,14 @@ export function formatDate(ms: number | null | undefined): string | null {
   return `${new Date(ms).toISOString().slice(0, 19)}+00:00`;
 }
 
+/**
+ * A mark for keys that a parser would drop or rename (`__proto__`, `constructor`, …): put on before parsing,
+ * taken off in the copy (`ownTree(parsed, unmark)`). A lone surrogate: it cannot come out of decoding a
+ * body (it is not UTF-8), so it never occurs in a client's key.
+ */
+export const MARK = '\uDBFF';
+export const unmark = (key: string): string => (key.includes(MARK) ? key.replaceAll(MARK, '') : key);
+
 /** The deepest nesting a request body may have (fast-xml-parser's own limit for XML is the same). */
 export const MAX_DEPTH = 100;
 

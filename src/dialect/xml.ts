@@ -3,15 +3,11 @@
 // keys, `cn` attributes.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { ApiError, Errors } from '../errors.js';
-import { ownTree, type Tree, type TreeObject } from './tree.js';
+import { MARK, ownTree, unmark, type Tree, type TreeObject } from './tree.js';
 
-/**
- * Every element name is marked before fast-xml-parser sees it and unmarked in the copy (ownTree): the parser
- * refuses __proto__, constructor and prototype and renames toString, valueOf, … to __toString, while here
- * they are element names like any other. The mark, a lone surrogate, cannot occur in a decoded body.
- */
-const MARK = '\uDBFF';
-const unmark = (name: string) => (name.includes(MARK) ? name.replaceAll(MARK, '') : name);
+// Every element name is marked (tree.ts MARK) before fast-xml-parser sees it and unmarked in the copy
+// (ownTree): the parser refuses __proto__, constructor and prototype and renames toString, valueOf, … to
+// __toString, while here they are element names like any other.
 
 const parser = new XMLParser({
   // fast-xml-parser transforms the name of an empty element <x/> twice: marked once only, <x/> and <x>…</x>

@@ -10,7 +10,17 @@ import {
   type ActivityKind,
   type ItemKind,
 } from './kinds.js';
-import { asList, fieldErrors, isBlank, normaliseValue, parseId, ValueError, type Value } from './values.js';
+import {
+  asList,
+  fieldErrors,
+  isBlank,
+  isObject,
+  normaliseValue,
+  notAUser,
+  parseId,
+  ValueError,
+  type Value,
+} from './values.js';
 import { raise, type EventType } from './events.js';
 import type { AccountInfo } from './account-cache.js';
 import type { Ctx } from './items.js';
@@ -118,7 +128,7 @@ export function parseActivityData(
   errors: Record<string, string> = fieldErrors(),
 ): Record<string, Value> {
   const out: Record<string, Value> = {};
-  const fields = data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as TreeObject) : {};
+  const fields = isObject(data) ? data : {};
   if (fields !== data && data !== undefined && data !== null && data !== '') {
     errors.data = 'data must contain the activity fields, e.g. <data><title>…</title></data>';
   }
@@ -137,7 +147,7 @@ export function parseActivityData(
         throw new ValueError(
           info.directory.groups.has(v as number)
             ? `must be a user, not a group (${v} is a group of this account; see GET /ownership/)`
-            : `must be a user of this account, and ${v} is not (see GET /ownership/)`,
+            : notAUser(v),
         );
       }
       if (kind.segment === 'opportunity' && key === 'status' && v !== null) {
@@ -183,7 +193,7 @@ export function parseTemplateActivities(
 ): TemplateActivity[] {
   const out: TemplateActivity[] = [];
   for (const [i, raw] of asList(node).entries()) {
-    const obj = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as TreeObject) : {};
+    const obj = isObject(raw) ? raw : {};
     const kind = activityKindBySegment.get(typeof obj.segment === 'string' ? obj.segment : '');
     if (!kind || kind.upload) {
       errors[`activities.${i}.segment`] =
@@ -511,7 +521,7 @@ export async function insertTemplate(
   const errors = fieldErrors();
   unknownBodyKeys(tree, 'template', undefined, errors);
   checkParent(itemKind, tree.parent, errors, "the template's activities go under");
-  const data = tree.data && typeof tree.data === 'object' && !Array.isArray(tree.data) ? (tree.data as TreeObject) : {};
+  const data = isObject(tree.data) ? tree.data : {};
   for (const key of Object.keys(data)) {
     if (key !== 'templateid') errors[key] = 'Unknown field for a template insertion: data takes templateid only';
   }

@@ -6,7 +6,17 @@ import { Errors } from '../errors.js';
 import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
 import type { FieldDef, ItemKind } from './kinds.js';
 import { itemKindByName } from './kinds.js';
-import { asList, fieldErrors, isBlank, normaliseValue, parseId, ValueError, type Value } from './values.js';
+import {
+  asList,
+  fieldErrors,
+  isBlank,
+  isObject,
+  normaliseValue,
+  notAUser,
+  parseId,
+  ValueError,
+  type Value,
+} from './values.js';
 import { eventsForUpdate, raise, type EventType } from './events.js';
 import type { AccountInfo } from './account-cache.js';
 import { activityTree, type ActivityRow } from './activities.js';
@@ -96,7 +106,6 @@ const RELATED: ListShape = {
     'form relateditems[add][relatedto][0][id]=ID&relateditems[add][relatedto][0][note]=…; remove likewise)',
 };
 
-const isObject = (v: unknown): v is TreeObject => v !== null && typeof v === 'object' && !Array.isArray(v);
 /**
  * Nothing to do: absent, or empty in any wire's spelling — XML <categories/>, form categories=, JSON null,
  * "" (blanks too, as for every value: isBlank), {} or [] (PHP's json_encode writes an empty array as []).
@@ -170,7 +179,7 @@ export function parseItemInput(defs: FieldDef[], tree: TreeObject, info: Account
     try {
       const v = normaliseValue(def, raw);
       if (def.type === 'user' && v !== null && !info.directory.users.has(v as number)) {
-        throw new ValueError(`must be a user of this account, and ${v} is not (see GET /ownership/)`);
+        throw new ValueError(notAUser(v));
       }
       input.fields[key] = v;
     } catch (e) {

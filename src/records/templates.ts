@@ -4,7 +4,7 @@ import type { Engine } from '../storage/port.js';
 import { Errors } from '../errors.js';
 import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
 import { parseTemplateActivities, type TemplateActivity } from './activities.js';
-import { fieldErrors } from './values.js';
+import { fieldErrors, isObject } from './values.js';
 import type { Ctx } from './items.js';
 
 interface TemplateRow {
@@ -24,10 +24,7 @@ function parseTemplate(ctx: Ctx, tree: TreeObject, partial: boolean) {
   }
   let activities: TemplateActivity[] | undefined;
   if (tree.activities !== undefined || !partial) {
-    const node =
-      tree.activities && typeof tree.activities === 'object' && !Array.isArray(tree.activities)
-        ? (tree.activities as TreeObject).activity
-        : tree.activities;
+    const node = isObject(tree.activities) ? tree.activities.activity : tree.activities;
     activities = parseTemplateActivities(node, ctx.info, errors);
     if (activities.length > 200) errors.activities = 'at most 200 activities per template';
   }

@@ -1,7 +1,7 @@
 // Field values from the wire (XML text, JSON scalars, form strings) checked and normalised by field type.
 // Every failure names the field, so the API can answer {errors: {field: message}}.
 import type { FieldDef } from './kinds.js';
-import { formatDate } from '../dialect/tree.js';
+import { formatDate, type TreeObject } from '../dialect/tree.js';
 
 export const MAX_TEXT = 65_535;
 
@@ -103,6 +103,15 @@ function clip(s: string): string {
 export function isBlank(raw: unknown): boolean {
   return raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '');
 }
+
+/** A structure in a request body (XML element with children, JSON object, form brackets): not a list, not a value. */
+export const isObject = (v: unknown): v is TreeObject => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * The message of a user field naming no user of the account (ValueError's text, after the field's label): a
+ * task's assignee, a record's user field, ….
+ */
+export const notAUser = (v: unknown): string => `must be a user of this account, and ${v} is not (see GET /ownership/)`;
 
 /** Reads a positive integer id from input (XML text, JSON number or string). */
 export function parseId(raw: unknown): number | null {

@@ -2,6 +2,7 @@
 // the hook, for a receiver behind a gateway that wants a key of its own. Hookline's headers — the signatures,
 // webhook-id and -timestamp, the content type, the User-Agent — and those of HTTP itself cannot be set.
 import type { TreeObject } from '../dialect/tree.js';
+import { isObject } from '../records/values.js';
 
 /** Headers a hook may have at most. */
 export const MAX_HEADERS = 20;
@@ -39,14 +40,14 @@ export type StoredHeaders = string;
  */
 export function parseHookHeaders(raw: unknown, errors: Record<string, string>): StoredHeaders | undefined {
   if (raw === null || (typeof raw === 'string' && raw.trim() === '')) return '';
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
+  if (!isObject(raw)) {
     errors.headers = 'must be a list of headers by name, e.g. <headers><X-Api-Key>…</X-Api-Key></headers>';
     return undefined;
   }
   const pairs: [string, string][] = [];
   const seen = new Set<string>();
   let refused = false;
-  for (const [name, value] of Object.entries(raw as TreeObject)) {
+  for (const [name, value] of Object.entries(raw)) {
     const problem = headerProblem(name, value, seen);
     seen.add(name.toLowerCase());
     if (problem) {

@@ -1,6 +1,6 @@
 // Routes of the records API (dialect §2–§3): /{contacts|companies|projectblogs}/… for items, their
 // categories and field definitions, and their activities by segment.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Handlers } from '../app.js';
 import { Errors } from '../../errors.js';
 import { ITEM_KINDS, activityKindBySegment, type ActivityKind, type ItemKind } from '../../records/kinds.js';
@@ -92,27 +92,13 @@ export function recordRoutes(app: FastifyInstance, h: Handlers): void {
       );
       return h.send(req, reply, out);
     });
-    app.delete(`${base}/:segment/:aid`, async (req, reply) => {
-      const out = await trashActivity(
-        h.engine,
-        await h.ctx(req),
-        kind,
-        activityKind(req, kind),
-        pathId(req, 'aid'),
-        false,
-      );
+    // DELETE puts an activity in the trash, POST …/restore takes it out: one handler, told which.
+    const trash = (restore: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
+      const ctx = await h.ctx(req);
+      const out = await trashActivity(h.engine, ctx, kind, activityKind(req, kind), pathId(req, 'aid'), restore);
       return h.send(req, reply, out);
-    });
-    app.post(`${base}/:segment/:aid/restore`, async (req, reply) => {
-      const out = await trashActivity(
-        h.engine,
-        await h.ctx(req),
-        kind,
-        activityKind(req, kind),
-        pathId(req, 'aid'),
-        true,
-      );
-      return h.send(req, reply, out);
-    });
+    };
+    app.delete(`${base}/:segment/:aid`, trash(false));
+    app.post(`${base}/:segment/:aid/restore`, trash(true));
   }
 }

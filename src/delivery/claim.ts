@@ -358,7 +358,8 @@ async function claimOneWriter(
   let left = o.limit;
   for (const l of lanes) {
     if (left <= 0) break;
-    if (Math.min(l.room, o.perHook, left, o.allowance?.(l) ?? Infinity) <= 0) continue;
+    const take = Math.min(l.room, o.perHook, left, o.allowance?.(l) ?? Infinity, shared.allows(l));
+    if (take <= 0) continue;
     // A lane whose hook was paused since the lanes were read (or that the caller only remembered) takes nothing.
     const row = await x.get<Pick<DetailRow, HookColumn>>(`SELECT ${hookColumns('hooks')} FROM hooks WHERE id = ?`, [
       o.now,
@@ -366,8 +367,6 @@ async function claimOneWriter(
     ]);
     if (!row || Number(row.active) !== 1) continue;
     const hook = hookOf(row);
-    const take = Math.min(l.room, o.perHook, left, o.allowance?.(l) ?? Infinity, shared.allows(l));
-    if (take <= 0) continue;
     const rows = await x.all<
       Pick<DetailRow, 'account_id' | 'event_id' | EventColumn> & { rid: number; attempt_count: number }
     >(ONE_WRITER_LANE, [l.hookId, o.now, o.now, take]);

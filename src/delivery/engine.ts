@@ -263,14 +263,8 @@ export class DeliveryEngine {
 
   /** A test notification now (test-send.ts): nothing recorded, no retry. Answers what happened. */
   test(accountId: number, hookId: number, eventId?: number): Promise<TreeObject> {
-    return sendTest(
-      { engine: this.engine, transport: this.transport, clock: this.clock, logger: this.o.logger },
-      {
-        accountId,
-        hookId,
-        eventId,
-      },
-    );
+    const using = { engine: this.engine, transport: this.transport, clock: this.clock, logger: this.o.logger };
+    return sendTest(using, { accountId, hookId, eventId });
   }
 
   private async loop(): Promise<void> {

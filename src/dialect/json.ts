@@ -29,6 +29,24 @@ function replacer(_key: string, value: unknown): unknown {
   return value instanceof Map ? Object.fromEntries(value) : value;
 }
 
+/**
+ * The JSON text of trees serialised whole once already and never changed after (an event's content, which a
+ * create also answers): render() reuses it instead of serialising the same tree a second time.
+ */
+const kept = new WeakMap<object, string>();
+
+/** stringifyJson(value), remembered for render() (the tree must not change afterwards). */
+export function stringifyJsonKept(value: TreeObject): string {
+  const text = stringifyJson(value);
+  kept.set(value, text);
+  return text;
+}
+
+/** The text stringifyJsonKept made of this very tree, if it did. */
+export function keptJson(value: object): string | undefined {
+  return kept.get(value);
+}
+
 export function stringifyJson(value: Tree): string {
   // Only Maps need the hand-made path; everything else is the native serialiser, which is much faster.
   if (!(value instanceof Map)) return JSON.stringify(value ?? null, replacer);

@@ -2,7 +2,7 @@
 // names application/json, JSONP with ?callback=. Status goes first in JSON and last in XML, as Solve360 does.
 import type { Tree, TreeObject } from './tree.js';
 import { buildXml } from './xml.js';
-import { stringifyJson } from './json.js';
+import { keptJson, stringifyJson } from './json.js';
 
 export type Format = 'xml' | 'json';
 
@@ -29,15 +29,29 @@ export interface Rendered {
 
 /** Renders a body tree (a plain object or an ordered Map) inside the envelope. */
 export function render(n: Negotiated, ok: boolean, body: TreeObject | Map<string, Tree>): Rendered {
-  const entries = body instanceof Map ? [...body.entries()] : Object.entries(body);
   const status = ok ? 'success' : 'failed';
   if (n.format === 'json') {
-    const json = stringifyJson(new Map<string, Tree>([['status', status], ...entries]));
+    const json = envelopeJson(status, body);
     if (n.callback) return { body: `${n.callback}(${json});`, contentType: 'application/javascript; charset=utf-8' };
     return { body: json, contentType: 'application/json; charset=utf-8' };
   }
+  const entries = body instanceof Map ? [...body.entries()] : Object.entries(body);
   return {
     body: buildXml('response', new Map<string, Tree>([...entries, ['status', status]])),
     contentType: 'application/xml; charset=utf-8',
   };
+}
+
+/**
+ * `{"status":…, …the body's keys}`. A body serialised before (an event's content) is not serialised again,
+ * unless one of its values is a Map: the envelope keeps a Map's order, which a Map inside a plain object
+ * serialised whole does not.
+ */
+function envelopeJson(status: string, body: TreeObject | Map<string, Tree>): string {
+  const text = body instanceof Map ? undefined : keptJson(body);
+  if (text !== undefined && text.startsWith('{') && !Object.values(body).some((v) => v instanceof Map)) {
+    return text === '{}' ? `{"status":"${status}"}` : `{"status":"${status}",${text.slice(1)}`;
+  }
+  const entries = body instanceof Map ? [...body.entries()] : Object.entries(body);
+  return stringifyJson(new Map<string, Tree>([['status', status], ...entries]));
 }

@@ -11,9 +11,17 @@ export interface TreeObject {
 }
 
 /** Dates on the wire: UTC ISO 8601 with an explicit +00:00 offset, as Solve360 writes them. */
+let lastMs = NaN;
+let lastDate = '';
+
+/** A time as the dialect writes it; the last one is remembered (a record's created and updated, a busy second). */
 export function formatDate(ms: number | null | undefined): string | null {
   if (ms === null || ms === undefined) return null;
-  return `${new Date(ms).toISOString().slice(0, 19)}+00:00`;
+  if (ms !== lastMs) {
+    lastDate = `${new Date(ms).toISOString().slice(0, 19)}+00:00`;
+    lastMs = ms;
+  }
+  return lastDate;
 }
 
 /**

@@ -3,8 +3,8 @@
 // follows the hooks that match, thanks to the hooks_match index). A dispatcher never scans for "new"
 // events, so there is no high-water mark that a late-committing transaction could slip under.
 import type { Executor } from '../storage/port.js';
-import type { Tree } from '../dialect/tree.js';
-import { stringifyJson } from '../dialect/json.js';
+import type { TreeObject } from '../dialect/tree.js';
+import { stringifyJsonKept } from '../dialect/json.js';
 
 export const ITEM_EVENTS = [
   'items.create',
@@ -60,12 +60,12 @@ export const FAN_OUT = `INSERT INTO deliveries (account_id, hook_id, event_id, s
 /** Writes one event and its deliveries. Must run inside the write transaction of the change. */
 export async function raise(
   x: Executor,
-  e: { accountId: number; type: EventType; objectId: number; objectKind: string; content: Tree; now: number },
+  e: { accountId: number; type: EventType; objectId: number; objectKind: string; content: TreeObject; now: number },
   /** the change's own statement, if the caller has not run it yet: sent in the same round trip where possible */
   change?: { sql: string; params: unknown[] },
 ): Promise<RaisedEvent> {
   const id = await x.nextId();
-  const event = [e.accountId, id, e.type, e.objectId, e.objectKind, stringifyJson(e.content), e.now];
+  const event = [e.accountId, id, e.type, e.objectId, e.objectKind, stringifyJsonKept(e.content), e.now];
   const fanOut = FAN_OUT;
   const fanOutArgs = [id, e.now, e.now, e.now, e.accountId, e.type, e.objectKind];
   let deliveries: number;

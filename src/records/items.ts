@@ -48,8 +48,32 @@ export interface ItemRow {
 const ITEM_COLUMNS =
   'account_id, id, kind, typeid, name, fields, ownership, assignedto, creator_id, modificator_id, created_at, updated_at, viewed_at, flagged, deleted_at';
 
-export function fieldDefsFor(kind: ItemKind, info: AccountInfo): FieldDef[] {
-  return [...kind.fields, ...(info.customFields.get(kind.kind) ?? [])];
+interface KindFields {
+  list: readonly FieldDef[];
+  byName: ReadonlyMap<string, FieldDef>;
+}
+
+/**
+ * A kind's fields for an account (the kind's own, then the account's custom ones), with their index by name:
+ * built once per AccountInfo — the account cache renews it when the definitions may have changed — instead
+ * of on every request (the index alone was a few µs of every create).
+ */
+const kindFields = new WeakMap<AccountInfo, Map<string, KindFields>>();
+
+function fieldsOf(kind: ItemKind, info: AccountInfo): KindFields {
+  let byKind = kindFields.get(info);
+  if (!byKind) kindFields.set(info, (byKind = new Map()));
+  let f = byKind.get(kind.kind);
+  if (!f) {
+    const list = [...kind.fields, ...(info.customFields.get(kind.kind) ?? [])];
+    f = { list, byName: new Map(list.map((d) => [d.name, d])) };
+    byKind.set(kind.kind, f);
+  }
+  return f;
+}
+
+export function fieldDefsFor(kind: ItemKind, info: AccountInfo): readonly FieldDef[] {
+  return fieldsOf(kind, info).list;
 }
 
 interface ItemInput {
@@ -165,8 +189,8 @@ function listChanges(raw: unknown, s: ListShape): { add: ListEntry[]; remove: Li
 }
 
 /** Checks a create/update body against the kind's fields; collects every error before failing. */
-export function parseItemInput(defs: FieldDef[], tree: TreeObject, info: AccountInfo): ItemInput {
-  const byName = new Map(defs.map((d) => [d.name, d]));
+export function parseItemInput(kind: ItemKind, tree: TreeObject, info: AccountInfo): ItemInput {
+  const { byName } = fieldsOf(kind, info);
   const errors = fieldErrors();
   const input: ItemInput = { fields: {}, addCategories: [], removeCategories: [], addRelated: [], removeRelated: [] };
   for (const [key, raw] of Object.entries(tree)) {
@@ -255,14 +279,14 @@ function userName(info: AccountInfo, id: number | null | undefined): string {
 }
 
 /** The fields of an item as the wire shows them, with `x_cn` names beside user and company ids. */
+/** `values`: the record's fields as stored (its `fields` column, parsed). */
 function fieldsTree(
-  row: ItemRow,
-  defs: FieldDef[],
+  values: Record<string, Value>,
+  defs: readonly FieldDef[],
   info: AccountInfo,
   companyNames: Map<number, string>,
   only?: Set<string>,
 ): TreeObject {
-  const values = JSON.parse(row.fields) as Record<string, Value>;
   const out: TreeObject = {};
   for (const def of defs) {
     if (only && !only.has(def.name)) continue;
@@ -274,6 +298,8 @@ function fieldsTree(
   }
   return out;
 }
+
+const storedFields = (row: ItemRow) => JSON.parse(row.fields) as Record<string, Value>;
 
 function itemHead(row: ItemRow, info: AccountInfo): TreeObject {
   return {
@@ -316,7 +342,10 @@ export async function itemContent(x: Executor, ctx: Ctx, row: ItemRow): Promise<
   const related = await relatedItems(x, row.account_id, row.id);
   const companies = await companyNamesFor(x, row.account_id, [row]);
   return {
-    item: { ...itemHead(row, ctx.info), fields: fieldsTree(row, fieldDefsFor(kind, ctx.info), ctx.info, companies) },
+    item: {
+      ...itemHead(row, ctx.info),
+      fields: fieldsTree(storedFields(row), fieldDefsFor(kind, ctx.info), ctx.info, companies),
+    },
     relateditems: { relatedto: related.map((r) => ({ id: r.id, name: r.name, typeid: r.typeid, note: r.note })) },
     categories: { category: cats.map((c) => ({ id: c.id, name: c.name })) },
   };
@@ -450,7 +479,7 @@ function computeName(kind: ItemKind, fields: Record<string, Value>): string {
 
 export async function createItem(engine: Engine, ctx: Ctx, kind: ItemKind, tree: TreeObject): Promise<TreeObject> {
   const defs = fieldDefsFor(kind, ctx.info);
-  const input = parseItemInput(defs, tree, ctx.info);
+  const input = parseItemInput(kind, tree, ctx.info);
   const acc = ctx.actor.accountId;
   const fields: Record<string, Value> = {};
   for (const [k, v] of Object.entries(input.fields)) if (v !== null) fields[k] = v;
@@ -501,7 +530,7 @@ export async function createItem(engine: Engine, ctx: Ctx, kind: ItemKind, tree:
       // A plain create needs no read-back: its content is known here, and the insert travels with its event
       // and deliveries (one round trip on PostgreSQL).
       const content: TreeObject = {
-        item: { ...itemHead(row, ctx.info), fields: fieldsTree(row, defs, ctx.info, new Map()) },
+        item: { ...itemHead(row, ctx.info), fields: fieldsTree(fields, defs, ctx.info, new Map()) },
         relateditems: { relatedto: [] },
         categories: { category: [] },
       };
@@ -524,8 +553,7 @@ export async function updateItem(
   id: number,
   tree: TreeObject,
 ): Promise<TreeObject> {
-  const defs = fieldDefsFor(kind, ctx.info);
-  const input = parseItemInput(defs, tree, ctx.info);
+  const input = parseItemInput(kind, tree, ctx.info);
   const acc = ctx.actor.accountId;
   return engine.write(async (x) => {
     const row = await getItemRow(x, acc, id, { lock: engine.dialect.forUpdate });
@@ -652,7 +680,7 @@ function intParam(p: TreeObject, key: string, dflt: number, min: number, max: nu
   return Math.min(Math.max(Number(v), min), max);
 }
 
-export function parseListParams(kind: ItemKind, defs: FieldDef[], p: TreeObject): ListParams {
+export function parseListParams(kind: ItemKind, defs: readonly FieldDef[], p: TreeObject): ListParams {
   const sortfield = param(p, 'sortfield') || 'id';
   const known = new Set(['id', 'name', 'created', 'updated', 'viewed', ...defs.map((d) => d.name)]);
   if (!known.has(sortfield)) throw Errors.badRequest('sortfield', `Cannot sort ${kind.segment} by "${sortfield}"`);
@@ -799,7 +827,7 @@ export async function listItems(
       const head = itemHead(row, ctx.info);
       out.set(
         String(row.id),
-        p.layout ? { ...head, ...fieldsTree(row, defs, ctx.info, companies, p.fieldlist) } : head,
+        p.layout ? { ...head, ...fieldsTree(storedFields(row), defs, ctx.info, companies, p.fieldlist) } : head,
       );
     }
     return out;

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { createAccount } from '../../src/accounts/accounts.js';
 import { raise, type EventType } from '../../src/records/events.js';
-import type { Tree } from '../../src/dialect/tree.js';
+import type { TreeObject } from '../../src/dialect/tree.js';
 import type { Engine } from '../../src/storage/port.js';
 
 export interface Received {
@@ -183,7 +183,7 @@ export async function insertHook(engine: Engine, accountId: number, h: HookSpec)
 export async function raiseEvent(
   engine: Engine,
   accountId: number,
-  e: { now: number; type?: EventType; objectId?: number; objectKind?: string; content?: Tree },
+  e: { now: number; type?: EventType; objectId?: number; objectKind?: string; content?: TreeObject },
 ): Promise<number> {
   const r = await engine.write((x) =>
     raise(x, {

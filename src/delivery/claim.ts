@@ -53,7 +53,7 @@ export interface ClaimedDelivery {
  * overlap runs at `now` (the one placeholder), else '' — what notifications are also signed with after a
  * secret change (hooks.ts updateHook).
  */
-const hookColumns = (h: string) =>
+export const hookColumns = (h: string) =>
   `${h}.title, ${h}.url, ${h}.contenttype, ${h}.secret, ${h}.active, ${h}.retry_schedule, ${h}.headers,
    CASE WHEN ${h}.previous_secret_until > CAST(? AS BIGINT) THEN ${h}.previous_secret ELSE '' END AS previous_secret`;
 
@@ -409,10 +409,10 @@ export function toClaimed(r: DetailRow, attempt: number): ClaimedDelivery {
   };
 }
 
-type HookColumn =
+export type HookColumn =
   'title' | 'url' | 'contenttype' | 'secret' | 'previous_secret' | 'retry_schedule' | 'active' | 'headers';
 
-function hookOf(r: Pick<DetailRow, HookColumn>): ClaimedDelivery['hook'] {
+export function hookOf(r: Pick<DetailRow, HookColumn>): ClaimedDelivery['hook'] {
   const { title, url, contenttype, secret, active } = r;
   return {
     title,

@@ -8,7 +8,7 @@ import os from 'node:os';
 import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Engine, Executor } from '../storage/port.js';
+import type { DeliveryHandoff, Engine, Executor } from '../storage/port.js';
 import type { Config } from '../config.js';
 import type { TreeObject } from '../dialect/tree.js';
 import { Errors } from '../errors.js';
@@ -62,6 +62,8 @@ export interface DeliveryEngineOptions {
   transport?: Transport;
   /** told of attempts, final failures and claims (metrics) */
   observer?: DeliveryObserver;
+  /** take new deliveries straight from this process's writes where the storage can (handoff.ts); default true */
+  handOff?: boolean;
 }
 
 /** What failing a delivery for good did, for the log once its transaction has committed. */
@@ -93,6 +95,8 @@ export class DeliveryEngine {
   private readonly inflight = new Map<number, Promise<void>>();
   /** handed to the transport and not answered yet (in flight, or waiting there for a slot), overall */
   private heldCount = 0;
+  /** taken by a transaction's fan-out that has not ended yet (handoff.ts): counted in heldCount and held */
+  private reserved = 0;
   /** … and per hook */
   private readonly held = new Map<number, number>();
   /**
@@ -116,6 +120,8 @@ export class DeliveryEngine {
   private woken = false;
   private stopped: Promise<void> | null = null;
   private readonly recorder: Recorder<ClaimedDelivery, FailedNote>;
+  /** see handoffPort() */
+  private readonly handoff: DeliveryHandoff;
   /**
    * this node's estimate of each rate-limited hook's tokens (what its shared bucket held after the last claim
    * that read it, refilled since), and each rate-limited hook's rate as its lane last showed it
@@ -135,6 +141,7 @@ export class DeliveryEngine {
     this.leaseMs = o.leaseMs ?? leaseMsFor({ deliveryLeaseMs: 0, deliveryTimeoutMs: o.timeoutMs, deliveryThreads: 1 });
     this.pollMs = o.pollMs ?? 75;
     this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.handoff = this.handoffPort();
     // Every request in flight listens for the stop: hundreds of listeners are expected, not a leak.
     setMaxListeners(0, this.stopSignal.signal);
     this.lanesReader = {
@@ -163,7 +170,54 @@ export class DeliveryEngine {
     if (this.running || this.stopping) return;
     this.running = true;
     this.transport.start?.();
+    // New deliveries of this process's writes come straight here where the storage can (handoff.ts).
+    if (this.o.handOff !== false) this.engine.handOffTo?.(this.handoff);
     this.loopDone = this.loop();
+  }
+
+  /**
+   * What the storage's fan-out asks before leasing a new delivery to this engine (handoff.ts): taken while
+   * running, with room under the same caps as claiming ahead, and none of the hook's older deliveries
+   * waiting in the database (a hook refused is in the backlog until a claim has taken what waits).
+   */
+  private handoffPort(): DeliveryHandoff {
+    return {
+      owner: this.owner,
+      leaseMs: this.leaseMs,
+      take: (hookId) => {
+        if (!this.running || this.backlog.has(hookId)) return false;
+        if (
+          this.inflight.size + this.reserved >= PREFETCH * this.o.concurrency ||
+          (this.held.get(hookId) ?? 0) >= PREFETCH * this.o.concurrencyPerHook
+        ) {
+          this.backlog.add(hookId);
+          return false;
+        }
+        this.reserved++;
+        this.heldCount++;
+        countUp(this.held, hookId);
+        return true;
+      },
+      untake: (hookId) => {
+        this.reserved--;
+        this.heldCount--;
+        countDown(this.held, hookId);
+      },
+      launch: (handed) => {
+        const ds = handed as ClaimedDelivery[];
+        this.reserved -= ds.length;
+        if (this.stopping) {
+          // Committed as the engine stops: given back at once, like what waits for a slot.
+          for (const d of ds) this.answered(d.hookId);
+          void this.engine
+            .write((x) => releaseClaims(x, this.owner, ds, this.clock.now()))
+            .catch((e: Error) => this.o.logger?.error({ err: e.message }, 'releasing deliveries failed'));
+          return;
+        }
+        this.o.observer?.handedOver?.(ds.length);
+        for (const d of ds) this.send(d);
+      },
+    };
   }
 
   /** New deliveries may be due (for any hook): claim now instead of at the next poll. */
@@ -301,7 +355,7 @@ export class DeliveryEngine {
 
   private async claimAndStart(): Promise<number> {
     // Outcomes waiting to be recorded count too: a database that records slowly slows the claims down.
-    const free = PREFETCH * this.o.concurrency - this.inflight.size;
+    const free = PREFETCH * this.o.concurrency - this.inflight.size - this.reserved;
     if (free <= 0) this.full = true;
     if (free <= 0 || this.stopping) return 0;
     const busy = new Map(this.held);
@@ -339,6 +393,12 @@ export class DeliveryEngine {
       this.rescan = false;
       this.lastScan = performance.now();
       lanes = await dueLanes(this.lanesReader, options);
+      // A backlog hook with room that the read did not name has nothing due left: its new deliveries may be
+      // handed over again (handoff.ts).
+      const named = new Set(lanes.map((l) => l.hookId));
+      for (const hookId of this.backlog) {
+        if (!named.has(hookId) && (busy.get(hookId) ?? 0) < options.perHook) this.backlog.delete(hookId);
+      }
     }
     // A rate-limited hook out of tokens waits for the next round: no write transaction for nothing.
     lanes = lanes.filter((l) => options.allowance(l) > 0);
@@ -365,9 +425,14 @@ export class DeliveryEngine {
    * while this one's outcome is being recorded.
    */
   private launch(d: ClaimedDelivery): void {
-    const job = ++this.jobs;
     this.heldCount++;
     countUp(this.held, d.hookId);
+    this.send(d);
+  }
+
+  /** launch() of a delivery already counted as held. */
+  private send(d: ClaimedDelivery): void {
+    const job = ++this.jobs;
     const handedAt = this.clock.now();
     const done = this.attempt(d, handedAt, this.stopSignal.signal, true)
       .then((result) => {

@@ -10,6 +10,8 @@ export interface DeliveryObserver {
   failed(): void;
   /** a claim took `n` deliveries in `ms` */
   claimed(n: number, ms: number): void;
+  /** `n` new deliveries came straight from the transaction that created them, with no claim (handoff.ts) */
+  handedOver?(n: number): void;
 }
 
 export class DeliveryMetrics implements DeliveryObserver {
@@ -20,6 +22,7 @@ export class DeliveryMetrics implements DeliveryObserver {
   private readonly claims: Counter;
   private readonly claimedDeliveries: Counter;
   private readonly claimDuration: Histogram;
+  private readonly handedDeliveries: Counter;
 
   /** `inFlight` answers the engine's requests in flight at scrape time. */
   constructor(inFlight: () => number) {
@@ -46,6 +49,11 @@ export class DeliveryMetrics implements DeliveryObserver {
     this.claimedDeliveries = new Counter({
       name: 'hookline_claimed_deliveries_total',
       help: 'Deliveries claimed (each attempt is claimed once)',
+      registers,
+    });
+    this.handedDeliveries = new Counter({
+      name: 'hookline_handed_over_deliveries_total',
+      help: 'New deliveries taken straight from the transaction that created them, with no claim (SQLite)',
       registers,
     });
     this.claimDuration = new Histogram({
@@ -81,6 +89,10 @@ export class DeliveryMetrics implements DeliveryObserver {
     this.claims.inc();
     this.claimedDeliveries.inc(n);
     this.claimDuration.observe(ms / 1000);
+  }
+
+  handedOver(n: number): void {
+    this.handedDeliveries.inc(n);
   }
 
   text(): Promise<string> {

@@ -5,6 +5,7 @@
 import type { Executor } from '../storage/port.js';
 import type { TreeObject } from '../dialect/tree.js';
 import { stringifyJsonKept } from '../dialect/json.js';
+import { fanOutHandingOff } from '../delivery/handoff.js';
 
 export const ITEM_EVENTS = [
   'items.create',
@@ -65,7 +66,8 @@ export async function raise(
   change?: { sql: string; params: unknown[] },
 ): Promise<RaisedEvent> {
   const id = await x.nextId();
-  const event = [e.accountId, id, e.type, e.objectId, e.objectKind, stringifyJsonKept(e.content), e.now];
+  const content = stringifyJsonKept(e.content);
+  const event = [e.accountId, id, e.type, e.objectId, e.objectKind, content, e.now];
   const fanOut = FAN_OUT;
   const fanOutArgs = [id, e.now, e.now, e.now, e.accountId, e.type, e.objectKind];
   let deliveries: number;
@@ -79,7 +81,11 @@ export async function raise(
   } else {
     if (change) await x.run(change.sql, change.params);
     await x.run(INSERT_EVENT, event);
-    deliveries = (await x.run(fanOut, fanOutArgs)).changes;
+    // A delivery engine of this process takes what it can straight from here (delivery/handoff.ts); only
+    // the rest is left for a claim.
+    deliveries = x.handoff
+      ? await fanOutHandingOff(x, x.handoff, { ...e, eventId: id, content })
+      : (await x.run(fanOut, fanOutArgs)).changes;
   }
   if (deliveries > 0) x.deliveriesDue();
   return { id, type: e.type, objectId: e.objectId };

@@ -1,11 +1,50 @@
 // Group commit: the lever that makes many small writes cheap. Units that arrive while a transaction is
 // running wait, then share the next transaction (one commit, one fsync). A failed shared transaction is
 // rolled back and each of its units is retried alone, so one bad unit fails only itself.
-import type { Executor } from './port.js';
+import type { DeliveryHandoff, Executor, TxHandoff } from './port.js';
 
-/** A write connection's executor: `created` says its transaction called deliveriesDue(). */
+/**
+ * A write connection's executor: `created` says its transaction called deliveriesDue(); `handoff` is set
+ * while a delivery engine takes new deliveries (GroupCommitter.handOffTo).
+ */
 export interface TxExecutor extends Executor {
   created: boolean;
+  handoff?: HandoffTx;
+}
+
+/** One connection's transactions' view of the hand-off: what the running one took, settled when it ends. */
+export class HandoffTx implements TxHandoff {
+  private taken: number[] = [];
+  private items: unknown[] = [];
+  constructor(private readonly h: DeliveryHandoff) {}
+
+  get owner(): string {
+    return this.h.owner;
+  }
+  get leaseMs(): number {
+    return this.h.leaseMs;
+  }
+  take(hookId: number): boolean {
+    if (!this.h.take(hookId)) return false;
+    this.taken.push(hookId);
+    return true;
+  }
+  handed(delivery: unknown): void {
+    this.items.push(delivery);
+  }
+  /** The transaction committed: what it took goes to the delivery engine. */
+  committed(): void {
+    const items = this.items;
+    this.taken = [];
+    this.items = [];
+    if (items.length > 0) this.h.launch(items);
+  }
+  /** The transaction rolled back: what it took is given back (its rows are gone). */
+  rolledBack(): void {
+    for (const hookId of this.taken) this.h.untake(hookId);
+    this.taken = [];
+    this.items = [];
+  }
 }
 
 export interface TxConnection {
@@ -30,7 +69,7 @@ export class GroupCommitter {
   private readonly listeners: (() => void)[] = [];
 
   constructor(
-    connections: TxConnection[],
+    private readonly connections: TxConnection[],
     private readonly maxBatch = 128,
   ) {
     this.idle = [...connections];
@@ -67,6 +106,11 @@ export class GroupCommitter {
     }
   }
 
+  /** See Engine.handOffTo. */
+  handOffTo(h: DeliveryHandoff): void {
+    for (const conn of this.connections) conn.executor.handoff = new HandoffTx(h);
+  }
+
   /** See Engine.onDeliveries: told after each committed transaction that created deliveries. */
   onDeliveries(listener: () => void): void {
     this.listeners.push(listener);
@@ -79,7 +123,13 @@ export class GroupCommitter {
 
   private async commit(conn: TxConnection): Promise<void> {
     await conn.commit();
+    conn.executor.handoff?.committed();
     if (conn.executor.created) this.listeners.forEach((l) => l());
+  }
+
+  private async rollback(conn: TxConnection): Promise<void> {
+    await conn.rollback().catch(() => undefined);
+    conn.executor.handoff?.rolledBack();
   }
 
   private async runBatch(conn: TxConnection, batch: Unit[]): Promise<void> {
@@ -90,7 +140,7 @@ export class GroupCommitter {
       for (const unit of batch) results.push(await unit.fn(conn.executor));
       await this.commit(conn);
     } catch {
-      await conn.rollback().catch(() => undefined);
+      await this.rollback(conn);
       for (const unit of batch) await this.runAlone(conn, unit);
       return;
     }
@@ -104,7 +154,7 @@ export class GroupCommitter {
       await this.commit(conn);
       unit.resolve(result);
     } catch (error) {
-      await conn.rollback().catch(() => undefined);
+      await this.rollback(conn);
       unit.reject(error);
     }
   }

@@ -30,6 +30,39 @@ export interface Executor {
    * Once it has committed, Engine.onDeliveries listeners are told. No effect in a read.
    */
   deliveriesDue(): void;
+  /**
+   * In a write transaction of an engine that hands new deliveries to a delivery engine of this process
+   * (Engine.handOffTo): lets the fan-out lease a new delivery to it in its INSERT, to be sent once the
+   * transaction commits, with no claim. Absent elsewhere (reads, PostgreSQL, no delivery engine).
+   */
+  readonly handoff?: TxHandoff;
+}
+
+/**
+ * A delivery engine of this process that takes new deliveries straight from the transaction that creates
+ * them (records/events.ts, delivery/handoff.ts). The storage tells it what each transaction took once it
+ * ends: handed over after a commit, given back after a rollback.
+ */
+export interface DeliveryHandoff {
+  /** the lease owner written into the delivery */
+  readonly owner: string;
+  /** how long that lease holds, ms */
+  readonly leaseMs: number;
+  /** Takes a new delivery of this hook now, or not (no room, or older ones of the hook wait): counted at once. */
+  take(hookId: number): boolean;
+  /** The transaction that took a delivery of this hook rolled back. */
+  untake(hookId: number): void;
+  /** The transaction that took these committed: send them (what handed() was given, in order). */
+  launch(deliveries: readonly unknown[]): void;
+}
+
+/** A DeliveryHandoff as one transaction sees it: what it takes and hands over is kept until it ends. */
+export interface TxHandoff {
+  readonly owner: string;
+  readonly leaseMs: number;
+  take(hookId: number): boolean;
+  /** a delivery this transaction took, ready to send once it commits */
+  handed(delivery: unknown): void;
 }
 
 export interface Dialect {
@@ -79,5 +112,10 @@ export interface Engine {
    * another process, are found by the engine's poll instead.
    */
   onDeliveries(listener: () => void): void;
+  /**
+   * From now on, write transactions lease the new deliveries `h` takes to it and hand them over when they
+   * commit (SQLite, whose writes all run in this process's one writer). Absent on engines without it.
+   */
+  handOffTo?(h: DeliveryHandoff): void;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
 import { FAN_OUT } from '../../src/records/events.js';
 import { ONE_WRITER_LANE, claimSql, lanesSql } from '../../src/delivery/claim.js';
+import { MATCHING_HOOKS } from '../../src/delivery/handoff.js';
 import { insertHook, newAccount, raiseEvent } from './helpers.js';
 
 const OTHER_HOOKS = 10_000;
@@ -45,6 +46,31 @@ describe.each(ENGINES)('dispatch on %s', (name) => {
     expect(rows.map((r) => Number(r.hook_id))).toEqual(matching);
   });
 
+  it('handing over (SQLite): the same hooks get one delivery each, leased to the engine that takes them', async () => {
+    if (!db.engine.handOffTo) return expect(name).toBe('postgres'); // PostgreSQL has no hand-off
+    const handed: { hookId: number }[] = [];
+    const taken: number[] = [];
+    db.engine.handOffTo({
+      owner: 'dispatch-test',
+      leaseMs: 90_000,
+      take: (hookId) => (taken.push(hookId), true),
+      untake: () => undefined,
+      launch: (ds) => handed.push(...(ds as { hookId: number }[])),
+    });
+    const eventId = await raiseEvent(db.engine, accountId, { now: 5, type: 'items.create', objectKind: 'contact' });
+    const rows = await db.engine.read((x) =>
+      x.all<{ hook_id: number; lease_owner: string; lease_until: number; attempt_count: number }>(
+        'SELECT hook_id, lease_owner, lease_until, attempt_count FROM deliveries WHERE account_id = ? AND event_id = ? ORDER BY hook_id',
+        [accountId, eventId],
+      ),
+    );
+    expect(rows).toEqual(
+      matching.map((id) => ({ hook_id: id, lease_owner: 'dispatch-test', lease_until: 90_005, attempt_count: 1 })),
+    );
+    expect(taken.sort()).toEqual([...matching].sort());
+    expect(handed.map((d) => d.hookId).sort()).toEqual([...matching].sort());
+  });
+
   it('the fan-out reads hooks through hooks_match, never by scanning the table', async () => {
     const params = [1, 1, 1, 1, accountId, 'items.create', 'contact'];
     if (name === 'sqlite') {
@@ -54,6 +80,13 @@ describe.each(ENGINES)('dispatch on %s', (name) => {
       const details = plan.map((p) => p.detail).join('\n');
       expect(details).toMatch(/SEARCH hooks USING INDEX hooks_match \(account_id=\? AND event=\? AND active=\?/);
       expect(details).not.toMatch(/SCAN hooks/);
+      // The hand-off's read of the same hooks (delivery/handoff.ts).
+      const handing = await db.engine.read((x) =>
+        x.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${MATCHING_HOOKS}`, [1, accountId, 'items.create', 'contact']),
+      );
+      expect(handing.map((p) => p.detail).join('\n')).toMatch(
+        /^SEARCH hooks USING INDEX hooks_match \(account_id=\? AND event=\? AND active=\?/,
+      );
     } else {
       const plan = await db.engine.read((x) =>
         x.all<{ 'QUERY PLAN': string }>(`EXPLAIN ${FAN_OUT.replace(/^INSERT[^\n]*\n/, '')}`, params),

@@ -79,6 +79,10 @@ describe.each(ENGINES)('metrics on %s', (name) => {
     expect(value(text, 'hookline_deliveries_failed_total')).toBe(1); // no retries configured
     expect(value(text, 'hookline_claims_total')).toBe(1);
     expect(value(text, 'hookline_claimed_deliveries_total')).toBe(2);
+    // runDue() claims; an engine that is not started takes nothing handed over (handoff.test.ts).
+    expect(value(text, 'hookline_handed_over_deliveries_total')).toBe(0);
+    built.metrics.handedOver(3);
+    expect(value((await scrape(`Bearer ${TOKEN}`)).body, 'hookline_handed_over_deliveries_total')).toBe(3);
     expect(value(text, 'hookline_delivery_attempt_duration_seconds_count')).toBe(2);
     expect(value(text, 'hookline_delivery_requests_in_flight')).toBe(0);
     // Nothing that names an account, a hook or a URL.

@@ -5,7 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import type { Dialect, Engine, Executor } from '../port.js';
-import { GroupCommitter, type TxConnection } from '../group-commit.js';
+import { GroupCommitter, type HandoffTx, type TxConnection } from '../group-commit.js';
 import { migrations } from './migrations.js';
 
 export const sqliteDialect: Dialect = {
@@ -30,6 +30,8 @@ class SqliteExecutor implements Executor {
   private blockEnd = 0;
   /** deliveriesDue() was called in the current transaction (read by the group committer) */
   created = false;
+  /** the writer's, while a delivery engine takes new deliveries (set by the group committer) */
+  handoff?: HandoffTx;
   constructor(private readonly db: Database.Database) {}
 
   deliveriesDue(): void {
@@ -153,6 +155,7 @@ export function openSqlite(options: SqliteOptions): Engine {
     write: (fn) => committer.submit(fn),
     solo: (fn) => committer.submit(fn),
     onDeliveries: (listener) => committer.onDeliveries(listener),
+    handOffTo: (h) => committer.handOffTo(h),
     async close() {
       await committer.drain();
       await reading;

@@ -1,0 +1,233 @@
+// The hand-off (src/delivery/handoff.ts): on SQLite, a started engine takes new deliveries straight from the
+// transaction that creates them — leased in their INSERT, sent once it commits, never claimed — within the
+// same caps as claiming ahead; what it does not take is claimed as before. Real SQLite and PostgreSQL, real
+// receivers on loopback, on the main thread and on a sender thread.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
+import { DeliveryEngine, type DeliveryEngineOptions } from '../../src/delivery/engine.js';
+import { Mailer } from '../../src/delivery/mailer.js';
+import { TargetGuard } from '../../src/delivery/ssrf.js';
+import { ThreadTransport } from '../../src/delivery/transport.js';
+import { systemClock } from '../../src/delivery/clock.js';
+import type { DeliveryObserver } from '../../src/delivery/metrics.js';
+import { raise } from '../../src/records/events.js';
+import type { Engine } from '../../src/storage/port.js';
+import {
+  attemptRows,
+  deliveryOf,
+  insertHook,
+  newAccount,
+  raiseEvent,
+  receiver,
+  type Handler,
+  type Receiver,
+} from './helpers.js';
+
+const MODES = ['main thread', 'sender thread'] as const;
+
+describe.each(MODES)('hand-off on sqlite, sending on the %s', (mode) => {
+  let db: TestEngine;
+  let engine: Engine;
+  const started: DeliveryEngine[] = [];
+  const receivers: Receiver[] = [];
+
+  beforeEach(async () => {
+    db = await makeEngine('sqlite');
+    engine = db.engine;
+  });
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((d) => d.stop({ graceMs: 0 })));
+    await Promise.all(receivers.splice(0).map((r) => r.close()));
+    await db.destroy();
+  });
+
+  /** A started engine, and what it handed over and claimed. */
+  function start(o: Partial<DeliveryEngineOptions> = {}) {
+    const seen = { handed: 0, claimed: 0 };
+    const observer: DeliveryObserver = {
+      attempted: () => undefined,
+      failed: () => undefined,
+      claimed: (n) => void (seen.claimed += n),
+      handedOver: (n) => void (seen.handed += n),
+    };
+    const d = new DeliveryEngine({
+      transport:
+        mode === 'sender thread'
+          ? new ThreadTransport({ threads: 1, allowedTargets: ['127.0.0.0/8'], timeoutMs: 2_000 })
+          : undefined,
+      engine,
+      guard: new TargetGuard(['127.0.0.0/8']),
+      mailer: new Mailer(engine, { smtpUrl: '', from: 'hookline@test.example', clock: systemClock }),
+      timeoutMs: 2_000,
+      retrySchedule: [5_000],
+      concurrency: 16,
+      concurrencyPerHook: 4,
+      clock: systemClock,
+      pollMs: 20,
+      observer,
+      ...o,
+    });
+    started.push(d);
+    d.start();
+    return { d, seen };
+  }
+
+  async function recv(handler?: Handler): Promise<Receiver> {
+    const r = await receiver(handler);
+    receivers.push(r);
+    return r;
+  }
+
+  const objectIds = (r: Receiver) =>
+    r.requests.map((q) => (JSON.parse(q.body.toString()) as { objectid: number }).objectid);
+
+  it('a new delivery is leased to the engine in its INSERT and sent once the transaction commits, with no claim', async () => {
+    let answer: (() => void) | undefined;
+    const r = await recv((_q, res) => (answer = () => res.end('ok')));
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url });
+    const { d, seen } = start();
+    const now = Date.now();
+    const eventId = await raiseEvent(engine, accountId, { now, objectId: 41 });
+    await r.waitFor(1);
+    // In flight: leased to this engine since its INSERT, the attempt counted as a claim counts it.
+    expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({
+      state: 'pending',
+      attempt_count: 1,
+      lease_owner: d.owner,
+    });
+    const lease = Number((await deliveryOf(engine, accountId, hookId, eventId))?.lease_until);
+    expect(lease).toBeGreaterThanOrEqual(now + 60_000);
+    answer!();
+    await d.settle();
+    await expect.poll(() => deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({ state: 'succeeded' });
+    expect(await attemptRows(engine, accountId, hookId, eventId)).toHaveLength(1);
+    expect(r.requests[0].headers['webhook-id']).toBe(`dlv_${hookId}_${eventId}`);
+    expect(seen).toEqual({ handed: 1, claimed: 0 });
+  });
+
+  it('a transaction that rolls back gives back what it took, and nothing of it is sent', async () => {
+    const r = await recv();
+    const { accountId } = await newAccount(engine);
+    await insertHook(engine, accountId, { url: r.url });
+    // Per hook it holds 2 × 1 at most: had the rolled-back ones stayed counted, the last would be refused.
+    const { d, seen } = start({ concurrencyPerHook: 1 });
+    for (let i = 0; i < 5; i++) {
+      await expect(
+        engine.write(async (x) => {
+          await raise(x, raised(accountId, 100 + i));
+          throw new Error('changed its mind');
+        }),
+      ).rejects.toThrow('changed its mind');
+    }
+    // One unit of a group commit fails: the batch rolls back, the other unit runs again alone and is taken
+    // once, from its own transaction.
+    const good = engine.write((x) => raise(x, raised(accountId, 7)));
+    const bad = engine.write(async (x) => {
+      await raise(x, raised(accountId, 8));
+      throw new Error('bad unit');
+    });
+    await expect(bad).rejects.toThrow('bad unit');
+    await good;
+    await raiseEvent(engine, accountId, { now: Date.now(), objectId: 9 });
+    await r.waitFor(2);
+    await d.settle();
+    await new Promise((res) => setTimeout(res, 100)); // nothing else comes
+    expect(objectIds(r)).toEqual([7, 9]);
+    expect(seen).toEqual({ handed: 2, claimed: 0 });
+    expect(d.inFlight).toBe(0);
+  });
+
+  it('past the hook’s room the rest waits in the database and is claimed; every one arrives, in event order', async () => {
+    // Slow answers: the hook's room (2 × its cap of 1) is full while the events are raised.
+    const r = await recv((_q, res) => void setTimeout(() => res.end('ok'), 40));
+    const { accountId } = await newAccount(engine);
+    await insertHook(engine, accountId, { url: r.url });
+    const { d, seen } = start({ concurrencyPerHook: 1 });
+    for (let i = 1; i <= 6; i++) await raiseEvent(engine, accountId, { now: Date.now(), objectId: i });
+    await r.waitFor(6);
+    expect(objectIds(r)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(seen.handed).toBe(2);
+    expect(seen.claimed).toBe(4);
+    // Once a claim has found nothing left waiting, new deliveries are handed over again.
+    await d.settle();
+    await new Promise((res) => setTimeout(res, 100)); // a few polls
+    await raiseEvent(engine, accountId, { now: Date.now(), objectId: 7 });
+    await r.waitFor(7);
+    expect(seen).toEqual({ handed: 3, claimed: 4 });
+  });
+
+  it('a rate-limited hook’s deliveries are left to the claim (its tokens are counted there)', async () => {
+    const r = await recv();
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url });
+    await engine.write((x) => x.run('UPDATE hooks SET rate_limit = 50 WHERE id = ?', [hookId]));
+    const { seen } = start();
+    await raiseEvent(engine, accountId, { now: Date.now(), objectId: 5 });
+    await r.waitFor(1);
+    expect(seen).toEqual({ handed: 0, claimed: 1 });
+  });
+
+  it('an engine that is stopping or not started takes nothing: the delivery is written unleased', async () => {
+    const r = await recv();
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url });
+    const { d, seen } = start();
+    await d.stop({ graceMs: 0 });
+    const eventId = await raiseEvent(engine, accountId, { now: Date.now() });
+    expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({
+      state: 'pending',
+      attempt_count: 0,
+      lease_owner: null,
+    });
+    expect(seen.handed).toBe(0);
+    expect(r.requests).toHaveLength(0);
+    // A later engine claims it.
+    const { seen: next } = start();
+    await r.waitFor(1);
+    expect(next).toEqual({ handed: 0, claimed: 1 });
+  });
+});
+
+describe.each(ENGINES.filter((e) => e === 'postgres'))('no hand-off on %s', (name) => {
+  it('the engine offers none: a new delivery is claimed', async () => {
+    const db = await makeEngine(name);
+    const r = await receiver();
+    try {
+      expect(db.engine.handOffTo).toBeUndefined();
+      const { accountId } = await newAccount(db.engine);
+      const hookId = await insertHook(db.engine, accountId, { url: r.url });
+      const d = new DeliveryEngine({
+        engine: db.engine,
+        guard: new TargetGuard(['127.0.0.0/8']),
+        mailer: new Mailer(db.engine, { smtpUrl: '', from: 'hookline@test.example', clock: systemClock }),
+        clock: systemClock,
+        timeoutMs: 2_000,
+        retrySchedule: [5_000],
+        concurrency: 4,
+        concurrencyPerHook: 2,
+        pollMs: 20,
+      });
+      d.start();
+      const eventId = await raiseEvent(db.engine, accountId, { now: Date.now() });
+      await r.waitFor(1);
+      await d.stop();
+      expect(await deliveryOf(db.engine, accountId, hookId, eventId)).toMatchObject({ state: 'succeeded' });
+    } finally {
+      await r.close();
+      await db.destroy();
+    }
+  });
+});
+
+/** What raiseEvent raises, for writes that do more (or fail) in the same transaction. */
+function raised(accountId: number, objectId: number) {
+  return {
+    accountId,
+    type: 'items.create' as const,
+    objectId,
+    objectKind: 'contact',
+    content: { item: { id: objectId, name: 'Aaron Baileys' } },
+    now: Date.now(),
+  };
+}

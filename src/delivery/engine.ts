@@ -381,7 +381,10 @@ export class DeliveryEngine {
     };
     const left = new Map<number, number>();
     let lanes: Lane[];
-    if (!this.rescan && this.backlog.size > 0 && performance.now() - this.lastScan < this.pollMs) {
+    if (!this.rescan && performance.now() - this.lastScan < this.pollMs) {
+      // Nothing new is known to be due (no write said so, the last full look is recent): refill from the
+      // hooks known to have a backlog, or wait for a write or the poll.
+      if (this.backlog.size === 0) return 0;
       lanes = [...this.backlog].map((hookId) => ({
         hookId,
         room: options.perHook - (busy.get(hookId) ?? 0),
@@ -410,8 +413,10 @@ export class DeliveryEngine {
     if (claimed.length >= free) this.full = true;
     const got = new Map<number, number>();
     for (const d of claimed) countUp(got, d.hookId);
+    // A lane that took all it could may have more; so may every lane when the claim's limit cut it short.
+    const cutShort = claimed.length >= options.limit;
     for (const l of lanes) {
-      if ((got.get(l.hookId) ?? 0) >= l.room) this.backlog.add(l.hookId);
+      if (cutShort || (got.get(l.hookId) ?? 0) >= l.room) this.backlog.add(l.hookId);
       else this.backlog.delete(l.hookId);
     }
     // In event order: the transport keeps each hook's order while its deliveries wait for a slot.

@@ -43,7 +43,13 @@ const ATTEMPT_COLUMNS: readonly JsonColumn[] = [
   ['response_body', 'text'],
 ];
 
-/** Appends attempts (one statement for any number); answers their ids, in order. */
+const ATTEMPT_NAMES = ATTEMPT_COLUMNS.map(([c]) => c).join(', ');
+const INSERT_ATTEMPT = `INSERT INTO attempts (${ATTEMPT_NAMES}) VALUES (${ATTEMPT_COLUMNS.map(() => '?').join(', ')})`;
+
+/**
+ * Appends attempts (one statement for any number where statements are round trips; Dialect.inProcess); answers
+ * their ids, in order.
+ */
 export async function insertAttempts(x: Executor, list: readonly AttemptRecord[]): Promise<number[]> {
   if (list.length === 0) return [];
   const ids: number[] = [];
@@ -51,7 +57,7 @@ export async function insertAttempts(x: Executor, list: readonly AttemptRecord[]
   for (const a of list) {
     const id = await x.nextId();
     ids.push(id);
-    rows.push([
+    const row = [
       a.accountId,
       id,
       a.hookId,
@@ -62,12 +68,16 @@ export async function insertAttempts(x: Executor, list: readonly AttemptRecord[]
       a.statusCode,
       a.error,
       a.responseBody,
-    ]);
+    ];
+    if (x.dialect.inProcess) await x.run(INSERT_ATTEMPT, row);
+    else rows.push(row);
   }
-  const names = ATTEMPT_COLUMNS.map(([c]) => c).join(', ');
-  await x.run(`INSERT INTO attempts (${names}) SELECT ${names} FROM (${x.dialect.jsonRows(ATTEMPT_COLUMNS)}) AS r`, [
-    JSON.stringify(rows),
-  ]);
+  if (rows.length > 0) {
+    await x.run(
+      `INSERT INTO attempts (${ATTEMPT_NAMES}) SELECT ${ATTEMPT_NAMES} FROM (${x.dialect.jsonRows(ATTEMPT_COLUMNS)}) AS r`,
+      [JSON.stringify(rows)],
+    );
+  }
   return ids;
 }
 
@@ -82,6 +92,7 @@ export async function insertAttempt(x: Executor, a: AttemptRecord): Promise<numb
  */
 export async function markSucceededMany(x: Executor, keys: readonly Key[], now: number): Promise<number> {
   if (keys.length === 0) return 0;
+  if (x.dialect.inProcess) return markSucceededEach(x, keys, now);
   const r = await x.run(
     `UPDATE deliveries SET state = 'succeeded', lease_until = NULL, lease_owner = NULL, updated_at = ?
       WHERE (account_id, hook_id, event_id) IN (SELECT account_id, hook_id, event_id FROM (${x.dialect.jsonRows(KEY_COLUMNS)}) AS k)
@@ -94,6 +105,23 @@ export async function markSucceededMany(x: Executor, keys: readonly Key[], now: 
     [JSON.stringify([...new Set(keys.map((k) => k.hookId))].map((h) => [h]))],
   );
   return r.changes;
+}
+
+/** markSucceededMany one statement per delivery and hook (Dialect.inProcess). */
+async function markSucceededEach(x: Executor, keys: readonly Key[], now: number): Promise<number> {
+  let changes = 0;
+  for (const k of keys) {
+    const r = await x.run(
+      `UPDATE deliveries SET state = 'succeeded', lease_until = NULL, lease_owner = NULL, updated_at = ?
+        WHERE ${KEY} AND state <> 'succeeded'`,
+      [now, ...key(k)],
+    );
+    changes += r.changes;
+  }
+  for (const hookId of new Set(keys.map((k) => k.hookId))) {
+    await x.run('UPDATE hooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', [hookId]);
+  }
+  return changes;
 }
 
 /**

@@ -71,6 +71,11 @@ export interface Dialect {
   skipLocked: boolean;
   /** INSERT inside WITH (PostgreSQL): one round trip for statements that would otherwise be several. */
   writableCte: boolean;
+  /**
+   * Statements run inside this process (SQLite): a prepared statement per row of a list costs less than
+   * one statement unpacking the list from JSON (jsonRows), which is what saves round trips on PostgreSQL.
+   */
+  inProcess: boolean;
   /** `SELECT … FOR UPDATE` locks rows read in a write transaction (PostgreSQL). */
   forUpdate: string;
   /** Case-insensitive LIKE. */

@@ -9,6 +9,7 @@ export const postgresDialect: Dialect = {
   skipLocked: true,
   forUpdate: 'FOR UPDATE',
   writableCte: true,
+  inProcess: false,
   ilike: 'ILIKE',
   jsonText: (column, key) => `(${column}::jsonb ->> '${key}')`,
   jsonRows: (cols) =>

@@ -13,6 +13,7 @@ export const sqliteDialect: Dialect = {
   skipLocked: false,
   forUpdate: '',
   writableCte: false,
+  inProcess: true,
   ilike: 'LIKE',
   jsonText: (column, key) => `json_extract(${column}, '$.${key}')`,
   // json_extract answers a JSON string as TEXT, a whole number as INTEGER and null as NULL.

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createHmac } from 'node:crypto';
 import { Pool } from 'undici';
 import { closedLoop, cpuTimeOfUs, cpuTimeUs, load, percentile } from './load.js';
-import { ADMIN, AUTH, startHookline } from './processes.js';
+import { ADMIN, AUTH, startHookline, type Running } from './processes.js';
 import { openStorage } from '../src/storage/open.js';
 import { ensureAdmin } from '../src/accounts/accounts.js';
 import { raise } from '../src/records/events.js';
@@ -181,6 +181,7 @@ async function withHookline<T>(
   engine: 'sqlite' | 'postgres',
   run: (ctx: {
     rx: Awaited<ReturnType<typeof startReceiver>>;
+    server: Running;
     create: (i: number) => Promise<{ id: number; sent: number; answered: number }>;
   }) => Promise<T>,
 ): Promise<T> {
@@ -203,7 +204,7 @@ async function withHookline<T>(
       const j = (await r.body.json()) as { item: { id: number } };
       return { id: j.item.id, sent, answered: performance.timeOrigin + performance.now() };
     };
-    const result = await run({ rx, create });
+    const result = await run({ rx, server, create });
     if (rx.bad() > 0) throw new Error(`${rx.bad()} notifications failed the signature check`);
     return result;
   } finally {
@@ -212,6 +213,9 @@ async function withHookline<T>(
     await rx.close();
   }
 }
+
+/** CPU time of the PostgreSQL server's processes so far, µs (0 on SQLite). */
+const pgCpu = (engine: 'sqlite' | 'postgres') => (engine === 'postgres' ? cpuTimeOfUs('postgres') : 0);
 
 /** The latest arrival (a loop: spreading 100,000 values into Math.max overflows the stack). */
 function latest(arrivals: Map<number, number>): number {
@@ -247,7 +251,7 @@ function latencies(creates: { id: number; sent: number; answered: number }[], ar
  * thread running, connections open), not in its first second.
  */
 export async function endToEnd(engine: 'sqlite' | 'postgres', n: number, warmMs = 1000): Promise<DeliveryFigures> {
-  return withHookline(engine, async ({ rx, create }) => {
+  return withHookline(engine, async ({ rx, server, create }) => {
     let i = 0;
     const warmEnd = performance.now() + warmMs;
     await Promise.all(
@@ -260,6 +264,7 @@ export async function endToEnd(engine: 'sqlite' | 'postgres', n: number, warmMs 
     rx.arrivals.clear();
     const creates: { id: number; sent: number; answered: number }[] = [];
     const end = i + n;
+    const cpu0 = { server: cpuTimeUs(server.child.pid), database: pgCpu(engine), bench: cpuTimeUs() };
     const started = performance.timeOrigin + performance.now();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
@@ -267,9 +272,15 @@ export async function endToEnd(engine: 'sqlite' | 'postgres', n: number, warmMs 
       }),
     );
     await rx.waitFor(n, 120_000);
+    // Per event: the load generator shares this process with the receiver, so `receiver` counts both here.
+    const cpu = {
+      server: (cpuTimeUs(server.child.pid) - cpu0.server) / n,
+      database: (pgCpu(engine) - cpu0.database) / n,
+      receiver: (cpuTimeUs() - cpu0.bench) / n,
+    };
     const last = latest(rx.arrivals);
     const l = latencies(creates, rx.arrivals);
-    return { rate: n / ((last - started) / 1000), p50: l.p50, p99: l.p99, count: rx.arrivals.size, warm };
+    return { rate: n / ((last - started) / 1000), p50: l.p50, p99: l.p99, count: rx.arrivals.size, warm, cpu };
   });
 }
 
@@ -338,11 +349,10 @@ export async function drain(
     }
     await storage.close();
   });
-  const pgCpu = () => (engine === 'postgres' ? cpuTimeOfUs('postgres') : 0);
   const mark = () => ({
     at: performance.timeOrigin + performance.now(),
     count: rx.arrivals.size,
-    cpu: { server: cpuTimeUs(server.child.pid), database: pgCpu(), receiver: cpuTimeUs() },
+    cpu: { server: cpuTimeUs(server.child.pid), database: pgCpu(engine), receiver: cpuTimeUs() },
   });
   // Like the reference (and every closed-loop figure here), the rate is that of a warm server: what arrives
   // in its first second (JIT compilation, the sender thread starting, connections opening) is not counted.

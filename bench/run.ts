@@ -73,8 +73,10 @@ if (only.has('delivery')) {
   }
   for (const engine of engines) {
     const { r: e, ref } = await paired(() => endToEnd(engine, n));
+    const pgShare = engine === 'postgres' ? ` + PostgreSQL ${fmt(e.cpu?.database ?? NaN)}` : '';
     console.log(
-      `${`hookline ${engine}: API → receiver`.padEnd(46)} ${fmt(e.rate).padStart(8)} del/s   p50 ${fmt(e.p50, 1).padStart(6)} ms   p99 ${fmt(e.p99, 1).padStart(6)} ms   ratio ${fmt(e.rate / ref.rate, 2)}`,
+      `${`hookline ${engine}: API → receiver`.padEnd(46)} ${fmt(e.rate).padStart(8)} del/s   p50 ${fmt(e.p50, 1).padStart(6)} ms   p99 ${fmt(e.p99, 1).padStart(6)} ms   ratio ${fmt(e.rate / ref.rate, 2)}` +
+        `   CPU per event: Hookline ${fmt(e.cpu?.server ?? NaN)}${pgShare} + bench process (API client and receiver) ${fmt(e.cpu?.receiver ?? NaN)} µs`,
     );
     const st = await steady(
       engine,

@@ -16,16 +16,16 @@ export interface TxExecutor extends Executor {
 export class HandoffTx implements TxHandoff {
   private taken: number[] = [];
   private items: unknown[] = [];
-  constructor(private readonly h: DeliveryHandoff) {}
+  constructor(readonly engine: DeliveryHandoff) {}
 
   get owner(): string {
-    return this.h.owner;
+    return this.engine.owner;
   }
   get leaseMs(): number {
-    return this.h.leaseMs;
+    return this.engine.leaseMs;
   }
   take(hookId: number): boolean {
-    if (!this.h.take(hookId)) return false;
+    if (!this.engine.take(hookId)) return false;
     this.taken.push(hookId);
     return true;
   }
@@ -37,11 +37,11 @@ export class HandoffTx implements TxHandoff {
     const items = this.items;
     this.taken = [];
     this.items = [];
-    if (items.length > 0) this.h.launch(items);
+    if (items.length > 0) this.engine.launch(items);
   }
   /** The transaction rolled back: what it took is given back (its rows are gone). */
   rolledBack(): void {
-    for (const hookId of this.taken) this.h.untake(hookId);
+    for (const hookId of this.taken) this.engine.untake(hookId);
     this.taken = [];
     this.items = [];
   }
@@ -67,6 +67,8 @@ export class GroupCommitter {
   private readonly total: number;
   private closed = false;
   private readonly listeners: (() => void)[] = [];
+  /** the delivery engine that takes new deliveries (handOffTo) */
+  private handoff: DeliveryHandoff | null = null;
 
   constructor(
     private readonly connections: TxConnection[],
@@ -100,15 +102,26 @@ export class GroupCommitter {
       const share = Math.min(this.maxBatch, Math.ceil(this.queue.length / (this.idle.length + 1)));
       const batch = this.queue.splice(0, share);
       void this.runBatch(conn, batch).finally(() => {
+        this.takeUpHandoff(conn);
         this.idle.push(conn);
         this.pump();
       });
     }
   }
 
-  /** See Engine.handOffTo. */
+  /**
+   * See Engine.handOffTo. A connection running a transaction keeps its current hand-off until that is over:
+   * what the transaction took belongs to the engine it took it for.
+   */
   handOffTo(h: DeliveryHandoff): void {
-    for (const conn of this.connections) conn.executor.handoff = new HandoffTx(h);
+    this.handoff = h;
+    for (const conn of this.idle) this.takeUpHandoff(conn);
+  }
+
+  private takeUpHandoff(conn: TxConnection): void {
+    if (this.handoff && conn.executor.handoff?.engine !== this.handoff) {
+      conn.executor.handoff = new HandoffTx(this.handoff);
+    }
   }
 
   /** See Engine.onDeliveries: told after each committed transaction that created deliveries. */

@@ -11,7 +11,7 @@ import { ThreadTransport } from '../../src/delivery/transport.js';
 import { systemClock } from '../../src/delivery/clock.js';
 import type { DeliveryObserver } from '../../src/delivery/metrics.js';
 import { raise } from '../../src/records/events.js';
-import type { Engine } from '../../src/storage/port.js';
+import type { DeliveryHandoff, Engine } from '../../src/storage/port.js';
 import {
   attemptRows,
   deliveryOf,
@@ -231,3 +231,40 @@ function raised(accountId: number, objectId: number) {
     now: Date.now(),
   };
 }
+
+describe('hand-off registration (group committer, sqlite)', () => {
+  it('a new engine takes over between transactions: what a running one took stays with the engine it took it for', async () => {
+    const db = await makeEngine('sqlite');
+    try {
+      const got = { a: [] as unknown[], b: [] as unknown[] };
+      const fake = (name: 'a' | 'b'): DeliveryHandoff => ({
+        owner: name,
+        leaseMs: 1_000,
+        take: () => true,
+        untake: () => undefined,
+        launch: (ds) => void got[name].push(...ds),
+      });
+      db.engine.handOffTo!(fake('a'));
+      let release!: () => void;
+      const open = new Promise<void>((r) => (release = r));
+      const first = db.engine.write(async (x) => {
+        expect(x.handoff?.owner).toBe('a');
+        x.handoff!.take(1);
+        x.handoff!.handed('first');
+        await open; // the transaction is still running when b registers
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      db.engine.handOffTo!(fake('b'));
+      release();
+      await first;
+      await db.engine.write(async (x) => {
+        expect(x.handoff?.owner).toBe('b');
+        x.handoff!.take(1);
+        x.handoff!.handed('second');
+      });
+      expect(got).toEqual({ a: ['first'], b: ['second'] });
+    } finally {
+      await db.destroy();
+    }
+  });
+});

@@ -71,7 +71,7 @@ export class GroupCommitter {
   private handoff: DeliveryHandoff | null = null;
 
   constructor(
-    private readonly connections: TxConnection[],
+    connections: TxConnection[],
     private readonly maxBatch = 128,
   ) {
     this.idle = [...connections];

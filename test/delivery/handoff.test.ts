@@ -78,14 +78,20 @@ describe.each(MODES)('hand-off on sqlite, sending on the %s', (mode) => {
     return r;
   }
 
+  /** A receiver, an account, and its hook on items.create to that receiver. */
+  async function hooked(handler?: Handler) {
+    const r = await recv(handler);
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url });
+    return { r, accountId, hookId };
+  }
+
   const objectIds = (r: Receiver) =>
     r.requests.map((q) => (JSON.parse(q.body.toString()) as { objectid: number }).objectid);
 
   it('a new delivery is leased to the engine in its INSERT and sent once the transaction commits, with no claim', async () => {
     let answer: (() => void) | undefined;
-    const r = await recv((_q, res) => (answer = () => res.end('ok')));
-    const { accountId } = await newAccount(engine);
-    const hookId = await insertHook(engine, accountId, { url: r.url });
+    const { r, accountId, hookId } = await hooked((_q, res) => (answer = () => res.end('ok')));
     const { d, seen } = start();
     const now = Date.now();
     const eventId = await raiseEvent(engine, accountId, { now, objectId: 41 });
@@ -107,9 +113,7 @@ describe.each(MODES)('hand-off on sqlite, sending on the %s', (mode) => {
   });
 
   it('a transaction that rolls back gives back what it took, and nothing of it is sent', async () => {
-    const r = await recv();
-    const { accountId } = await newAccount(engine);
-    await insertHook(engine, accountId, { url: r.url });
+    const { r, accountId } = await hooked();
     // Per hook it holds 2 × 1 at most: had the rolled-back ones stayed counted, the last would be refused.
     const { d, seen } = start({ concurrencyPerHook: 1 });
     for (let i = 0; i < 5; i++) {
@@ -140,9 +144,7 @@ describe.each(MODES)('hand-off on sqlite, sending on the %s', (mode) => {
 
   it('past the hook’s room the rest waits in the database and is claimed; every one arrives, in event order', async () => {
     // Slow answers: the hook's room (2 × its cap of 1) is full while the events are raised.
-    const r = await recv((_q, res) => void setTimeout(() => res.end('ok'), 40));
-    const { accountId } = await newAccount(engine);
-    await insertHook(engine, accountId, { url: r.url });
+    const { r, accountId } = await hooked((_q, res) => void setTimeout(() => res.end('ok'), 40));
     const { d, seen } = start({ concurrencyPerHook: 1 });
     for (let i = 1; i <= 6; i++) await raiseEvent(engine, accountId, { now: Date.now(), objectId: i });
     await r.waitFor(6);
@@ -158,9 +160,7 @@ describe.each(MODES)('hand-off on sqlite, sending on the %s', (mode) => {
   });
 
   it('a rate-limited hook’s deliveries are left to the claim (its tokens are counted there)', async () => {
-    const r = await recv();
-    const { accountId } = await newAccount(engine);
-    const hookId = await insertHook(engine, accountId, { url: r.url });
+    const { r, accountId, hookId } = await hooked();
     await engine.write((x) => x.run('UPDATE hooks SET rate_limit = 50 WHERE id = ?', [hookId]));
     const { seen } = start();
     await raiseEvent(engine, accountId, { now: Date.now(), objectId: 5 });
@@ -169,9 +169,7 @@ describe.each(MODES)('hand-off on sqlite, sending on the %s', (mode) => {
   });
 
   it('an engine that is stopping or not started takes nothing: the delivery is written unleased', async () => {
-    const r = await recv();
-    const { accountId } = await newAccount(engine);
-    const hookId = await insertHook(engine, accountId, { url: r.url });
+    const { r, accountId, hookId } = await hooked();
     const { d, seen } = start();
     await d.stop({ graceMs: 0 });
     const eventId = await raiseEvent(engine, accountId, { now: Date.now() });

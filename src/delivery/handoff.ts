@@ -9,11 +9,15 @@
 // never for a rate-limited hook (its tokens are the claim's to count). What it does not take is written
 // unleased, and claimed as before.
 //
-// SQLite only (Engine.handOffTo): every write runs on this process's one writer, and a statement costs no
-// round trip, so the fan-out reads the matching hooks here. On PostgreSQL the change, its event and the
-// fan-out travel in one round trip; the two hand-offs tried there cost the saturated closed loop 12–15 % of
-// its rate (docs/webhooks.md), so PostgreSQL claims.
-import type { Executor, TxHandoff } from '../storage/port.js';
+// - SQLite: the fan-out reads the matching hooks and writes each delivery, leased when the engine takes it
+//   (fanOutHandingOff): statements run in this process, so a row at a time costs little.
+// - PostgreSQL: the change, its event and the fan-out stay one statement, one round trip. The engine says
+//   beforehand which hooks it refuses (those at their room, or with older deliveries waiting), the statement
+//   leases the rest as it writes them and answers them with their hooks (fanOutLeasingSql); what it leased
+//   is then counted (handOverLeased). The engine takes nothing there while more than a hook's cap is in
+//   flight: under load, claims batch deliveries whose outcomes are then recorded together, which PostgreSQL
+//   does for less than one transaction per outcome. (A lease UPDATE after the INSERT cost more than a claim.)
+import type { Executor, JsonColumn, TxHandoff } from '../storage/port.js';
 import { hookColumns, hookOf, type ClaimedDelivery, type DetailRow, type HookColumn } from './claim.js';
 
 /** The fan-out's hooks (as FAN_OUT picks them, through hooks_match), with what sending needs. */
@@ -25,7 +29,7 @@ const INSERT_DELIVERY = `INSERT INTO deliveries (account_id, hook_id, event_id, 
      VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)`;
 
 /**
- * The fan-out of one event (records/events.ts raise) where a delivery engine takes deliveries: one
+ * SQLite's fan-out of one event (records/events.ts raise) where a delivery engine takes deliveries: one
  * delivery per matching hook, leased to the engine when it takes it. Answers how many were written
  * unleased, for the claim to find.
  */
@@ -67,15 +71,74 @@ export async function fanOutHandingOff(
       unleased++;
       continue;
     }
-    const d: ClaimedDelivery = {
-      accountId,
-      hookId: r.id,
-      eventId,
-      attempt: 1,
-      hook: hookOf(r),
-      event: { type: e.type, objectId: e.objectId, content: e.content, createdAt: now },
-    };
-    h.handed(d);
+    h.handed(sendable(r, e));
+  }
+  return unleased;
+}
+
+/** A delivery the engine took, as a claim would have read it. */
+function sendable(r: MatchedHook, e: FannedEvent): ClaimedDelivery {
+  return {
+    accountId: e.accountId,
+    hookId: Number(r.id),
+    eventId: e.eventId,
+    attempt: 1,
+    hook: hookOf(r),
+    event: { type: e.type, objectId: e.objectId, content: e.content, createdAt: e.now },
+  };
+}
+
+/** A hook the fan-out matched, with what sending needs. */
+export type MatchedHook = Pick<DetailRow, HookColumn> & { id: number; rate_limit: number };
+
+/** The event a fan-out writes deliveries for; `content` as stored. */
+export interface FannedEvent {
+  accountId: number;
+  eventId: number;
+  type: string;
+  objectId: number;
+  content: string;
+  now: number;
+}
+
+const HOOK_IDS: readonly JsonColumn[] = [['hook_id', 'int']];
+
+/**
+ * PostgreSQL's fan-out that leases as it writes, after the statements `before` (the change and its event,
+ * as WITH clauses): one delivery per matching hook, leased to the engine unless the hook is rate-limited or
+ * refused; answers each delivery's hook with whether it was leased. Parameters, after those of `before`:
+ * event id, now, lease until, owner, now, now, the refused hook ids (JSON), account id, event type, object
+ * kind, now (for hookColumns).
+ */
+export function fanOutLeasingSql(x: Pick<Executor, 'dialect'>, before: string): string {
+  return `WITH ${before}d AS (
+      INSERT INTO deliveries (account_id, hook_id, event_id, state, attempt_count, next_attempt_at, lease_until, lease_owner, created_at, updated_at)
+      SELECT account_id, id, ?, 'pending', CASE WHEN t THEN 1 ELSE 0 END, ?,
+             CASE WHEN t THEN CAST(? AS BIGINT) END, CASE WHEN t THEN CAST(? AS TEXT) END, ?, ?
+        FROM (SELECT account_id, id,
+                     rate_limit = 0 AND id NOT IN (SELECT hook_id FROM (${x.dialect.jsonRows(HOOK_IDS)}) AS r) AS t
+                FROM hooks
+               WHERE account_id = ? AND event = ? AND active = 1 AND constrainttype IN ('all', ?)) AS m
+      RETURNING hook_id, lease_owner)
+    SELECT d.lease_owner IS NOT NULL AS leased, h.id, h.rate_limit, ${hookColumns('h')}
+      FROM d JOIN hooks h ON h.id = d.hook_id`;
+}
+
+/** What fanOutLeasingSql answered: the leased deliveries counted and handed over. Answers how many were not. */
+export function handOverLeased(
+  h: TxHandoff,
+  rows: readonly (MatchedHook & { leased: boolean })[],
+  e: FannedEvent,
+): number {
+  let unleased = 0;
+  for (const r of rows) {
+    if (r.leased) {
+      h.took(Number(r.id));
+      h.handed(sendable(r, e));
+    } else {
+      h.passed(Number(r.id));
+      unleased++;
+    }
   }
   return unleased;
 }

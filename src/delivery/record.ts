@@ -94,7 +94,7 @@ export async function markSucceededMany(x: Executor, keys: readonly Key[], now: 
   if (keys.length === 0) return 0;
   if (x.dialect.inProcess) return markSucceededEach(x, keys, now);
   const r = await x.run(
-    `UPDATE deliveries SET state = 'succeeded', lease_until = NULL, lease_owner = NULL, updated_at = ?
+    `${x.dialect.planEachTime}UPDATE deliveries SET state = 'succeeded', lease_until = NULL, lease_owner = NULL, updated_at = ?
       WHERE (account_id, hook_id, event_id) IN (SELECT account_id, hook_id, event_id FROM (${x.dialect.jsonRows(KEY_COLUMNS)}) AS k)
         AND state <> 'succeeded'`,
     [now, JSON.stringify(keys.map(key))],

@@ -5,7 +5,7 @@
 import type { Executor } from '../storage/port.js';
 import type { TreeObject } from '../dialect/tree.js';
 import { stringifyJsonKept } from '../dialect/json.js';
-import { fanOutHandingOff } from '../delivery/handoff.js';
+import { fanOutHandingOff, fanOutLeasingSql, handOverLeased, type MatchedHook } from '../delivery/handoff.js';
 
 export const ITEM_EVENTS = [
   'items.create',
@@ -75,9 +75,22 @@ export async function raise(
     // One round trip for the change, its event and its deliveries (PostgreSQL runs every data-modifying
     // WITH clause, referenced or not, within the one statement).
     const c = change ? `c AS (${change.sql}), ` : '';
-    const sql = `WITH ${c}e AS (${INSERT_EVENT}) ${fanOut}`;
-    // The statement's row count is the outer INSERT's: the deliveries.
-    deliveries = (await x.run(sql, [...(change?.params ?? []), ...event, ...fanOutArgs])).changes;
+    const before = [...(change?.params ?? []), ...event];
+    const refused = x.handoff?.refusing() ?? null;
+    if (x.handoff && refused) {
+      // A delivery engine here takes what it does not refuse, leased by the same statement (delivery/handoff.ts).
+      const { owner, leaseMs } = x.handoff;
+      const rows = await x.all<MatchedHook & { leased: boolean }>(fanOutLeasingSql(x, `${c}e AS (${INSERT_EVENT}), `), [
+        ...before,
+        ...[id, e.now, e.now + leaseMs, owner, e.now, e.now],
+        JSON.stringify(refused.map((hookId) => [hookId])),
+        ...[e.accountId, e.type, e.objectKind, e.now],
+      ]);
+      deliveries = handOverLeased(x.handoff, rows, { ...e, eventId: id, content });
+    } else {
+      // The statement's row count is the outer INSERT's: the deliveries.
+      deliveries = (await x.run(`WITH ${c}e AS (${INSERT_EVENT}) ${fanOut}`, [...before, ...fanOutArgs])).changes;
+    }
   } else {
     if (change) await x.run(change.sql, change.params);
     await x.run(INSERT_EVENT, event);

@@ -33,7 +33,7 @@ export interface Executor {
   /**
    * In a write transaction of an engine that hands new deliveries to a delivery engine of this process
    * (Engine.handOffTo): lets the fan-out lease a new delivery to it in its INSERT, to be sent once the
-   * transaction commits, with no claim. Absent elsewhere (reads, PostgreSQL, no delivery engine).
+   * transaction commits, with no claim. Absent elsewhere (reads, no delivery engine).
    */
   readonly handoff?: TxHandoff;
 }
@@ -50,6 +50,14 @@ export interface DeliveryHandoff {
   readonly leaseMs: number;
   /** Takes a new delivery of this hook now, or not (no room, or older ones of the hook wait): counted at once. */
   take(hookId: number): boolean;
+  /**
+   * For a fan-out that decides in its own statement (PostgreSQL): the hooks whose new deliveries it does not
+   * take now, or null when it takes none at all. What the statement then leases is counted with took(); a
+   * hook's delivery it wrote unleased is told with passed().
+   */
+  refusing(): readonly number[] | null;
+  took(hookId: number): void;
+  passed(hookId: number): void;
   /** The transaction that took a delivery of this hook rolled back. */
   untake(hookId: number): void;
   /** The transaction that took these committed: send them (what handed() was given, in order). */
@@ -61,6 +69,9 @@ export interface TxHandoff {
   readonly owner: string;
   readonly leaseMs: number;
   take(hookId: number): boolean;
+  refusing(): readonly number[] | null;
+  took(hookId: number): void;
+  passed(hookId: number): void;
   /** a delivery this transaction took, ready to send once it commits */
   handed(delivery: unknown): void;
 }
@@ -76,6 +87,13 @@ export interface Dialect {
    * one statement unpacking the list from JSON (jsonRows), which is what saves round trips on PostgreSQL.
    */
   inProcess: boolean;
+  /**
+   * Put before a statement that joins a list of keys to a table that grows from empty: PostgreSQL then plans
+   * it on every call, with its parameters. Kept as a named statement, its generic plan, made while the table
+   * was small, stayed a sequential scan of it until the next ANALYZE (seen with the success UPDATE: over
+   * 1 ms each in a young database). '' on SQLite.
+   */
+  planEachTime: string;
   /** `SELECT … FOR UPDATE` locks rows read in a write transaction (PostgreSQL). */
   forUpdate: string;
   /** Case-insensitive LIKE. */
@@ -119,7 +137,7 @@ export interface Engine {
   onDeliveries(listener: () => void): void;
   /**
    * From now on, write transactions lease the new deliveries `h` takes to it and hand them over when they
-   * commit (SQLite, whose writes all run in this process's one writer). Absent on engines without it.
+   * commit (delivery/handoff.ts).
    */
   handOffTo?(h: DeliveryHandoff): void;
   close(): Promise<void>;

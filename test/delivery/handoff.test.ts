@@ -1,7 +1,7 @@
-// The hand-off (src/delivery/handoff.ts): on SQLite, a started engine takes new deliveries straight from the
-// transaction that creates them — leased in their INSERT, sent once it commits, never claimed — within the
-// same caps as claiming ahead; what it does not take is claimed as before. Real SQLite and PostgreSQL, real
-// receivers on loopback, on the main thread and on a sender thread.
+// The hand-off (src/delivery/handoff.ts): a started engine takes new deliveries straight from the transaction
+// that creates them — leased as they are written, sent once it commits, never claimed — within the same caps
+// as claiming ahead; what it does not take is claimed as before. Real SQLite and PostgreSQL, real receivers
+// on loopback, on the main thread and on a sender thread.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
 import { DeliveryEngine, type DeliveryEngineOptions } from '../../src/delivery/engine.js';
@@ -23,16 +23,16 @@ import {
   type Receiver,
 } from './helpers.js';
 
-const MODES = ['main thread', 'sender thread'] as const;
+const MODES = ENGINES.flatMap((e) => [[e, 'main thread'] as const, [e, 'sender thread'] as const]);
 
-describe.each(MODES)('hand-off on sqlite, sending on the %s', (mode) => {
+describe.each(MODES)('hand-off on %s, sending on the %s', (name, mode) => {
   let db: TestEngine;
   let engine: Engine;
   const started: DeliveryEngine[] = [];
   const receivers: Receiver[] = [];
 
   beforeEach(async () => {
-    db = await makeEngine('sqlite');
+    db = await makeEngine(name);
     engine = db.engine;
   });
   afterEach(async () => {
@@ -89,7 +89,7 @@ describe.each(MODES)('hand-off on sqlite, sending on the %s', (mode) => {
   const objectIds = (r: Receiver) =>
     r.requests.map((q) => (JSON.parse(q.body.toString()) as { objectid: number }).objectid);
 
-  it('a new delivery is leased to the engine in its INSERT and sent once the transaction commits, with no claim', async () => {
+  it('a new delivery is leased to the engine as it is written and sent once the transaction commits, with no claim', async () => {
     let answer: (() => void) | undefined;
     const { r, accountId, hookId } = await hooked((_q, res) => (answer = () => res.end('ok')));
     const { d, seen } = start();
@@ -114,8 +114,9 @@ describe.each(MODES)('hand-off on sqlite, sending on the %s', (mode) => {
 
   it('a transaction that rolls back gives back what it took, and nothing of it is sent', async () => {
     const { r, accountId } = await hooked();
-    // Per hook it holds 2 × 1 at most: had the rolled-back ones stayed counted, the last would be refused.
-    const { d, seen } = start({ concurrencyPerHook: 1 });
+    // Had the five rolled-back ones stayed counted, the last would be refused: on SQLite the hook's room is
+    // 2 × its cap of 1; PostgreSQL takes only while fewer than its cap of 4 are in flight or taken.
+    const { d, seen } = start({ concurrencyPerHook: name === 'sqlite' ? 1 : 4 });
     for (let i = 0; i < 5; i++) {
       await expect(
         engine.write(async (x) => {
@@ -143,20 +144,32 @@ describe.each(MODES)('hand-off on sqlite, sending on the %s', (mode) => {
   });
 
   it('past the hook’s room the rest waits in the database and is claimed; every one arrives, in event order', async () => {
-    // Slow answers: the hook's room (2 × its cap of 1) is full while the events are raised.
-    const { r, accountId } = await hooked((_q, res) => void setTimeout(() => res.end('ok'), 40));
+    // Slow answers: the hook is busy while the events are raised. SQLite takes up to the hook's room (2 × its
+    // cap of 1); PostgreSQL only while nothing of a cap of 1 is in flight.
+    const { r, accountId } = await hooked((_q, res) => void setTimeout(() => res.end('ok'), 150));
     const { d, seen } = start({ concurrencyPerHook: 1 });
     for (let i = 1; i <= 6; i++) await raiseEvent(engine, accountId, { now: Date.now(), objectId: i });
     await r.waitFor(6);
     expect(objectIds(r)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(seen.handed).toBe(2);
-    expect(seen.claimed).toBe(4);
-    // Once a claim has found nothing left waiting, new deliveries are handed over again.
+    const first = name === 'sqlite' ? { handed: 2, claimed: 4 } : { handed: 1, claimed: 5 };
+    expect(seen).toEqual(first);
+    // Once a claim has found nothing left waiting (and nothing is in flight), new deliveries are handed over again.
     await d.settle();
     await new Promise((res) => setTimeout(res, 100)); // a few polls
     await raiseEvent(engine, accountId, { now: Date.now(), objectId: 7 });
     await r.waitFor(7);
-    expect(seen).toEqual({ handed: 3, claimed: 4 });
+    expect(seen).toEqual({ ...first, handed: first.handed + 1 });
+  });
+
+  it('under load: SQLite takes within the room; PostgreSQL takes only while fewer than a hook’s cap are in flight', async () => {
+    const { r, accountId } = await hooked((_q, res) => void setTimeout(() => res.end('ok'), 300));
+    const { seen } = start({ concurrencyPerHook: 1 });
+    await raiseEvent(engine, accountId, { now: Date.now(), objectId: 1 });
+    await raiseEvent(engine, accountId, { now: Date.now(), objectId: 2 }); // the first is in flight
+    await r.waitFor(2);
+    expect(objectIds(r)).toEqual([1, 2]);
+    // PostgreSQL leaves the second to a claim: under load, claimed batches are recorded together.
+    expect(seen).toEqual(name === 'sqlite' ? { handed: 2, claimed: 0 } : { handed: 1, claimed: 1 });
   });
 
   it('a rate-limited hook’s deliveries are left to the claim (its tokens are counted there)', async () => {
@@ -187,37 +200,6 @@ describe.each(MODES)('hand-off on sqlite, sending on the %s', (mode) => {
   });
 });
 
-describe.each(ENGINES.filter((e) => e === 'postgres'))('no hand-off on %s', (name) => {
-  it('the engine offers none: a new delivery is claimed', async () => {
-    const db = await makeEngine(name);
-    const r = await receiver();
-    try {
-      expect(db.engine.handOffTo).toBeUndefined();
-      const { accountId } = await newAccount(db.engine);
-      const hookId = await insertHook(db.engine, accountId, { url: r.url });
-      const d = new DeliveryEngine({
-        engine: db.engine,
-        guard: new TargetGuard(['127.0.0.0/8']),
-        mailer: new Mailer(db.engine, { smtpUrl: '', from: 'hookline@test.example', clock: systemClock }),
-        clock: systemClock,
-        timeoutMs: 2_000,
-        retrySchedule: [5_000],
-        concurrency: 4,
-        concurrencyPerHook: 2,
-        pollMs: 20,
-      });
-      d.start();
-      const eventId = await raiseEvent(db.engine, accountId, { now: Date.now() });
-      await r.waitFor(1);
-      await d.stop();
-      expect(await deliveryOf(db.engine, accountId, hookId, eventId)).toMatchObject({ state: 'succeeded' });
-    } finally {
-      await r.close();
-      await db.destroy();
-    }
-  });
-});
-
 /** What raiseEvent raises, for writes that do more (or fail) in the same transaction. */
 function raised(accountId: number, objectId: number) {
   return {
@@ -239,6 +221,9 @@ describe('hand-off registration (group committer, sqlite)', () => {
         owner: name,
         leaseMs: 1_000,
         take: () => true,
+        refusing: () => [],
+        took: () => undefined,
+        passed: () => undefined,
         untake: () => undefined,
         launch: (ds) => void got[name].push(...ds),
       });

@@ -1,8 +1,11 @@
 // PostgreSQL engine (pg): a pool for reads, a few dedicated writer connections that group-commit.
 import pg from 'pg';
 import type { Dialect, Engine, Executor } from '../port.js';
-import { GroupCommitter, type TxConnection } from '../group-commit.js';
+import { GroupCommitter, type HandoffTx, type TxConnection } from '../group-commit.js';
 import { migrations } from './migrations.js';
+
+/** See Dialect.planEachTime: an unnamed statement is parsed and planned, with its parameters, on every call. */
+const PLAN_EACH_TIME = '/* planned each time */ ';
 
 export const postgresDialect: Dialect = {
   name: 'postgres',
@@ -10,6 +13,7 @@ export const postgresDialect: Dialect = {
   forUpdate: 'FOR UPDATE',
   writableCte: true,
   inProcess: false,
+  planEachTime: PLAN_EACH_TIME,
   ilike: 'ILIKE',
   jsonText: (column, key) => `(${column}::jsonb ->> '${key}')`,
   jsonRows: (cols) =>
@@ -34,8 +38,9 @@ function toPg(sql: string): { name: string; text: string } {
   let out = converted.get(sql);
   if (out === undefined) {
     let n = 0;
-    // Statements built with variable IN (…) lists could be many: only the first few hundred get a name.
-    const name = converted.size < MAX_NAMED ? `hl${converted.size}` : '';
+    // Statements built with variable IN (…) lists could be many: only the first few hundred get a name. A
+    // statement marked to be planned each time (Dialect.planEachTime) never gets one.
+    const name = converted.size < MAX_NAMED && !sql.startsWith(PLAN_EACH_TIME) ? `hl${converted.size}` : '';
     out = { name, text: sql.replace(/\?/g, () => `$${++n}`) };
     converted.set(sql, out);
   }
@@ -77,6 +82,8 @@ class PgExecutor implements Executor {
   readonly dialect = postgresDialect;
   /** deliveriesDue() was called in the current transaction (read by the group committer) */
   created = false;
+  /** a writer's, while a delivery engine takes new deliveries (set by the group committer) */
+  handoff?: HandoffTx;
   constructor(
     private readonly client: pg.Pool | pg.PoolClient | pg.Client,
     private readonly ids: IdBlocks,
@@ -202,6 +209,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
     },
     write: (fn) => committer.submit(fn),
     onDeliveries: (listener) => committer.onDeliveries(listener),
+    handOffTo: (h) => committer.handOffTo(h),
     async solo(fn) {
       const client = await pool.connect();
       try {

@@ -14,6 +14,7 @@ export const sqliteDialect: Dialect = {
   forUpdate: '',
   writableCte: false,
   inProcess: true,
+  planEachTime: '',
   ilike: 'LIKE',
   jsonText: (column, key) => `json_extract(${column}, '$.${key}')`,
   // json_extract answers a JSON string as TEXT, a whole number as INTEGER and null as NULL.

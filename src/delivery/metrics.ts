@@ -53,7 +53,7 @@ export class DeliveryMetrics implements DeliveryObserver {
     });
     this.handedDeliveries = new Counter({
       name: 'hookline_handed_over_deliveries_total',
-      help: 'New deliveries taken straight from the transaction that created them, with no claim (SQLite)',
+      help: 'New deliveries taken straight from the transaction that created them, with no claim',
       registers,
     });
     this.claimDuration = new Histogram({

@@ -65,13 +65,10 @@ export interface DeliveryHandoff {
 }
 
 /** A DeliveryHandoff as one transaction sees it: what it takes and hands over is kept until it ends. */
-export interface TxHandoff {
-  readonly owner: string;
-  readonly leaseMs: number;
-  take(hookId: number): boolean;
-  refusing(): readonly number[] | null;
-  took(hookId: number): void;
-  passed(hookId: number): void;
+export interface TxHandoff extends Pick<
+  DeliveryHandoff,
+  'owner' | 'leaseMs' | 'take' | 'refusing' | 'took' | 'passed'
+> {
   /** a delivery this transaction took, ready to send once it commits */
   handed(delivery: unknown): void;
 }

@@ -12,12 +12,12 @@
 // - SQLite: the fan-out reads the matching hooks and writes each delivery, leased when the engine takes it
 //   (fanOutHandingOff): statements run in this process, so a row at a time costs little.
 // - PostgreSQL: the change, its event and the fan-out stay one statement, one round trip. The engine says
-//   beforehand which hooks it refuses (those at their room, or with older deliveries waiting), the statement
-//   leases the rest as it writes them and answers them with their hooks (fanOutLeasingSql); what it leased
-//   is then counted (handOverLeased). The engine takes nothing there while more than a hook's cap is in
-//   flight: under load, claims batch deliveries whose outcomes are then recorded together, which PostgreSQL
-//   does for less than one transaction per outcome. (A lease UPDATE after the INSERT cost more than a claim.)
-import type { Executor, JsonColumn, TxHandoff } from '../storage/port.js';
+//   beforehand whether it takes everything: only under light load (no hook's deliveries waiting, fewer than
+//   a hook's cap in flight); then the statement leases each delivery as it writes it and answers them with
+//   their hooks (fanOutLeasingSql), and what it leased is counted (handOverLeased). Under load, claims batch
+//   deliveries whose outcomes are then recorded together, which PostgreSQL does for much less than a
+//   transaction per outcome. (A lease UPDATE after the INSERT cost more than a claim.)
+import type { Executor, TxHandoff } from '../storage/port.js';
 import { hookColumns, hookOf, type ClaimedDelivery, type DetailRow, type HookColumn } from './claim.js';
 
 /** The fan-out's hooks (as FAN_OUT picks them, through hooks_match), with what sending needs. */
@@ -101,22 +101,19 @@ export interface FannedEvent {
   now: number;
 }
 
-const HOOK_IDS: readonly JsonColumn[] = [['hook_id', 'int']];
-
 /**
  * PostgreSQL's fan-out that leases as it writes, after the statements `before` (the change and its event,
- * as WITH clauses): one delivery per matching hook, leased to the engine unless the hook is rate-limited or
- * refused; answers each delivery's hook with whether it was leased. Parameters, after those of `before`:
- * event id, now, lease until, owner, now, now, the refused hook ids (JSON), account id, event type, object
- * kind, now (for hookColumns).
+ * as WITH clauses), when the engine takes everything (DeliveryHandoff.takesAll): one delivery per matching
+ * hook, leased to the engine unless the hook is rate-limited; answers each delivery's hook with whether it
+ * was leased. Parameters, after those of `before`: event id, now, lease until, owner, now, now, account id,
+ * event type, object kind, now (for hookColumns).
  */
-export function fanOutLeasingSql(x: Pick<Executor, 'dialect'>, before: string): string {
+export function fanOutLeasingSql(before: string): string {
   return `WITH ${before}d AS (
       INSERT INTO deliveries (account_id, hook_id, event_id, state, attempt_count, next_attempt_at, lease_until, lease_owner, created_at, updated_at)
       SELECT account_id, id, ?, 'pending', CASE WHEN t THEN 1 ELSE 0 END, ?,
              CASE WHEN t THEN CAST(? AS BIGINT) END, CASE WHEN t THEN CAST(? AS TEXT) END, ?, ?
-        FROM (SELECT account_id, id,
-                     rate_limit = 0 AND id NOT IN (SELECT hook_id FROM (${x.dialect.jsonRows(HOOK_IDS)}) AS r) AS t
+        FROM (SELECT account_id, id, rate_limit = 0 AS t
                 FROM hooks
                WHERE account_id = ? AND event = ? AND active = 1 AND constrainttype IN ('all', ?)) AS m
       RETURNING hook_id, lease_owner)
@@ -135,10 +132,7 @@ export function handOverLeased(
     if (r.leased) {
       h.took(Number(r.id));
       h.handed(sendable(r, e));
-    } else {
-      h.passed(Number(r.id));
-      unleased++;
-    }
+    } else unleased++;
   }
   return unleased;
 }

@@ -76,14 +76,12 @@ export async function raise(
     // WITH clause, referenced or not, within the one statement).
     const c = change ? `c AS (${change.sql}), ` : '';
     const before = [...(change?.params ?? []), ...event];
-    const refused = x.handoff?.refusing() ?? null;
-    if (x.handoff && refused) {
-      // A delivery engine here takes what it does not refuse, leased by the same statement (delivery/handoff.ts).
+    if (x.handoff?.takesAll()) {
+      // A delivery engine here takes them all, leased by the same statement (delivery/handoff.ts).
       const { owner, leaseMs } = x.handoff;
-      const rows = await x.all<MatchedHook & { leased: boolean }>(fanOutLeasingSql(x, `${c}e AS (${INSERT_EVENT}), `), [
+      const rows = await x.all<MatchedHook & { leased: boolean }>(fanOutLeasingSql(`${c}e AS (${INSERT_EVENT}), `), [
         ...before,
         ...[id, e.now, e.now + leaseMs, owner, e.now, e.now],
-        JSON.stringify(refused.map((hookId) => [hookId])),
         ...[e.accountId, e.type, e.objectKind, e.now],
       ]);
       deliveries = handOverLeased(x.handoff, rows, { ...e, eventId: id, content });

@@ -29,15 +29,12 @@ export class HandoffTx implements TxHandoff {
     this.taken.push(hookId);
     return true;
   }
-  refusing(): readonly number[] | null {
-    return this.engine.refusing();
+  takesAll(): boolean {
+    return this.engine.takesAll();
   }
   took(hookId: number): void {
     this.engine.took(hookId);
     this.taken.push(hookId);
-  }
-  passed(hookId: number): void {
-    this.engine.passed(hookId);
   }
   handed(delivery: unknown): void {
     this.items.push(delivery);

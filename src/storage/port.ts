@@ -51,13 +51,11 @@ export interface DeliveryHandoff {
   /** Takes a new delivery of this hook now, or not (no room, or older ones of the hook wait): counted at once. */
   take(hookId: number): boolean;
   /**
-   * For a fan-out that decides in its own statement (PostgreSQL): the hooks whose new deliveries it does not
-   * take now, or null when it takes none at all. What the statement then leases is counted with took(); a
-   * hook's delivery it wrote unleased is told with passed().
+   * For a fan-out that decides in its own statement (PostgreSQL): whether it takes every new delivery now
+   * (but a rate-limited hook's). What the statement then leases is counted with took().
    */
-  refusing(): readonly number[] | null;
+  takesAll(): boolean;
   took(hookId: number): void;
-  passed(hookId: number): void;
   /** The transaction that took a delivery of this hook rolled back. */
   untake(hookId: number): void;
   /** The transaction that took these committed: send them (what handed() was given, in order). */
@@ -65,10 +63,7 @@ export interface DeliveryHandoff {
 }
 
 /** A DeliveryHandoff as one transaction sees it: what it takes and hands over is kept until it ends. */
-export interface TxHandoff extends Pick<
-  DeliveryHandoff,
-  'owner' | 'leaseMs' | 'take' | 'refusing' | 'took' | 'passed'
-> {
+export interface TxHandoff extends Pick<DeliveryHandoff, 'owner' | 'leaseMs' | 'take' | 'takesAll' | 'took'> {
   /** a delivery this transaction took, ready to send once it commits */
   handed(delivery: unknown): void;
 }

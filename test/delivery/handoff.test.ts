@@ -221,9 +221,8 @@ describe('hand-off registration (group committer, sqlite)', () => {
         owner: name,
         leaseMs: 1_000,
         take: () => true,
-        refusing: () => [],
+        takesAll: () => true,
         took: () => undefined,
-        passed: () => undefined,
         untake: () => undefined,
         launch: (ds) => void got[name].push(...ds),
       });

@@ -204,8 +204,7 @@ export class DeliveryEngine {
         this.running && this.backlog.size === 0 && this.inflight.size + this.reserved < this.o.concurrencyPerHook,
       took: (hookId) => {
         this.reserved++;
-        this.heldCount++;
-        countUp(this.held, hookId);
+        this.hold(hookId);
       },
       untake: (hookId) => {
         this.reserved--;
@@ -439,9 +438,14 @@ export class DeliveryEngine {
    * while this one's outcome is being recorded.
    */
   private launch(d: ClaimedDelivery): void {
-    this.heldCount++;
-    countUp(this.held, d.hookId);
+    this.hold(d.hookId);
     this.send(d);
+  }
+
+  /** One more delivery of the hook handed to the transport (or about to be): answered() counts it off. */
+  private hold(hookId: number): void {
+    this.heldCount++;
+    countUp(this.held, hookId);
   }
 
   /** launch() of a delivery already counted as held. */

@@ -20,6 +20,19 @@
 import type { Executor, TxHandoff } from '../storage/port.js';
 import { hookColumns, hookOf, type ClaimedDelivery, type DetailRow, type HookColumn } from './claim.js';
 
+/** A hook the fan-out matched, with what sending needs. */
+export type MatchedHook = Pick<DetailRow, HookColumn> & { id: number; rate_limit: number };
+
+/** The event a fan-out writes deliveries for; `content` as stored. */
+export interface FannedEvent {
+  accountId: number;
+  eventId: number;
+  type: string;
+  objectId: number;
+  content: string;
+  now: number;
+}
+
 /** The fan-out's hooks (as FAN_OUT picks them, through hooks_match), with what sending needs. */
 export const MATCHING_HOOKS = `SELECT id, rate_limit, ${hookColumns('hooks')}
        FROM hooks
@@ -36,23 +49,10 @@ const INSERT_DELIVERY = `INSERT INTO deliveries (account_id, hook_id, event_id, 
 export async function fanOutHandingOff(
   x: Executor,
   h: TxHandoff,
-  e: {
-    accountId: number;
-    eventId: number;
-    type: string;
-    objectId: number;
-    objectKind: string;
-    content: string;
-    now: number;
-  },
+  e: FannedEvent & { objectKind: string },
 ): Promise<number> {
   const { accountId, eventId, now } = e;
-  const hooks = await x.all<Pick<DetailRow, HookColumn> & { id: number; rate_limit: number }>(MATCHING_HOOKS, [
-    now,
-    accountId,
-    e.type,
-    e.objectKind,
-  ]);
+  const hooks = await x.all<MatchedHook>(MATCHING_HOOKS, [now, accountId, e.type, e.objectKind]);
   let unleased = 0;
   for (const r of hooks) {
     const taken = !(Number(r.rate_limit) > 0) && h.take(r.id);
@@ -86,19 +86,6 @@ function sendable(r: MatchedHook, e: FannedEvent): ClaimedDelivery {
     hook: hookOf(r),
     event: { type: e.type, objectId: e.objectId, content: e.content, createdAt: e.now },
   };
-}
-
-/** A hook the fan-out matched, with what sending needs. */
-export type MatchedHook = Pick<DetailRow, HookColumn> & { id: number; rate_limit: number };
-
-/** The event a fan-out writes deliveries for; `content` as stored. */
-export interface FannedEvent {
-  accountId: number;
-  eventId: number;
-  type: string;
-  objectId: number;
-  content: string;
-  now: number;
 }
 
 /**

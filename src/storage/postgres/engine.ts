@@ -143,6 +143,30 @@ async function migrate(client: pg.Client | pg.PoolClient): Promise<void> {
   }
 }
 
+/**
+ * The connection settings: Hookline's, then the user's own — the database URL's `options` parameter, or
+ * else PGOPTIONS — which win where both set the same one. (node-postgres takes the URL's `options` over the
+ * `options` it is given, and that over PGOPTIONS: either way one side's settings would be dropped without a
+ * word, Hookline's schema among them.)
+ */
+export function withOwnSettings(url: string, ours: string): { connectionString: string; options: string } {
+  let theirs = process.env.PGOPTIONS ?? '';
+  let connectionString = url;
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // not a URL (a bare socket path, say): it carries no options of its own
+  }
+  const given = parsed?.searchParams.get('options');
+  if (parsed && given !== null && given !== undefined) {
+    theirs = given;
+    parsed.searchParams.delete('options');
+    connectionString = parsed.toString();
+  }
+  return { connectionString, options: [ours, theirs.trim()].filter(Boolean).join(' ') };
+}
+
 export async function openPostgres(options: PostgresOptions): Promise<Engine> {
   const schema = options.schema;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
@@ -150,7 +174,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
   // events — are in memory anyway): with the default 4, a statement that updates or joins a few dozen rows
   // by key from a JSON list was planned as a scan of the whole deliveries table until it was large.
   const settings = ['-c random_page_cost=1.1', ...(schema ? [`-c search_path=${schema}`] : [])];
-  const connOptions: pg.PoolConfig = { connectionString: options.url, types, options: settings.join(' ') };
+  const connOptions: pg.PoolConfig = { types, ...withOwnSettings(options.url, settings.join(' ')) };
   if (schema) {
     const admin = new pg.Client({ connectionString: options.url });
     await admin.connect();

@@ -158,8 +158,8 @@ export function withOwnSettings(url: string, ours: string): { connectionString: 
   } catch {
     // not a URL (a bare socket path, say): it carries no options of its own
   }
-  const given = parsed?.searchParams.get('options');
-  if (parsed && given !== null && given !== undefined) {
+  const given = parsed?.searchParams.get('options') ?? null;
+  if (parsed && given !== null) {
     theirs = given;
     parsed.searchParams.delete('options');
     connectionString = parsed.toString();

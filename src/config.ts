@@ -21,6 +21,8 @@ export interface Config {
   retrySchedule: number[];
   /** A hook whose deliveries have all failed for this long is disabled (0 = never). */
   disableAfterMs: number;
+  /** A hook whose receiver answers 410 Gone is disabled. */
+  disableOnGone: boolean;
   /** After a hook's secret changes, notifications are signed with the old one too for this long (0 = not). */
   secretOverlapMs: number;
   /** CIDR ranges that webhook targets may use even though they are not public. */
@@ -97,6 +99,12 @@ export const settings: Record<keyof Config, Setting> = {
     env: 'HOOKLINE_DISABLE_AFTER',
     default: '5d',
     description: 'disable a hook whose deliveries have all failed for this long, and tell its admins (0 = never)',
+  },
+  disableOnGone: {
+    env: 'HOOKLINE_DISABLE_ON_GONE',
+    default: 'true',
+    description:
+      'disable a hook whose receiver answers 410 Gone, and tell its admins (false = retry 410 like any failure)',
   },
   secretOverlapMs: {
     env: 'HOOKLINE_SECRET_OVERLAP',
@@ -183,6 +191,14 @@ function parseInteger(text: string, variable: string, min: number, max: number):
   return n;
 }
 
+/** true/false, also as 1/0, yes/no, on/off (any case). */
+export function parseBoolean(text: string, variable: string): boolean {
+  const t = text.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(t)) return true;
+  if (['false', '0', 'no', 'off'].includes(t)) return false;
+  throw new ConfigError(variable, `"${text}" is not true or false`);
+}
+
 /**
  * A sender thread runs beside the main thread: worth it only with a core for each. On one core, the hop
  * between threads is pure cost (about a third more CPU per delivery), so auto sends on the main thread.
@@ -256,6 +272,7 @@ export function loadConfig(
     deliveryLeaseMs: parseDuration(raw('deliveryLeaseMs'), name('deliveryLeaseMs')),
     retrySchedule: schedule,
     disableAfterMs: parseDuration(raw('disableAfterMs'), name('disableAfterMs')),
+    disableOnGone: parseBoolean(raw('disableOnGone'), name('disableOnGone')),
     secretOverlapMs: parseDuration(raw('secretOverlapMs'), name('secretOverlapMs')),
     allowedTargets: parseCidrList(raw('allowedTargets'), name('allowedTargets')),
     smtpUrl,

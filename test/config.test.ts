@@ -23,6 +23,14 @@ describe('configuration', () => {
     expect(c.bodyLimit).toBe(1024 * 1024);
     expect(c.secretOverlapMs).toBe(86_400_000); // Svix's default
     expect(loadConfig({ HOOKLINE_SECRET_OVERLAP: '0' }).secretOverlapMs).toBe(0);
+    expect(c.disableOnGone).toBe(true);
+  });
+
+  it('HOOKLINE_DISABLE_ON_GONE: true or false, also as 1/0, yes/no, on/off', () => {
+    for (const on of ['true', 'TRUE', '1', 'yes', ' on '])
+      expect(loadConfig({ HOOKLINE_DISABLE_ON_GONE: on }).disableOnGone).toBe(true);
+    for (const off of ['false', '0', 'No', 'off'])
+      expect(loadConfig({ HOOKLINE_DISABLE_ON_GONE: off }).disableOnGone).toBe(false);
   });
 
   it('HOOKLINE_DELIVERY_THREADS: auto is one sender thread with two cores or more, none on one core', () => {
@@ -62,6 +70,7 @@ describe('configuration', () => {
     [{ HOOKLINE_ALLOWED_TARGETS: 'localhost' }, 'HOOKLINE_ALLOWED_TARGETS'],
     [{ HOOKLINE_BODY_LIMIT: '-1' }, 'HOOKLINE_BODY_LIMIT'],
     [{ HOOKLINE_SMTP_URL: 'http://mail' }, 'HOOKLINE_SMTP_URL'],
+    [{ HOOKLINE_DISABLE_ON_GONE: 'maybe' }, 'HOOKLINE_DISABLE_ON_GONE'],
   ])('refuses %o naming %s', (env, variable) => {
     let error: unknown;
     try {

@@ -25,14 +25,22 @@ import {
   type ClaimedDelivery,
   type Lane,
 } from './claim.js';
-import { attemptsOf, insertAttempt, markSucceeded, noteHookFailure, Recorder, type Trigger } from './record.js';
+import {
+  attemptsOf,
+  insertAttempt,
+  markSucceeded,
+  noteHookFailure,
+  Recorder,
+  type Ended,
+  type Trigger,
+} from './record.js';
 import { failedAttempt, overloaded, type SendResult } from './send.js';
 import { LocalTransport, ThreadTransport, type Transport } from './transport.js';
 import { DeliveryMetrics, type DeliveryObserver } from './metrics.js';
 import { TargetGuard } from './ssrf.js';
 import { countDown, countUp } from './counts.js';
 import { Mailer } from './mailer.js';
-import { disabledMail, failureMail } from './failure-mail.js';
+import { disabledMail, failureMail, goneMail } from './failure-mail.js';
 import { attemptTree } from './history.js';
 import { sendTest } from './test-send.js';
 import { RateLimits } from './rate.js';
@@ -58,6 +66,8 @@ export interface DeliveryEngineOptions {
   random?: () => number;
   /** disable a hook whose deliveries have all failed for good for this long (0 or absent: never) */
   disableAfterMs?: number;
+  /** disable a hook whose receiver answers a scheduled attempt with 410 Gone (absent: true) */
+  disableOnGone?: boolean;
   /** how attempts are made; default: on this thread, through `guard` */
   transport?: Transport;
   /** told of attempts, final failures and claims (metrics) */
@@ -66,7 +76,7 @@ export interface DeliveryEngineOptions {
   handOff?: boolean;
 }
 
-/** What failing a delivery for good did, for the log once its transaction has committed. */
+/** What failing a delivery for good (or disabling its hook for a 410) did, for the log once committed. */
 interface FailedNote {
   /** the start of the failing streak, when this failure disabled the hook; else null */
   disabledSince: number | null;
@@ -119,7 +129,7 @@ export class DeliveryEngine {
   private wakeUp: (() => void) | null = null;
   private woken = false;
   private stopped: Promise<void> | null = null;
-  private readonly recorder: Recorder<ClaimedDelivery, FailedNote>;
+  private readonly recorder: Recorder<ClaimedDelivery, FailedNote & Ended>;
   /** see handoffPort() */
   private readonly handoff: DeliveryHandoff;
   /**
@@ -152,7 +162,7 @@ export class DeliveryEngine {
       this.engine,
       this.owner,
       () => this.clock.now(),
-      (x, d) => this.onFailed(x, d),
+      (x, d, ended) => this.onEnded(x, d, ended),
     );
   }
 
@@ -512,9 +522,11 @@ export class DeliveryEngine {
     const schedule = this.scheduleOf(d);
     const scheduled = result.ok ? null : nextDelay(d.attempt, schedule, this.o.random);
     const delay = scheduled !== null && overloaded(result) ? slowDown(scheduled, schedule) : scheduled;
-    const failed = await this.recorder.add({
+    const ended = await this.recorder.add({
       delivery: d,
       attempt: this.attemptRecord(d, 'scheduled', startedAt, result),
+      // Standard Webhooks: a receiver that answers 410 Gone wants no more notifications.
+      gone: result.statusCode === 410 && (this.o.disableOnGone ?? true),
       next: result.ok
         ? { state: 'succeeded' }
         : delay === null
@@ -525,14 +537,15 @@ export class DeliveryEngine {
             },
     });
     this.log(d, 'scheduled', result);
-    if (failed) {
-      this.o.observer?.failed();
+    if (ended) {
+      const { disabledSince, gone, failed, told } = ended.value;
+      if (failed) this.o.observer?.failed();
       this.o.mailer.wake();
       // Logged after the commit (once, whatever retried the transaction).
-      const { disabledSince, told } = failed.value;
       const ids = { accountId: d.accountId, hookId: d.hookId };
       if (disabledSince !== null) this.o.logger?.warn({ ...ids, failingSince: disabledSince }, 'hook disabled');
-      if (!told) this.o.logger?.warn(ids, 'delivery failed; the account has no admin to tell');
+      if (gone) this.o.logger?.warn({ ...ids, status: 410 }, 'hook disabled: its receiver answered 410 Gone');
+      if (!told) this.o.logger?.warn(ids, 'delivery failed or hook disabled; the account has no admin to tell');
     }
   }
 
@@ -568,26 +581,31 @@ export class DeliveryEngine {
   }
 
   /**
-   * A delivery has just failed for good, in the transaction that failed it: its hook's failing streak is
-   * noted (and the hook disabled when the streak is HOOKLINE_DISABLE_AFTER old), and the admins' e-mails
-   * are queued — all or nothing, whatever crashes when. Answers what to log once it has committed.
+   * In the transaction that failed a delivery for good or disabled its hook for a 410 Gone: a failure notes
+   * the hook's failing streak (disabling the hook when the streak is HOOKLINE_DISABLE_AFTER old), and the
+   * admins' e-mails are queued — all or nothing, whatever crashes when. Answers what to log once it has
+   * committed.
    */
-  private async onFailed(x: Executor, d: ClaimedDelivery): Promise<FailedNote> {
+  private async onEnded(x: Executor, d: ClaimedDelivery, ended: Ended): Promise<FailedNote & Ended> {
     const now = this.clock.now();
-    const disabledSince = await noteHookFailure(x, d, now, this.o.disableAfterMs ?? 0);
+    const disabledSince = ended.failed ? await noteHookFailure(x, d, now, this.o.disableAfterMs ?? 0) : null;
     const admins = await x.all<{ email: string }>(
       "SELECT email FROM users WHERE account_id = ? AND role = 'admin' ORDER BY id",
       [d.accountId],
     );
-    if (admins.length === 0) return { disabledSince, told: false };
+    const note = { ...ended, disabledSince, told: admins.length > 0 };
+    if (!note.told) return note;
     const to = admins.map((a) => a.email);
-    const mail = failureMail({ ...d, webhookId: webhookId(d.hookId, d.eventId) }, await attemptsOf(x, d));
-    await this.o.mailer.enqueue(x, { accountId: d.accountId, to, ...mail });
+    const hook = { hookId: d.hookId, title: d.hook.title, url: d.hook.url };
+    if (ended.failed) {
+      const mail = failureMail({ ...d, webhookId: webhookId(d.hookId, d.eventId) }, await attemptsOf(x, d));
+      await this.o.mailer.enqueue(x, { accountId: d.accountId, to, ...mail });
+    }
     if (disabledSince !== null) {
-      const hook = { hookId: d.hookId, title: d.hook.title, url: d.hook.url };
       await this.o.mailer.enqueue(x, { accountId: d.accountId, to, ...disabledMail(hook, disabledSince, now) });
     }
-    return { disabledSince, told: true };
+    if (ended.gone) await this.o.mailer.enqueue(x, { accountId: d.accountId, to, ...goneMail(hook, d, now) });
+    return note;
   }
 }
 
@@ -615,6 +633,7 @@ export function buildDelivery(
     | 'deliveryTimeoutMs'
     | 'retrySchedule'
     | 'disableAfterMs'
+    | 'disableOnGone'
     | 'deliveryLeaseMs'
     | 'deliveryConcurrency'
     | 'deliveryConcurrencyPerHook'
@@ -637,6 +656,7 @@ export function buildDelivery(
     leaseMs: leaseMsFor(config),
     retrySchedule: config.retrySchedule,
     disableAfterMs: config.disableAfterMs,
+    disableOnGone: config.disableOnGone,
     transport:
       config.deliveryThreads > 0
         ? new ThreadTransport({

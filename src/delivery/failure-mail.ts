@@ -59,3 +59,30 @@ export function disabledMail(
     ].join('\n'),
   };
 }
+
+/**
+ * The e-mail that says a hook was disabled because its receiver answered 410 Gone (HOOKLINE_DISABLE_ON_GONE):
+ * the receiver's way of saying it wants no more notifications (Standard Webhooks).
+ */
+export function goneMail(
+  hook: { hookId: number; title: string; url: string },
+  d: { eventId: number; event: { type: string; objectId: number } },
+  now: number,
+): { subject: string; text: string } {
+  const title = hook.title || '(untitled)';
+  return {
+    subject: `Hookline: webhook "${title}" (hook ${hook.hookId}) disabled: its receiver answered 410 Gone`,
+    text: [
+      'The receiver of this webhook answered a notification with 410 Gone, its way of saying that it wants no',
+      'more notifications, so Hookline has disabled the hook. Events raised while it is disabled are not',
+      'delivered to it. Deliveries already made wait, and go out again once the hook is turned on with',
+      'PUT /hooks/{id}/ and active=1.',
+      '',
+      `Hook:      ${title} (id ${hook.hookId})`,
+      `URL:       ${hook.url}`,
+      `Answered:  ${d.event.type} for ${d.event.objectId} (event ${d.eventId})`,
+      `Disabled:  ${iso(now)}`,
+      '',
+    ].join('\n'),
+  };
+}

@@ -193,24 +193,48 @@ export async function markFailed(x: Executor, k: Key, owner: string, now: number
   return r.changes > 0;
 }
 
-/** A scheduled attempt and what it decides: done, due again at `retryAt`, or failed for good. */
+/**
+ * A scheduled attempt and what it decides: done, due again at `retryAt`, or failed for good; `gone`: the
+ * receiver answered 410 Gone and the hook is to be disabled (HOOKLINE_DISABLE_ON_GONE).
+ */
 export interface Outcome<K extends Key = Key> {
   delivery: K;
   attempt: AttemptRecord;
   next: { state: 'succeeded' } | { state: 'pending'; retryAt: number } | { state: 'failed' };
+  gone?: boolean;
+}
+
+/** What a transaction did to a delivery that its admins hear of: failed it for good, disabled its hook for a 410. */
+export interface Ended {
+  failed: boolean;
+  gone: boolean;
 }
 
 /**
- * Records scheduled attempts in one transaction. `onFailed` runs inside it for each delivery this
- * transaction failed (to queue the admin e-mail with it: both or neither); answers those deliveries with
- * what onFailed answered, for the caller to act on once the transaction has committed.
+ * The receiver answered 410 Gone: the hook is disabled. True only for the one transaction that disabled it,
+ * so the admins get one e-mail however many notifications in flight come back 410.
+ */
+export async function disableGoneHook(x: Executor, k: Key, now: number): Promise<boolean> {
+  const r = await x.run('UPDATE hooks SET active = 0, updated_at = ? WHERE account_id = ? AND id = ? AND active = 1', [
+    now,
+    k.accountId,
+    k.hookId,
+  ]);
+  return r.changes > 0;
+}
+
+/**
+ * Records scheduled attempts in one transaction. `onEnded` runs inside it for each delivery this
+ * transaction failed for good or whose hook it disabled for a 410 Gone (to queue the admins' e-mail with it:
+ * both or neither); answers those deliveries with what onEnded answered, for the caller to act on once the
+ * transaction has committed.
  */
 export async function recordOutcomes<K extends Key, R>(
   x: Executor,
   owner: string,
   now: number,
   outcomes: readonly Outcome<K>[],
-  onFailed: (x: Executor, delivery: K) => Promise<R>,
+  onEnded: (x: Executor, delivery: K, ended: Ended) => Promise<R>,
 ): Promise<Map<K, R>> {
   await insertAttempts(
     x,
@@ -221,19 +245,22 @@ export async function recordOutcomes<K extends Key, R>(
     outcomes.filter((o) => o.next.state === 'succeeded').map((o) => o.delivery),
     now,
   );
-  const failed = new Map<K, R>();
+  const told = new Map<K, R>();
   for (const o of outcomes) {
+    let failed = false;
     if (o.next.state === 'pending') await scheduleRetry(x, o.delivery, owner, o.next.retryAt, now);
-    else if (o.next.state === 'failed' && (await markFailed(x, o.delivery, owner, now)))
-      failed.set(o.delivery, await onFailed(x, o.delivery));
+    else if (o.next.state === 'failed') failed = await markFailed(x, o.delivery, owner, now);
+    const gone = o.gone === true && (await disableGoneHook(x, o.delivery, now));
+    if (failed || gone) told.set(o.delivery, await onEnded(x, o.delivery, { failed, gone }));
   }
-  return failed;
+  return told;
 }
 
 /**
  * Batches outcomes: those added in the same turn of the event loop are recorded in one engine.write (which
  * group-commits them with whatever else is writing). Each add() resolves once its outcome is committed:
- * with what onFailed answered when that transaction failed the delivery for good, else with undefined.
+ * with what onEnded answered when that transaction failed the delivery for good or disabled its hook, else
+ * with undefined.
  */
 interface Pending<K extends Key, R> {
   outcome: Outcome<K>;
@@ -248,7 +275,7 @@ export class Recorder<K extends Key, R> {
     private readonly engine: Engine,
     private readonly owner: string,
     private readonly now: () => number,
-    private readonly onFailed: (x: Executor, delivery: K) => Promise<R>,
+    private readonly onEnded: (x: Executor, delivery: K, ended: Ended) => Promise<R>,
   ) {}
 
   add(outcome: Outcome<K>): Promise<{ value: R } | undefined> {
@@ -266,18 +293,18 @@ export class Recorder<K extends Key, R> {
   }
 
   private async record(batch: Pending<K, R>[]): Promise<void> {
-    const failed = await this.engine.write((x) =>
+    const told = await this.engine.write((x) =>
       recordOutcomes(
         x,
         this.owner,
         this.now(),
         batch.map((b) => b.outcome),
-        this.onFailed,
+        this.onEnded,
       ),
     );
     for (const b of batch) {
       const d = b.outcome.delivery;
-      b.resolve(failed.has(d) ? { value: failed.get(d) as R } : undefined);
+      b.resolve(told.has(d) ? { value: told.get(d) as R } : undefined);
     }
   }
 }

@@ -318,6 +318,93 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     expect(await d.runDue()).toBe(0);
   });
 
+  it('a receiver answering 410 Gone gets its hook disabled at once, once, with one e-mail; its deliveries wait and go out when the hook is on again', async () => {
+    const clock = drivenClock();
+    let gone = true;
+    const r = await recv((_q, res) => {
+      res.statusCode = gone ? 410 : 200;
+      res.end(gone ? 'this endpoint was removed' : 'ok');
+    });
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url, title: 'Old CRM sync' });
+    const logged: { msg: string; hookId?: number }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const d = delivery(clock, { logger });
+    const active = async () =>
+      Number(
+        (
+          await engine.read((x) =>
+            x.get<{ active: number }>('SELECT active FROM hooks WHERE account_id = ? AND id = ?', [accountId, hookId]),
+          )
+        )?.active,
+      );
+    // Two notifications in flight together both come back 410: the hook is disabled once, one e-mail.
+    const events = [
+      await raiseEvent(engine, accountId, { now: clock.now(), objectId: 1 }),
+      await raiseEvent(engine, accountId, { now: clock.now(), objectId: 2 }),
+    ];
+    const mailsBefore = smtp.mails.length;
+    expect(await d.runDue()).toBe(2);
+    expect(r.requests).toHaveLength(2);
+    expect(await active()).toBe(0);
+    const mails = smtp.mails.slice(mailsBefore);
+    expect(mails).toHaveLength(1);
+    expect(mails[0].text).toContain(`(hook ${hookId}) disabled: its receiver answered 410 Gone`);
+    expect(mails[0].text).toContain(r.url);
+    expect(logged.filter((l) => l.msg === 'hook disabled: its receiver answered 410 Gone')).toEqual([
+      expect.objectContaining({ hookId }),
+    ]);
+    // Each attempt is recorded with its answer; the deliveries wait, rescheduled as after any failure.
+    for (const eventId of events) {
+      expect(await attemptRows(engine, accountId, hookId, eventId)).toEqual([
+        expect.objectContaining({ status_code: 410, response_body: 'this endpoint was removed' }),
+      ]);
+      expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({
+        state: 'pending',
+        attempt_count: 1,
+        next_attempt_at: clock.now() + SCHEDULE[0],
+      });
+    }
+    // Disabled: nothing is sent when the retries fall due, and new events are not delivered to it.
+    await raiseEvent(engine, accountId, { now: clock.now(), objectId: 3 });
+    clock.advance(SCHEDULE[0]);
+    expect(await d.runDue()).toBe(0);
+    expect(r.requests).toHaveLength(2);
+    // Turned on again (the receiver is back): the waiting deliveries go out, and only those.
+    gone = false;
+    await engine.write((x) =>
+      x.run('UPDATE hooks SET active = 1 WHERE account_id = ? AND id = ?', [accountId, hookId]),
+    );
+    expect(await d.runDue()).toBe(2);
+    for (const eventId of events)
+      expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({ state: 'succeeded' });
+    expect(smtp.mails.length - mailsBefore).toBe(1);
+  });
+
+  it('with HOOKLINE_DISABLE_ON_GONE off, 410 Gone is a failed attempt like any other', async () => {
+    const clock = drivenClock();
+    const r = await recv((_q, res) => {
+      res.statusCode = 410;
+      res.end();
+    });
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url });
+    const eventId = await raiseEvent(engine, accountId, { now: clock.now() });
+    const d = delivery(clock, { disableOnGone: false, retrySchedule: [1_000] });
+    const mailsBefore = smtp.mails.length;
+    expect(await d.runDue()).toBe(1);
+    clock.advance(1_000);
+    expect(await d.runDue()).toBe(1);
+    expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({ state: 'failed', attempt_count: 2 });
+    const hook = await engine.read((x) =>
+      x.get<{ active: number }>('SELECT active FROM hooks WHERE account_id = ? AND id = ?', [accountId, hookId]),
+    );
+    expect(Number(hook?.active)).toBe(1);
+    // Only the failure e-mail.
+    const mails = smtp.mails.slice(mailsBefore);
+    expect(mails.map((m) => m.text)).toEqual([expect.stringContaining('failed to deliver')]);
+  });
+
   it('3xx, 4xx, timeouts, refused connections, resets mid-response and refused targets are failed attempts', async () => {
     const clock = drivenClock();
     const redirect = await recv((_q, res) => {

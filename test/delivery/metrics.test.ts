@@ -25,6 +25,7 @@ describe.each(ENGINES)('metrics on %s', (name) => {
       deliveryTimeoutMs: 2_000,
       retrySchedule: [],
       disableAfterMs: 0,
+      disableOnGone: true,
       deliveryLeaseMs: 0,
       deliveryConcurrency: 16,
       deliveryConcurrencyPerHook: 4,

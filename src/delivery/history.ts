@@ -17,7 +17,7 @@ export interface ListOptions {
   before?: number;
 }
 
-interface DeliveryRow {
+export interface DeliveryRow {
   hook_id: number;
   event_id: number;
   state: string;
@@ -41,13 +41,21 @@ export function attemptTree(a: AttemptRow): TreeObject {
   };
 }
 
-/** Answers a Map: 'count' first (deliveries in this page), then one entry per delivery keyed by event id. */
-export async function listDeliveries(
+/** One delivery of a page, with every attempt in the order made. */
+export interface DeliveryView extends DeliveryRow {
+  attempts: AttemptRow[];
+}
+
+/**
+ * A page of a hook's deliveries, newest first, each with its attempts (the API's list and the portal both
+ * read it). A hook of another account, or none: 404.
+ */
+export async function readDeliveries(
   engine: Engine,
   accountId: number,
   hookId: number,
   options: ListOptions = {},
-): Promise<Map<string, Tree>> {
+): Promise<DeliveryView[]> {
   if (options.state !== undefined && !(DELIVERY_STATES as readonly string[]).includes(options.state)) {
     throw Errors.badRequest('state', `Unknown state "${options.state}" (pending, succeeded, failed)`);
   }
@@ -73,7 +81,7 @@ export async function listDeliveries(
         ORDER BY d.event_id DESC LIMIT CAST(? AS INTEGER)`,
       [...args, limit],
     );
-    const attempts = new Map<number, TreeObject[]>();
+    const views = rows.map((r) => ({ ...r, attempts: [] as AttemptRow[] }));
     if (rows.length > 0) {
       // The page's event-id range (one fixed statement, on the attempts index); rows of deliveries left
       // out by the state filter are dropped below.
@@ -83,30 +91,36 @@ export async function listDeliveries(
           ORDER BY started_at, id`,
         [accountId, hookId, rows[rows.length - 1].event_id, rows[0].event_id],
       );
-      const onPage = new Set(rows.map((r) => r.event_id));
-      for (const a of list) {
-        if (!onPage.has(a.event_id)) continue;
-        const arr = attempts.get(a.event_id) ?? [];
-        arr.push(attemptTree(a));
-        attempts.set(a.event_id, arr);
-      }
+      const byEvent = new Map(views.map((v) => [Number(v.event_id), v]));
+      for (const a of list) byEvent.get(Number(a.event_id))?.attempts.push(a);
     }
-    const out = new Map<string, Tree>();
-    out.set('count', rows.length);
-    for (const r of rows) {
-      out.set(String(r.event_id), {
-        hookid: r.hook_id,
-        eventid: r.event_id,
-        webhookid: webhookId(r.hook_id, r.event_id),
-        state: r.state,
-        attemptcount: r.attempt_count,
-        nextattempt: r.state === 'pending' ? formatDate(r.next_attempt_at) : null,
-        created: formatDate(r.created_at),
-        updated: formatDate(r.updated_at),
-        event: { type: r.type, objectid: r.object_id },
-        attempts: { attempt: attempts.get(r.event_id) ?? [] },
-      });
-    }
-    return out;
+    return views;
   });
+}
+
+/** Answers a Map: 'count' first (deliveries in this page), then one entry per delivery keyed by event id. */
+export async function listDeliveries(
+  engine: Engine,
+  accountId: number,
+  hookId: number,
+  options: ListOptions = {},
+): Promise<Map<string, Tree>> {
+  const rows = await readDeliveries(engine, accountId, hookId, options);
+  const out = new Map<string, Tree>();
+  out.set('count', rows.length);
+  for (const r of rows) {
+    out.set(String(r.event_id), {
+      hookid: r.hook_id,
+      eventid: r.event_id,
+      webhookid: webhookId(r.hook_id, r.event_id),
+      state: r.state,
+      attemptcount: r.attempt_count,
+      nextattempt: r.state === 'pending' ? formatDate(r.next_attempt_at) : null,
+      created: formatDate(r.created_at),
+      updated: formatDate(r.updated_at),
+      event: { type: r.type, objectid: r.object_id },
+      attempts: { attempt: r.attempts.map(attemptTree) },
+    });
+  }
+  return out;
 }

@@ -13,6 +13,7 @@ import type { DeliveryEngine } from './delivery/engine.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { prune } from './delivery/retention.js';
 import { hookRoutes } from './http/routes/hooks.js';
+import { portalRoutes } from './http/routes/portal.js';
 import { batchRoutes } from './http/routes/batch.js';
 import { reportRoutes } from './http/routes/reports.js';
 import { makeUploadRoutes } from './http/routes/uploads.js';
@@ -113,6 +114,7 @@ export async function startServer(
     logger,
     plugins: [
       hookRoutes(guard, delivery, { secretOverlapMs: config.secretOverlapMs }),
+      portalRoutes(delivery),
       batchRoutes,
       reportRoutes,
       makeUploadRoutes({ maxBytes: config.uploadLimit }),

@@ -82,6 +82,15 @@ describe('hookline CLI', () => {
     expect(s.out).toMatch(/curl -u '[^']+' -H 'Accept: application\/json' http:\/\/127\.0\.0\.1:\d+\/contacts\//);
     expect(s.out).toContain('loopback');
     expect((await listContacts(s.url, email, token)).body).toEqual({ status: 'success', count: 0 });
+    // The delivery portal the banner points to, with the same login.
+    const portal = /Deliveries in a browser: (\S+)/.exec(s.out)![1];
+    expect(portal).toBe(`${s.url}/portal/`);
+    const page = await fetch(portal, {
+      headers: { authorization: `Basic ${Buffer.from(`${email}:${token}`).toString('base64')}` },
+    });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<h1>Hooks</h1>');
     await s.stop();
     const again = await serve({ HOOKLINE_DATA_DIR: dir }, ['--quickstart']);
     expect(again.out).toContain(token);

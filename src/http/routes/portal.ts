@@ -1,0 +1,231 @@
+// The delivery portal (Hookline's choice): web pages for an account's admins, in any browser, to see each
+// hook's deliveries and attempts and send one again — what GitHub's "Recent Deliveries", Stripe's dashboard
+// and Svix's App Portal give their users. Server-rendered HTML, no script: the same HTTP Basic login as the
+// API (the browser asks for it), every value escaped (a receiver's answer is shown as text, whatever it
+// holds), a Content-Security-Policy that runs nothing, and a form token on every change, so another site
+// cannot make an admin's browser redeliver.
+//
+//   GET  /portal/                                          the account's hooks
+//   GET  /portal/hooks/{id}/?state=&before=                 a hook's deliveries, newest first, with attempts
+//   POST /portal/hooks/{id}/deliveries/{eventId}/redeliver  a manual attempt now (form field `token`)
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Handlers } from '../app.js';
+import { pathId } from '../params.js';
+import { ApiError, Errors } from '../../errors.js';
+import { parseId } from '../../records/values.js';
+import { listHooks } from '../../webhooks/hooks.js';
+import { DELIVERY_STATES, readDeliveries, type DeliveryView } from '../../delivery/history.js';
+import type { DeliveryEngine } from '../../delivery/engine.js';
+import { webhookId } from '../../webhooks/signer.js';
+import type { Tree, TreeObject } from '../../dialect/tree.js';
+
+const PAGE = 50;
+
+/** Text for HTML: every character that could open markup or end an attribute, escaped. */
+export function esc(v: unknown): string {
+  return String(v ?? '').replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
+}
+
+/** UTC, to the second: 2026-11-29 17:30:37Z */
+const when = (ms: number | null | undefined) =>
+  ms === null || ms === undefined ? '' : `${new Date(Number(ms)).toISOString().slice(0, 19).replace('T', ' ')}Z`;
+
+const HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  // Nothing runs, nothing loads from elsewhere, no one frames it; forms post only here.
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+  'cache-control': 'no-store',
+};
+
+const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem auto;max-width:72rem;padding:0 1rem;color:#1d2330}
+h1{font-size:1.35rem}h2{font-size:1.1rem;margin-top:1.5rem}a{color:#1f5fbf}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #dde1e8;vertical-align:top}
+th{font-weight:600;background:#f4f6f9}code,pre{font:12px/1.4 ui-monospace,monospace}pre{white-space:pre-wrap;word-break:break-all;margin:.25rem 0;max-height:16rem;overflow:auto;background:#f7f8fa;padding:.4rem}
+.state-succeeded{color:#1e7d32}.state-failed{color:#b3261e}.state-pending{color:#8a5a00}.off{color:#6b7280}
+.notice{padding:.6rem .8rem;background:#eef4ff;border:1px solid #c7d7f5}.notice.bad{background:#fdeeee;border-color:#f1c4c4}
+nav a{margin-right:.8rem}form{display:inline}button{font:inherit;cursor:pointer}`;
+
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${esc(title)} · Hookline</title><style>${STYLE}</style></head>
+<body><header><nav><a href="/portal/">Hooks</a></nav></header><main>
+${body}
+</main></body></html>`;
+}
+
+/**
+ * The form token: an HMAC, under a key of this process, of the admin it was made for and the hook. Another
+ * site can neither read it from the page nor make it; it is good for as long as this process runs.
+ */
+class FormTokens {
+  private readonly key = randomBytes(32);
+
+  make(req: FastifyRequest, hookId: number): string {
+    const a = req.actor!;
+    return createHmac('sha256', this.key).update(`${a.accountId}:${a.userId}:${hookId}`).digest('base64url');
+  }
+
+  check(req: FastifyRequest, hookId: number, given: unknown): boolean {
+    const want = Buffer.from(this.make(req, hookId));
+    const got = Buffer.from(typeof given === 'string' ? given : '');
+    return got.length === want.length && timingSafeEqual(got, want);
+  }
+}
+
+/** A browser that says where a form came from must say it came from here (Fetch metadata, Origin). */
+function sameOrigin(req: FastifyRequest): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin') return false;
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  return origin === `${req.protocol}://${req.headers.host}`;
+}
+
+function hookRows(hooks: TreeObject[]): string {
+  if (hooks.length === 0) return '<p>This account has no hooks yet (<code>POST /hooks/</code>).</p>';
+  const rows = hooks.map(
+    (h) => `<tr><td><a href="/portal/hooks/${esc(h.id)}/">${esc(h.id)}</a></td>
+<td><a href="/portal/hooks/${esc(h.id)}/">${esc(h.title) || '<span class="off">(untitled)</span>'}</a></td>
+<td>${esc(h.event)}</td><td>${esc(h.constrainttype)}</td><td><code>${esc(h.url)}</code></td><td>${esc(h.contenttype)}</td>
+<td>${Number(h.active) === 1 ? 'active' : '<span class="off">inactive</span>'}</td></tr>`,
+  );
+  return `<table><thead><tr><th>id</th><th>title</th><th>event</th><th>constrainttype</th><th>URL</th><th>format</th><th></th></tr></thead>
+<tbody>${rows.join('\n')}</tbody></table>`;
+}
+
+function attemptList(d: DeliveryView): string {
+  if (d.attempts.length === 0) return '<span class="off">no attempt yet</span>';
+  return d.attempts
+    .map(
+      (a) => `<details><summary>${esc(when(a.started_at))} · ${esc(a.trigger)} · ${
+        a.status_code === null ? 'no answer' : `HTTP ${esc(a.status_code)}`
+      } · ${esc(a.duration_ms)} ms${a.error && a.error !== `HTTP ${a.status_code}` ? ` · ${esc(a.error)}` : ''}</summary>
+<pre>${a.response_body ? esc(a.response_body) : '<span class="off">(no answer body)</span>'}</pre></details>`,
+    )
+    .join('\n');
+}
+
+function deliveryRows(hookId: number, list: DeliveryView[], token: string): string {
+  if (list.length === 0) return '<p>No deliveries here.</p>';
+  const rows = list.map(
+    (
+      d,
+    ) => `<tr id="event-${esc(d.event_id)}"><td>${esc(d.event_id)}<br><code>${esc(webhookId(d.hook_id, d.event_id))}</code></td>
+<td>${esc(d.type)}<br>object ${esc(d.object_id)}</td>
+<td class="state-${esc(d.state)}">${esc(d.state)}${
+      d.state === 'pending' ? `<br><span class="off">next ${esc(when(d.next_attempt_at))}</span>` : ''
+    }</td>
+<td>${esc(when(d.created_at))}</td>
+<td>${attemptList(d)}</td>
+<td><form method="post" action="/portal/hooks/${hookId}/deliveries/${esc(d.event_id)}/redeliver">
+<input type="hidden" name="token" value="${esc(token)}"><button type="submit">Redeliver</button></form></td></tr>`,
+  );
+  return `<table><thead><tr><th>event</th><th>what</th><th>state</th><th>created</th><th>attempts</th><th></th></tr></thead>
+<tbody>${rows.join('\n')}</tbody></table>`;
+}
+
+/** What the last redeliver did, from the query the redirect carries (fixed wording: no text is taken from it). */
+function notice(q: Record<string, unknown>): string {
+  const eventId = parseId(q.redelivered);
+  if (eventId === null) return '';
+  const status = parseId(q.status);
+  const ok = q.outcome === 'ok';
+  const what = status === null ? 'no answer' : `HTTP ${status}`;
+  return `<p class="notice${ok ? '' : ' bad'}" role="status">Redelivered event ${eventId}: ${
+    ok ? 'delivered' : 'failed'
+  } (${esc(what)}).</p>`;
+}
+
+export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver'>) {
+  const tokens = new FormTokens();
+  return (app: FastifyInstance, h: Handlers): void => {
+    void app.register(async (portal) => {
+      // Errors as a page too (the login prompt included: 401 keeps its WWW-Authenticate).
+      portal.setErrorHandler((error: Error & { statusCode?: number }, req, reply) => {
+        const api =
+          error instanceof ApiError
+            ? error
+            : error.statusCode && error.statusCode < 500
+              ? new ApiError(error.statusCode, 'HL_HTTP', { request: error.message })
+              : null;
+        if (!api) req.log.error({ err: error, reqId: req.id }, 'unexpected fault');
+        const status = api?.statusCode ?? 500;
+        if (status === 401) reply.header('www-authenticate', 'Basic realm="Hookline"');
+        const text = api ? Object.values(api.errors).join(' ') : `Internal error (request id ${req.id})`;
+        return reply
+          .code(status)
+          .headers(HEADERS)
+          .send(page(`Error ${status}`, `<h1>Error ${status}</h1><p>${esc(text)}</p>`));
+      });
+
+      const html = (reply: FastifyReply, title: string, body: string) => reply.headers(HEADERS).send(page(title, body));
+
+      portal.get('/portal', async (req, reply) => {
+        h.requireAdmin(req);
+        const hooks = [...(await listHooks(h.engine, req.actor!.accountId)).entries()]
+          .filter(([k]) => k !== 'count')
+          .map(([, v]) => v as TreeObject);
+        return html(reply, 'Hooks', `<h1>Hooks</h1>\n${hookRows(hooks)}`);
+      });
+
+      portal.get('/portal/hooks/:id', async (req, reply) => {
+        h.requireAdmin(req);
+        const hookId = pathId(req, 'id');
+        const q = req.query as Record<string, string>;
+        const state = (DELIVERY_STATES as readonly string[]).includes(q.state) ? q.state : undefined;
+        const before = parseId(q.before) ?? undefined;
+        const accountId = req.actor!.accountId;
+        const hooks = await listHooks(h.engine, accountId);
+        const hook = hooks.get(String(hookId)) as TreeObject | undefined;
+        if (!hook) throw Errors.notFound('id', `No hook ${hookId}`);
+        const list = await readDeliveries(h.engine, accountId, hookId, { state, before, limit: PAGE });
+        const filter = (s: string | undefined, label: string) =>
+          s === state
+            ? `<strong>${label}</strong>`
+            : `<a href="/portal/hooks/${hookId}/${s ? `?state=${s}` : ''}">${label}</a>`;
+        const older =
+          list.length === PAGE
+            ? `<p><a href="/portal/hooks/${hookId}/?${state ? `state=${state}&amp;` : ''}before=${esc(
+                list[list.length - 1].event_id,
+              )}">Older deliveries →</a></p>`
+            : '';
+        const title = String(hook.title || `Hook ${hookId}`);
+        const body = `<h1>${esc(title)}</h1>
+<p>Hook ${hookId} · ${esc(hook.event)} (${esc(hook.constrainttype)}) · ${esc(hook.contenttype)} to <code>${esc(hook.url)}</code> · ${
+          Number(hook.active) === 1 ? 'active' : '<span class="off">inactive: deliveries wait</span>'
+        }</p>
+${notice(q)}
+<h2>Deliveries</h2>
+<p>${filter(undefined, 'all')} · ${DELIVERY_STATES.map((s) => filter(s, s)).join(' · ')}</p>
+${deliveryRows(hookId, list, tokens.make(req, hookId))}
+${older}`;
+        return html(reply, title, body);
+      });
+
+      portal.post('/portal/hooks/:id/deliveries/:eventId/redeliver', async (req, reply) => {
+        h.requireAdmin(req);
+        const hookId = pathId(req, 'id');
+        const eventId = pathId(req, 'eventId');
+        const body = h.body(req) as Record<string, Tree>;
+        if (!sameOrigin(req) || !tokens.check(req, hookId, body.token)) {
+          throw Errors.forbidden('This form has expired or came from another site: reload the page and try again');
+        }
+        const attempt = await delivery.redeliver(req.actor!.accountId, hookId, eventId);
+        const ok = attempt.statuscode !== null && Number(attempt.statuscode) >= 200 && Number(attempt.statuscode) < 300;
+        const status = attempt.statuscode === null ? '' : `&status=${Number(attempt.statuscode)}`;
+        return reply.redirect(
+          `/portal/hooks/${hookId}/?redelivered=${eventId}&outcome=${ok ? 'ok' : 'failed'}${status}#event-${eventId}`,
+          303,
+        );
+      });
+    });
+  };
+}

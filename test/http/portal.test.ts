@@ -1,0 +1,237 @@
+// The delivery portal: its pages over HTTP on both engines (login, admins only, per account, everything
+// escaped, a form token on the redeliver), then the same pages driven in a real browser (Chromium).
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser } from 'playwright-core';
+import { ENGINES } from '../support/engines.js';
+import { basic, makeApp, type TestApp, type User } from '../support/app.js';
+import { portalRoutes } from '../../src/http/routes/portal.js';
+import { DeliveryEngine } from '../../src/delivery/engine.js';
+import { TargetGuard } from '../../src/delivery/ssrf.js';
+import { Mailer } from '../../src/delivery/mailer.js';
+import { systemClock } from '../../src/delivery/clock.js';
+import { insertHook, raiseEvent, receiver, type Receiver } from '../delivery/helpers.js';
+
+/** A receiver's answer that would run script if the page took it for markup. */
+const HOSTILE = `<img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>`;
+
+interface Fixture {
+  t: TestApp;
+  rx: Receiver;
+  delivery: DeliveryEngine;
+  hookId: number;
+  /** events whose deliveries failed once with HOSTILE as the answer */
+  events: number[];
+  /** the receiver answers 500 with HOSTILE while true, 200 after */
+  failing: { on: boolean };
+}
+
+async function fixture(engineName: (typeof ENGINES)[number]): Promise<Fixture> {
+  const failing = { on: true };
+  const rx = await receiver((_q, res) => {
+    res.statusCode = failing.on ? 500 : 200;
+    res.end(failing.on ? HOSTILE : 'thanks');
+  });
+  // The portal is built before the delivery engine that it asks to redeliver (which needs the app's database).
+  const late: { delivery?: DeliveryEngine } = {};
+  const t = await makeApp(engineName, {
+    plugins: [portalRoutes({ redeliver: (...a) => late.delivery!.redeliver(...a) })],
+  });
+  const delivery = (late.delivery = new DeliveryEngine({
+    engine: t.db.engine,
+    guard: new TargetGuard(['127.0.0.0/8']),
+    mailer: new Mailer(t.db.engine, { smtpUrl: '', from: 'hookline@test.example', clock: systemClock }),
+    timeoutMs: 2_000,
+    retrySchedule: [60_000],
+    concurrency: 8,
+    concurrencyPerHook: 4,
+    handOff: false,
+  }));
+  const hookId = await insertHook(t.db.engine, t.adminA.accountId, {
+    url: rx.url,
+    title: `<b>Sales & "CRM"</b>`,
+  });
+  const events = [];
+  for (const objectId of [101, 102, 103]) {
+    events.push(await raiseEvent(t.db.engine, t.adminA.accountId, { now: Date.now(), objectId }));
+  }
+  expect(await delivery.runDue()).toBe(3);
+  return { t, rx, delivery, hookId, events, failing };
+}
+
+async function get(t: TestApp, url: string, user?: User, headers: Record<string, string> = {}) {
+  const r = await t.app.inject({
+    method: 'GET',
+    url,
+    headers: { ...(user ? { authorization: basic(user) } : {}), accept: 'text/html', ...headers },
+  });
+  return { status: r.statusCode, headers: r.headers, text: r.body };
+}
+
+const tokenIn = (html: string) => /name="token" value="([^"]+)"/.exec(html)?.[1] ?? '';
+
+describe.each(ENGINES)('delivery portal on %s', (engineName) => {
+  let f: Fixture;
+  beforeAll(async () => {
+    f = await fixture(engineName);
+  });
+  afterAll(async () => {
+    await f.delivery.stop({ graceMs: 0 });
+    await f.rx.close();
+    await f.t.close();
+  });
+
+  it('asks a browser to log in, and shows an error as a page', async () => {
+    const r = await get(f.t, '/portal/');
+    expect(r.status).toBe(401);
+    expect(r.headers['www-authenticate']).toBe('Basic realm="Hookline"');
+    expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(r.text).toContain('<h1>Error 401</h1>');
+  });
+
+  it('is for admins, and each admin sees only the hooks of their own account', async () => {
+    const member = await get(f.t, '/portal/', f.t.memberA);
+    expect(member.status).toBe(403);
+    expect(member.text).toContain('Only an admin of the account');
+    expect((await get(f.t, `/portal/hooks/${f.hookId}/`, f.t.adminB)).status).toBe(404);
+    const other = await get(f.t, '/portal/', f.t.adminB);
+    expect(other.status).toBe(200);
+    expect(other.text).not.toContain(`/portal/hooks/${f.hookId}/`);
+    expect((await get(f.t, '/portal/hooks/abc/', f.t.adminA)).status).toBe(404);
+  });
+
+  it('lists the hooks, every value escaped, under a policy that runs no script', async () => {
+    const r = await get(f.t, '/portal/', f.t.adminA);
+    expect(r.status).toBe(200);
+    expect(r.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(r.headers['content-security-policy']).toContain("form-action 'self'");
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
+    expect(r.text).toContain('&lt;b&gt;Sales &amp; &quot;CRM&quot;&lt;/b&gt;');
+    expect(r.text).not.toContain('<b>Sales');
+    expect(r.text).toContain(f.rx.url);
+  });
+
+  it('shows a hook’s deliveries newest first with their attempts, the receiver’s answer as text', async () => {
+    const r = await get(f.t, `/portal/hooks/${f.hookId}/`, f.t.adminA);
+    expect(r.status).toBe(200);
+    const order = f.events.map((e) => r.text.indexOf(`id="event-${e}"`));
+    expect(order.every((i) => i > 0)).toBe(true);
+    expect([...order].sort((a, b) => b - a)).toEqual(order); // newest first
+    expect(r.text).toContain(`dlv_${f.hookId}_${f.events[0]}`);
+    expect(r.text).toContain('HTTP 500');
+    expect(r.text).toContain('&lt;img src=x onerror=&quot;document.title=&#39;pwned&#39;&quot;&gt;');
+    expect(r.text).not.toContain('<img');
+    expect(r.text).not.toContain('<script');
+    // Filtered by state: none has succeeded yet.
+    const ok = await get(f.t, `/portal/hooks/${f.hookId}/?state=succeeded`, f.t.adminA);
+    expect(ok.text).toContain('No deliveries here.');
+    const pending = await get(f.t, `/portal/hooks/${f.hookId}/?state=pending`, f.t.adminA);
+    for (const e of f.events) expect(pending.text).toContain(`id="event-${e}"`);
+    // Paging: older than the second event leaves only the first.
+    const older = await get(f.t, `/portal/hooks/${f.hookId}/?before=${f.events[1]}`, f.t.adminA);
+    expect(older.text).toContain(`id="event-${f.events[0]}"`);
+    expect(older.text).not.toContain(`id="event-${f.events[2]}"`);
+  });
+
+  it('redelivers only with the page’s form token, from this site: otherwise nothing is sent', async () => {
+    const page = await get(f.t, `/portal/hooks/${f.hookId}/`, f.t.adminA);
+    const token = tokenIn(page.text);
+    expect(token).not.toBe('');
+    const eventId = f.events[2];
+    const post = (body: string, user: User, headers: Record<string, string> = {}) =>
+      f.t.app.inject({
+        method: 'POST',
+        url: `/portal/hooks/${f.hookId}/deliveries/${eventId}/redeliver`,
+        headers: { authorization: basic(user), 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        payload: body,
+      });
+    const sent = f.rx.requests.length;
+    for (const refused of [
+      await post('', f.t.adminA),
+      await post('token=forged', f.t.adminA),
+      await post(`token=${token}`, f.t.adminA, { origin: 'https://evil.example' }),
+      await post(`token=${token}`, f.t.adminA, { 'sec-fetch-site': 'cross-site' }),
+    ]) {
+      expect(refused.statusCode).toBe(403);
+      expect(refused.body).toContain('came from another site');
+    }
+    // Another account's admin: the token is not theirs, and the hook is not either.
+    expect((await post(`token=${token}`, f.t.adminB)).statusCode).toBe(403);
+    expect(f.rx.requests.length).toBe(sent);
+
+    f.failing.on = false;
+    const host = 'localhost:80';
+    const ok = await post(`token=${token}`, f.t.adminA, {
+      origin: `http://${host}`,
+      host,
+      'sec-fetch-site': 'same-origin',
+    });
+    expect(ok.statusCode).toBe(303);
+    expect(ok.headers.location).toBe(
+      `/portal/hooks/${f.hookId}/?redelivered=${eventId}&outcome=ok&status=200#event-${eventId}`,
+    );
+    expect(f.rx.requests.length).toBe(sent + 1);
+    const after = await get(f.t, String(ok.headers.location), f.t.adminA);
+    expect(after.text).toContain(`Redelivered event ${eventId}: delivered (HTTP 200).`);
+    const row = after.text.slice(after.text.indexOf(`id="event-${eventId}"`));
+    expect(row).toMatch(/class="state-succeeded">succeeded/);
+    expect(row).toContain('manual · HTTP 200');
+    f.failing.on = true;
+  });
+});
+
+const browserPath = inject('chromium');
+
+describe.runIf(browserPath)('delivery portal in Chromium', () => {
+  let f: Fixture;
+  let browser: Browser;
+  let base: string;
+  beforeAll(async () => {
+    f = await fixture('sqlite');
+    await f.t.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(f.t.app.server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({
+      executablePath: browserPath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await f.delivery.stop({ graceMs: 0 });
+    await f.rx.close();
+    await f.t.close();
+  });
+
+  it('an admin logs in, opens a hook, reads the failed attempts as text and redelivers one', async () => {
+    const context = await browser.newContext({
+      httpCredentials: { username: f.t.adminA.email, password: f.t.adminA.token },
+    });
+    const page = await context.newPage();
+    try {
+      await page.goto(`${base}/portal/`);
+      await page.getByRole('link', { name: '<b>Sales & "CRM"</b>' }).click();
+      await page.waitForURL(`${base}/portal/hooks/${f.hookId}/`);
+      expect(await page.locator('h1').textContent()).toBe('<b>Sales & "CRM"</b>');
+      // The receiver's hostile answer is text on the page: no element made of it, no script run.
+      const row = page.locator(`#event-${f.events[1]}`);
+      await row.locator('summary').first().click();
+      expect(await row.locator('pre').first().textContent()).toBe(HOSTILE);
+      expect(await page.locator('main img, main script').count()).toBe(0);
+      expect(await page.title()).not.toContain('pwned');
+
+      f.failing.on = false;
+      await row.getByRole('button', { name: 'Redeliver' }).click();
+      await page.waitForURL(/redelivered=/);
+      expect(await page.getByRole('status').textContent()).toBe(
+        `Redelivered event ${f.events[1]}: delivered (HTTP 200).`,
+      );
+      const again = page.locator(`#event-${f.events[1]}`);
+      expect(await again.locator('td.state-succeeded').textContent()).toBe('succeeded');
+      expect(await again.locator('summary').last().textContent()).toContain('manual · HTTP 200');
+      expect(f.rx.requests.at(-1)?.headers['webhook-id']).toBe(`dlv_${f.hookId}_${f.events[1]}`);
+    } finally {
+      f.failing.on = true;
+      await context.close();
+    }
+  }, 60_000);
+});

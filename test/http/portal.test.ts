@@ -159,13 +159,9 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
     expect((await post(`token=${token}`, f.t.adminB)).statusCode).toBe(403);
     expect(f.rx.requests.length).toBe(sent);
 
+    // Behind a proxy that ends TLS, the browser's Origin is https and names the host the proxy passes on.
     f.failing.on = false;
-    const host = 'localhost:80';
-    const ok = await post(`token=${token}`, f.t.adminA, {
-      origin: `http://${host}`,
-      host,
-      'sec-fetch-site': 'same-origin',
-    });
+    const ok = await post(`token=${token}`, f.t.adminA, { origin: 'https://crm.example', host: 'crm.example' });
     expect(ok.statusCode).toBe(303);
     expect(ok.headers.location).toBe(
       `/portal/hooks/${f.hookId}/?redelivered=${eventId}&outcome=ok&status=200#event-${eventId}`,

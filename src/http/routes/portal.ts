@@ -80,13 +80,24 @@ class FormTokens {
   }
 }
 
-/** A browser that says where a form came from must say it came from here (Fetch metadata, Origin). */
+/**
+ * A browser that says where a form came from must say it came from here: Fetch metadata (every current
+ * browser sends it), else the Origin's host against the Host the request came to (or the one a proxy in
+ * front says it came to). By host, not scheme: behind a proxy that ends TLS the page is https and Hookline
+ * sees http. The form token is the guard; this is a second one.
+ */
 function sameOrigin(req: FastifyRequest): boolean {
   const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin') return false;
+  if (site !== undefined) return site === 'same-origin';
   const origin = req.headers.origin;
   if (origin === undefined) return true;
-  return origin === `${req.protocol}://${req.headers.host}`;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return false;
+  }
+  return host === req.headers.host || host === req.headers['x-forwarded-host'];
 }
 
 function hookRows(hooks: TreeObject[]): string {

@@ -10,7 +10,7 @@ import { DeliveryEngine } from '../../src/delivery/engine.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
 import { Mailer } from '../../src/delivery/mailer.js';
 import { systemClock } from '../../src/delivery/clock.js';
-import { insertHook, raiseEvent, receiver, type Receiver } from '../delivery/helpers.js';
+import { deliveryOf, insertHook, raiseEvent, receiver, type Receiver } from '../delivery/helpers.js';
 
 /** A receiver's answer that would run script if the page took it for markup. */
 const HOSTILE = `<img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>`;
@@ -35,7 +35,12 @@ async function fixture(engineName: (typeof ENGINES)[number]): Promise<Fixture> {
   // The portal is built before the delivery engine that it asks to redeliver (which needs the app's database).
   const late: { delivery?: DeliveryEngine } = {};
   const t = await makeApp(engineName, {
-    plugins: [portalRoutes({ redeliver: (...a) => late.delivery!.redeliver(...a) })],
+    plugins: [
+      portalRoutes({
+        redeliver: (...a) => late.delivery!.redeliver(...a),
+        test: (...a) => late.delivery!.test(...a),
+      }),
+    ],
   });
   const delivery = (late.delivery = new DeliveryEngine({
     engine: t.db.engine,
@@ -163,9 +168,7 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
     f.failing.on = false;
     const ok = await post(`token=${token}`, f.t.adminA, { origin: 'https://crm.example', host: 'crm.example' });
     expect(ok.statusCode).toBe(303);
-    expect(ok.headers.location).toBe(
-      `/portal/hooks/${f.hookId}/?redelivered=${eventId}&outcome=ok&status=200#event-${eventId}`,
-    );
+    expect(ok.headers.location).toBe(`/portal/hooks/${f.hookId}/?redelivered=${eventId}&status=200#event-${eventId}`);
     expect(f.rx.requests.length).toBe(sent + 1);
     const after = await get(f.t, String(ok.headers.location), f.t.adminA);
     expect(after.text).toContain(`Redelivered event ${eventId}: delivered (HTTP 200).`);
@@ -173,6 +176,93 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
     expect(row).toMatch(/class="state-succeeded">succeeded/);
     expect(row).toContain('manual · HTTP 200');
     f.failing.on = true;
+  });
+
+  it('sends a test notification, and says so when there is no event to send yet', async () => {
+    const page = await get(f.t, `/portal/hooks/${f.hookId}/`, f.t.adminA);
+    const token = tokenIn(page.text);
+    const form = (url: string, body: string) =>
+      f.t.app.inject({
+        method: 'POST',
+        url,
+        headers: {
+          authorization: basic(f.t.adminA),
+          'content-type': 'application/x-www-form-urlencoded',
+          'sec-fetch-site': 'same-origin',
+        },
+        payload: body,
+      });
+    const sent = f.rx.requests.length;
+    expect((await form(`/portal/hooks/${f.hookId}/test`, 'token=forged')).statusCode).toBe(403);
+    expect(f.rx.requests.length).toBe(sent);
+    const r = await form(`/portal/hooks/${f.hookId}/test`, `token=${token}`);
+    expect(r.statusCode).toBe(303);
+    expect(r.headers.location).toBe(`/portal/hooks/${f.hookId}/?tested=${f.events[2]}&status=500`);
+    expect(f.rx.requests.length).toBe(sent + 1);
+    expect(f.rx.requests.at(-1)?.headers['webhook-id']).toMatch(new RegExp(`^test_${f.hookId}_${f.events[2]}_`));
+    const after = await get(f.t, String(r.headers.location), f.t.adminA);
+    expect(after.text).toContain(`Test notification of event ${f.events[2]}: refused (HTTP 500).`);
+    // A hook with no event of its kind yet.
+    const quiet = await insertHook(f.t.db.engine, f.t.adminA.accountId, { url: f.rx.url, event: 'items.delete' });
+    const quietToken = tokenIn((await get(f.t, `/portal/hooks/${quiet}/`, f.t.adminA)).text);
+    const none = await form(`/portal/hooks/${quiet}/test`, `token=${quietToken}`);
+    expect(none.headers.location).toBe(`/portal/hooks/${quiet}/?tested=none`);
+    expect((await get(f.t, String(none.headers.location), f.t.adminA)).text).toContain('no recent event');
+    expect(f.rx.requests.length).toBe(sent + 1);
+  });
+
+  it('recovers the failed deliveries of events since a time (UTC), and shows the hook failing', async () => {
+    const failedAt = Date.now() + 60_000;
+    const failed = await raiseEvent(f.t.db.engine, f.t.adminA.accountId, { now: failedAt, objectId: 104 });
+    await f.t.db.engine.write(async (x) => {
+      await x.run(`UPDATE deliveries SET state = 'failed' WHERE account_id = ? AND hook_id = ? AND event_id = ?`, [
+        f.t.adminA.accountId,
+        f.hookId,
+        failed,
+      ]);
+      await x.run('UPDATE hooks SET failing_since = ? WHERE id = ?', [failedAt, f.hookId]);
+    });
+    const page = await get(f.t, `/portal/hooks/${f.hookId}/?state=failed`, f.t.adminA);
+    expect(page.text).toContain(`Failing since ${new Date(failedAt).toISOString().slice(0, 19).replace('T', ' ')}Z`);
+    expect(page.text).toContain(`id="event-${failed}"`);
+    const token = tokenIn(page.text);
+    const recover = (since: string) =>
+      f.t.app.inject({
+        method: 'POST',
+        url: `/portal/hooks/${f.hookId}/deliveries/recover`,
+        headers: {
+          authorization: basic(f.t.adminA),
+          'content-type': 'application/x-www-form-urlencoded',
+          'sec-fetch-site': 'same-origin',
+        },
+        payload: `token=${token}&since=${encodeURIComponent(since)}`,
+      });
+    const bad = await recover('yesterday');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toContain('since must be a date');
+    // As a browser's datetime-local sends it: minutes, no zone.
+    const later = new Date(failedAt + 60_000).toISOString().slice(0, 16);
+    expect((await recover(later)).headers.location).toBe(`/portal/hooks/${f.hookId}/?recovered=0`);
+    const r = await recover(new Date(failedAt - 60_000).toISOString().slice(0, 16));
+    expect(r.headers.location).toBe(`/portal/hooks/${f.hookId}/?recovered=1`);
+    expect((await get(f.t, String(r.headers.location), f.t.adminA)).text).toContain(
+      '1 failed delivery is pending again.',
+    );
+    expect(await deliveryOf(f.t.db.engine, f.t.adminA.accountId, f.hookId, failed)).toMatchObject({
+      state: 'pending',
+      attempt_count: 0,
+    });
+  });
+
+  it('notices take only numbers from the query: a crafted link shows nothing', async () => {
+    const r = await get(
+      f.t,
+      `/portal/hooks/${f.hookId}/?recovered=%3Cscript%3E&tested=%3Cb%3Ex&redelivered=1x&status=%3Ci%3E`,
+      f.t.adminA,
+    );
+    expect(r.status).toBe(200);
+    expect(r.text).not.toContain('role="status"');
+    expect(r.text).not.toMatch(/<script|<b>x|<i>/);
   });
 });
 
@@ -225,6 +315,12 @@ describe.runIf(browserPath)('delivery portal in Chromium', () => {
       expect(await again.locator('td.state-succeeded').textContent()).toBe('succeeded');
       expect(await again.locator('summary').last().textContent()).toContain('manual · HTTP 200');
       expect(f.rx.requests.at(-1)?.headers['webhook-id']).toBe(`dlv_${f.hookId}_${f.events[1]}`);
+
+      // Recover, with the time as the browser's own date-time field sends it.
+      await page.locator('input[name="since"]').fill('2026-01-01T00:00');
+      await page.getByRole('button', { name: 'Recover' }).click();
+      await page.waitForURL(/recovered=/);
+      expect(await page.getByRole('status').textContent()).toBe('0 failed deliveries are pending again.');
     } finally {
       f.failing.on = true;
       await context.close();

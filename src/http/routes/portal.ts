@@ -8,12 +8,15 @@
 //   GET  /portal/                                          the account's hooks
 //   GET  /portal/hooks/{id}/?state=&before=                 a hook's deliveries, newest first, with attempts
 //   POST /portal/hooks/{id}/deliveries/{eventId}/redeliver  a manual attempt now (form field `token`)
+//   POST /portal/hooks/{id}/deliveries/recover              failed deliveries since a time: pending again
+//   POST /portal/hooks/{id}/test                            a test notification now (nothing recorded)
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Handlers } from '../app.js';
 import { pathId } from '../params.js';
 import { ApiError, Errors } from '../../errors.js';
-import { parseId } from '../../records/values.js';
+import { parseDate, parseId } from '../../records/values.js';
+import { recoverFailed } from '../../delivery/recover.js';
 import { listHooks } from '../../webhooks/hooks.js';
 import { DELIVERY_STATES, readDeliveries, type DeliveryView } from '../../delivery/history.js';
 import type { DeliveryEngine } from '../../delivery/engine.js';
@@ -143,19 +146,44 @@ function deliveryRows(hookId: number, list: DeliveryView[], token: string): stri
 <tbody>${rows.join('\n')}</tbody></table>`;
 }
 
-/** What the last redeliver did, from the query the redirect carries (fixed wording: no text is taken from it). */
+/** An answer's status as the notices say it. */
+const answered = (status: number | null) => (status === null ? 'no answer' : `HTTP ${status}`);
+const is2xx = (status: number | null) => status !== null && status >= 200 && status < 300;
+
+/**
+ * What the last button did, from the query its redirect carries. Fixed wording: only numbers are taken
+ * from the query, so a link cannot make the page say something else.
+ */
 function notice(q: Record<string, unknown>): string {
-  const eventId = parseId(q.redelivered);
-  if (eventId === null) return '';
+  const line = (ok: boolean, text: string) => `<p class="notice${ok ? '' : ' bad'}" role="status">${esc(text)}</p>`;
   const status = parseId(q.status);
-  const ok = q.outcome === 'ok';
-  const what = status === null ? 'no answer' : `HTTP ${status}`;
-  return `<p class="notice${ok ? '' : ' bad'}" role="status">Redelivered event ${eventId}: ${
-    ok ? 'delivered' : 'failed'
-  } (${esc(what)}).</p>`;
+  const eventId = parseId(q.redelivered);
+  if (eventId !== null) {
+    const ok = is2xx(status);
+    return line(ok, `Redelivered event ${eventId}: ${ok ? 'delivered' : 'failed'} (${answered(status)}).`);
+  }
+  const tested = parseId(q.tested);
+  if (tested !== null) {
+    const ok = is2xx(status);
+    return line(ok, `Test notification of event ${tested}: ${ok ? 'accepted' : 'refused'} (${answered(status)}).`);
+  }
+  if (q.tested === 'none') return line(false, 'No test notification sent: no recent event of this hook’s kind yet.');
+  const recovered = q.recovered === '0' ? 0 : parseId(q.recovered);
+  if (recovered !== null)
+    return line(true, `${recovered} failed deliver${recovered === 1 ? 'y is' : 'ies are'} pending again.`);
+  return '';
 }
 
-export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver'>) {
+/** The hook's forms: a test notification, and recovering failed deliveries since a time (UTC). */
+function hookForms(hookId: number, token: string): string {
+  const t = `<input type="hidden" name="token" value="${esc(token)}">`;
+  return `<p><form method="post" action="/portal/hooks/${hookId}/test">${t}<button type="submit">Send a test notification</button></form></p>
+<form method="post" action="/portal/hooks/${hookId}/deliveries/recover">${t}
+<label>Failed deliveries of events since <input type="datetime-local" name="since" required> UTC</label>
+<button type="submit">Recover</button></form>`;
+}
+
+export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver' | 'test'>) {
   const tokens = new FormTokens();
   return (app: FastifyInstance, h: Handlers): void => {
     void app.register(async (portal) => {
@@ -209,33 +237,72 @@ export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver'>) {
               )}">Older deliveries →</a></p>`
             : '';
         const title = String(hook.title || `Hook ${hookId}`);
+        const failing = await h.engine.read((x) =>
+          x.get<{ failing_since: number | null }>('SELECT failing_since FROM hooks WHERE account_id = ? AND id = ?', [
+            accountId,
+            hookId,
+          ]),
+        );
+        const since = failing?.failing_since;
+        const token = tokens.make(req, hookId);
         const body = `<h1>${esc(title)}</h1>
 <p>Hook ${hookId} · ${esc(hook.event)} (${esc(hook.constrainttype)}) · ${esc(hook.contenttype)} to <code>${esc(hook.url)}</code> · ${
           Number(hook.active) === 1 ? 'active' : '<span class="off">inactive: deliveries wait</span>'
         }</p>
+${since !== null && since !== undefined ? `<p class="state-failed">Failing since ${esc(when(since))}: every delivery since then has failed for good.</p>` : ''}
 ${notice(q)}
+${hookForms(hookId, token)}
 <h2>Deliveries</h2>
 <p>${filter(undefined, 'all')} · ${DELIVERY_STATES.map((s) => filter(s, s)).join(' · ')}</p>
-${deliveryRows(hookId, list, tokens.make(req, hookId))}
+${deliveryRows(hookId, list, token)}
 ${older}`;
         return html(reply, title, body);
       });
 
-      portal.post('/portal/hooks/:id/deliveries/:eventId/redeliver', async (req, reply) => {
+      /** A form of the hook's page: an admin's, with its token, from this site; answers the hook's id. */
+      const formOf = (req: FastifyRequest): number => {
         h.requireAdmin(req);
         const hookId = pathId(req, 'id');
-        const eventId = pathId(req, 'eventId');
         const body = h.body(req) as Record<string, Tree>;
         if (!sameOrigin(req) || !tokens.check(req, hookId, body.token)) {
           throw Errors.forbidden('This form has expired or came from another site: reload the page and try again');
         }
+        return hookId;
+      };
+      const back = (reply: FastifyReply, hookId: number, query: string, anchor = '') =>
+        reply.redirect(`/portal/hooks/${hookId}/?${query}${anchor}`, 303);
+      const statusOf = (t: TreeObject) => (t.statuscode === null ? '' : `&status=${Number(t.statuscode)}`);
+
+      portal.post('/portal/hooks/:id/deliveries/:eventId/redeliver', async (req, reply) => {
+        const hookId = formOf(req);
+        const eventId = pathId(req, 'eventId');
         const attempt = await delivery.redeliver(req.actor!.accountId, hookId, eventId);
-        const ok = attempt.statuscode !== null && Number(attempt.statuscode) >= 200 && Number(attempt.statuscode) < 300;
-        const status = attempt.statuscode === null ? '' : `&status=${Number(attempt.statuscode)}`;
-        return reply.redirect(
-          `/portal/hooks/${hookId}/?redelivered=${eventId}&outcome=${ok ? 'ok' : 'failed'}${status}#event-${eventId}`,
-          303,
-        );
+        return back(reply, hookId, `redelivered=${eventId}${statusOf(attempt)}`, `#event-${eventId}`);
+      });
+
+      portal.post('/portal/hooks/:id/test', async (req, reply) => {
+        const hookId = formOf(req);
+        try {
+          const test = await delivery.test(req.actor!.accountId, hookId);
+          return back(reply, hookId, `tested=${Number(test.eventid)}${statusOf(test)}`);
+        } catch (e) {
+          // No event of the hook's kind yet: said on the page rather than as an error.
+          if (e instanceof ApiError && e.statusCode === 404 && 'eventid' in e.errors)
+            return back(reply, hookId, 'tested=none');
+          throw e;
+        }
+      });
+
+      portal.post('/portal/hooks/:id/deliveries/recover', async (req, reply) => {
+        const hookId = formOf(req);
+        const raw = (h.body(req) as Record<string, Tree>).since;
+        const since = typeof raw === 'string' ? parseDate(raw) : null;
+        if (since === null) throw Errors.badRequest('since', 'since must be a date or date-time (UTC)');
+        const accountId = req.actor!.accountId;
+        if (!(await listHooks(h.engine, accountId)).has(String(hookId)))
+          throw Errors.notFound('id', `No hook ${hookId}`);
+        const n = await recoverFailed(h.engine, accountId, hookId, { since }, h.clock.now());
+        return back(reply, hookId, `recovered=${n}`);
       });
     });
   };

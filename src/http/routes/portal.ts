@@ -17,7 +17,7 @@ import { pathId } from '../params.js';
 import { ApiError, Errors } from '../../errors.js';
 import { parseDate, parseId } from '../../records/values.js';
 import { recoverFailed } from '../../delivery/recover.js';
-import { listHooks } from '../../webhooks/hooks.js';
+import { getHook, listHooks } from '../../webhooks/hooks.js';
 import { DELIVERY_STATES, readDeliveries, type DeliveryView } from '../../delivery/history.js';
 import type { DeliveryEngine } from '../../delivery/engine.js';
 import { webhookId } from '../../webhooks/signer.js';
@@ -222,9 +222,7 @@ export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver' | 'test'
         const state = (DELIVERY_STATES as readonly string[]).includes(q.state) ? q.state : undefined;
         const before = parseId(q.before) ?? undefined;
         const accountId = req.actor!.accountId;
-        const hooks = await listHooks(h.engine, accountId);
-        const hook = hooks.get(String(hookId)) as TreeObject | undefined;
-        if (!hook) throw Errors.notFound('id', `No hook ${hookId}`);
+        const hook = await getHook(h.engine, accountId, hookId); // another account's: 404
         const list = await readDeliveries(h.engine, accountId, hookId, { state, before, limit: PAGE });
         const filter = (s: string | undefined, label: string) =>
           s === state
@@ -299,8 +297,7 @@ ${older}`;
         const since = typeof raw === 'string' ? parseDate(raw) : null;
         if (since === null) throw Errors.badRequest('since', 'since must be a date or date-time (UTC)');
         const accountId = req.actor!.accountId;
-        if (!(await listHooks(h.engine, accountId)).has(String(hookId)))
-          throw Errors.notFound('id', `No hook ${hookId}`);
+        await getHook(h.engine, accountId, hookId); // another account's: 404
         const n = await recoverFailed(h.engine, accountId, hookId, { since }, h.clock.now());
         return back(reply, hookId, `recovered=${n}`);
       });

@@ -103,13 +103,18 @@ function sameOrigin(req: FastifyRequest): boolean {
   return host === req.headers.host || host === req.headers['x-forwarded-host'];
 }
 
-function hookRows(hooks: TreeObject[]): string {
+/** The hooks, each with when it started failing (`failing`: hook id → ms) and whether it is on. */
+function hookRows(hooks: TreeObject[], failing: Map<number, number>): string {
   if (hooks.length === 0) return '<p>This account has no hooks yet (<code>POST /hooks/</code>).</p>';
   const rows = hooks.map(
     (h) => `<tr><td><a href="/portal/hooks/${esc(h.id)}/">${esc(h.id)}</a></td>
 <td><a href="/portal/hooks/${esc(h.id)}/">${esc(h.title) || '<span class="off">(untitled)</span>'}</a></td>
 <td>${esc(h.event)}</td><td>${esc(h.constrainttype)}</td><td><code>${esc(h.url)}</code></td><td>${esc(h.contenttype)}</td>
-<td>${Number(h.active) === 1 ? 'active' : '<span class="off">inactive</span>'}</td></tr>`,
+<td>${Number(h.active) === 1 ? 'active' : '<span class="off">inactive</span>'}${
+      failing.has(Number(h.id))
+        ? `<br><span class="state-failed">failing since ${esc(when(failing.get(Number(h.id))))}</span>`
+        : ''
+    }</td></tr>`,
   );
   return `<table><thead><tr><th>id</th><th>title</th><th>event</th><th>constrainttype</th><th>URL</th><th>format</th><th></th></tr></thead>
 <tbody>${rows.join('\n')}</tbody></table>`;
@@ -209,10 +214,18 @@ export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver' | 'test'
 
       portal.get('/portal', async (req, reply) => {
         h.requireAdmin(req);
-        const hooks = [...(await listHooks(h.engine, req.actor!.accountId)).entries()]
+        const accountId = req.actor!.accountId;
+        const hooks = [...(await listHooks(h.engine, accountId)).entries()]
           .filter(([k]) => k !== 'count')
           .map(([, v]) => v as TreeObject);
-        return html(reply, 'Hooks', `<h1>Hooks</h1>\n${hookRows(hooks)}`);
+        const failing = await h.engine.read((x) =>
+          x.all<{ id: number; failing_since: number }>(
+            'SELECT id, failing_since FROM hooks WHERE account_id = ? AND failing_since IS NOT NULL',
+            [accountId],
+          ),
+        );
+        const since = new Map(failing.map((r) => [Number(r.id), Number(r.failing_since)]));
+        return html(reply, 'Hooks', `<h1>Hooks</h1>\n${hookRows(hooks, since)}`);
       });
 
       portal.get('/portal/hooks/:id', async (req, reply) => {

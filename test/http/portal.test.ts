@@ -6,6 +6,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { ENGINES } from '../support/engines.js';
 import { basic, makeApp, type TestApp, type User } from '../support/app.js';
 import { portalRoutes } from '../../src/http/routes/portal.js';
+import { buildApp } from '../../src/http/app.js';
 import { DeliveryEngine } from '../../src/delivery/engine.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
 import { Mailer } from '../../src/delivery/mailer.js';
@@ -176,6 +177,38 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
     expect(row).toMatch(/class="state-succeeded">succeeded/);
     expect(row).toContain('manual · HTTP 200');
     f.failing.on = true;
+  });
+
+  it('a page’s token works on another node of the same database, and not for another login', async () => {
+    const token = tokenIn((await get(f.t, `/portal/hooks/${f.hookId}/`, f.t.adminA)).text);
+    const other = await buildApp({
+      engine: f.t.db.engine,
+      bodyLimit: 1024 * 1024,
+      plugins: [
+        portalRoutes({ redeliver: (...a) => f.delivery.redeliver(...a), test: (...a) => f.delivery.test(...a) }),
+      ],
+    });
+    try {
+      const post = (user: User) =>
+        other.inject({
+          method: 'POST',
+          url: `/portal/hooks/${f.hookId}/deliveries/recover`,
+          headers: {
+            authorization: basic(user),
+            'content-type': 'application/x-www-form-urlencoded',
+            'sec-fetch-site': 'same-origin',
+          },
+          payload: `token=${token}&since=2999-01-01`,
+        });
+      expect((await post(f.t.adminA)).statusCode).toBe(303);
+      // The same account's member is refused for not being an admin; another admin's login, for the token.
+      expect((await post(f.t.memberA)).statusCode).toBe(403);
+      const b = await post(f.t.adminB);
+      expect(b.statusCode).toBe(403);
+      expect(b.body).toContain('came from another site');
+    } finally {
+      await other.close();
+    }
   });
 
   it('sends a test notification, and says so when there is no event to send yet', async () => {

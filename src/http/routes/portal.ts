@@ -2,15 +2,15 @@
 // hook's deliveries and attempts and send one again — what GitHub's "Recent Deliveries", Stripe's dashboard
 // and Svix's App Portal give their users. Server-rendered HTML, no script: the same HTTP Basic login as the
 // API (the browser asks for it), every value escaped (a receiver's answer is shown as text, whatever it
-// holds), a Content-Security-Policy that runs nothing, and a form token on every change, so another site
-// cannot make an admin's browser redeliver.
+// holds), a Content-Security-Policy that runs nothing, and a form token on every button, so another site
+// cannot make an admin's browser press one.
 //
 //   GET  /portal/                                          the account's hooks
 //   GET  /portal/hooks/{id}/?state=&before=                 a hook's deliveries, newest first, with attempts
 //   POST /portal/hooks/{id}/deliveries/{eventId}/redeliver  a manual attempt now (form field `token`)
 //   POST /portal/hooks/{id}/deliveries/recover              failed deliveries since a time: pending again
 //   POST /portal/hooks/{id}/test                            a test notification now (nothing recorded)
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Handlers } from '../app.js';
 import { pathId } from '../params.js';
@@ -65,22 +65,24 @@ ${body}
 }
 
 /**
- * The form token: an HMAC, under a key of this process, of the admin it was made for and the hook. Another
- * site can neither read it from the page nor make it; it is good for as long as this process runs.
+ * The form token: an HMAC of the hook, keyed by the login the page was asked with. Another site can neither
+ * read it from the page nor make it without the admin's credentials; every node of a cluster and every
+ * restart computes the same, and a changed token (the login's) retires it.
  */
-class FormTokens {
-  private readonly key = randomBytes(32);
+const formToken = (req: FastifyRequest, hookId: number): string =>
+  createHmac(
+    'sha256',
+    createHash('sha256')
+      .update(`portal:${req.headers.authorization ?? ''}`)
+      .digest(),
+  )
+    .update(`hook:${hookId}`)
+    .digest('base64url');
 
-  make(req: FastifyRequest, hookId: number): string {
-    const a = req.actor!;
-    return createHmac('sha256', this.key).update(`${a.accountId}:${a.userId}:${hookId}`).digest('base64url');
-  }
-
-  check(req: FastifyRequest, hookId: number, given: unknown): boolean {
-    const want = Buffer.from(this.make(req, hookId));
-    const got = Buffer.from(typeof given === 'string' ? given : '');
-    return got.length === want.length && timingSafeEqual(got, want);
-  }
+function tokenMatches(req: FastifyRequest, hookId: number, given: unknown): boolean {
+  const want = Buffer.from(formToken(req, hookId));
+  const got = Buffer.from(typeof given === 'string' ? given : '');
+  return got.length === want.length && timingSafeEqual(got, want);
 }
 
 /**
@@ -182,14 +184,13 @@ function notice(q: Record<string, unknown>): string {
 /** The hook's forms: a test notification, and recovering failed deliveries since a time (UTC). */
 function hookForms(hookId: number, token: string): string {
   const t = `<input type="hidden" name="token" value="${esc(token)}">`;
-  return `<p><form method="post" action="/portal/hooks/${hookId}/test">${t}<button type="submit">Send a test notification</button></form></p>
+  return `<div><form method="post" action="/portal/hooks/${hookId}/test">${t}<button type="submit">Send a test notification</button></form></div>
 <form method="post" action="/portal/hooks/${hookId}/deliveries/recover">${t}
 <label>Failed deliveries of events since <input type="datetime-local" name="since" required> UTC</label>
 <button type="submit">Recover</button></form>`;
 }
 
 export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver' | 'test'>) {
-  const tokens = new FormTokens();
   return (app: FastifyInstance, h: Handlers): void => {
     void app.register(async (portal) => {
       // Errors as a page too (the login prompt included: 401 keeps its WWW-Authenticate).
@@ -255,7 +256,7 @@ export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver' | 'test'
           ]),
         );
         const since = failing?.failing_since;
-        const token = tokens.make(req, hookId);
+        const token = formToken(req, hookId);
         const body = `<h1>${esc(title)}</h1>
 <p>Hook ${hookId} · ${esc(hook.event)} (${esc(hook.constrainttype)}) · ${esc(hook.contenttype)} to <code>${esc(hook.url)}</code> · ${
           Number(hook.active) === 1 ? 'active' : '<span class="off">inactive: deliveries wait</span>'
@@ -275,7 +276,7 @@ ${older}`;
         h.requireAdmin(req);
         const hookId = pathId(req, 'id');
         const body = h.body(req) as Record<string, Tree>;
-        if (!sameOrigin(req) || !tokens.check(req, hookId, body.token)) {
+        if (!sameOrigin(req) || !tokenMatches(req, hookId, body.token)) {
           throw Errors.forbidden('This form has expired or came from another site: reload the page and try again');
         }
         return hookId;

@@ -74,6 +74,22 @@ async function get(t: TestApp, url: string, user?: User, headers: Record<string,
   return { status: r.statusCode, headers: r.headers, text: r.body };
 }
 
+/** A form posted as a browser posts it from the portal's own page (Fetch metadata: same-origin), unless `headers` say otherwise. */
+function postForm(
+  app: TestApp['app'],
+  user: User,
+  url: string,
+  body: string,
+  headers: Record<string, string> = { 'sec-fetch-site': 'same-origin' },
+) {
+  return app.inject({
+    method: 'POST',
+    url,
+    headers: { authorization: basic(user), 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    payload: body,
+  });
+}
+
 const tokenIn = (html: string) => /name="token" value="([^"]+)"/.exec(html)?.[1] ?? '';
 
 describe.each(ENGINES)('delivery portal on %s', (engineName) => {
@@ -145,12 +161,7 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
     expect(token).not.toBe('');
     const eventId = f.events[2];
     const post = (body: string, user: User, headers: Record<string, string> = {}) =>
-      f.t.app.inject({
-        method: 'POST',
-        url: `/portal/hooks/${f.hookId}/deliveries/${eventId}/redeliver`,
-        headers: { authorization: basic(user), 'content-type': 'application/x-www-form-urlencoded', ...headers },
-        payload: body,
-      });
+      postForm(f.t.app, user, `/portal/hooks/${f.hookId}/deliveries/${eventId}/redeliver`, body, headers);
     const sent = f.rx.requests.length;
     for (const refused of [
       await post('', f.t.adminA),
@@ -190,16 +201,7 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
     });
     try {
       const post = (user: User) =>
-        other.inject({
-          method: 'POST',
-          url: `/portal/hooks/${f.hookId}/deliveries/recover`,
-          headers: {
-            authorization: basic(user),
-            'content-type': 'application/x-www-form-urlencoded',
-            'sec-fetch-site': 'same-origin',
-          },
-          payload: `token=${token}&since=2999-01-01`,
-        });
+        postForm(other, user, `/portal/hooks/${f.hookId}/deliveries/recover`, `token=${token}&since=2999-01-01`);
       expect((await post(f.t.adminA)).statusCode).toBe(303);
       // The same account's member is refused for not being an admin; another admin's login, for the token.
       expect((await post(f.t.memberA)).statusCode).toBe(403);
@@ -214,17 +216,7 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
   it('sends a test notification, and says so when there is no event to send yet', async () => {
     const page = await get(f.t, `/portal/hooks/${f.hookId}/`, f.t.adminA);
     const token = tokenIn(page.text);
-    const form = (url: string, body: string) =>
-      f.t.app.inject({
-        method: 'POST',
-        url,
-        headers: {
-          authorization: basic(f.t.adminA),
-          'content-type': 'application/x-www-form-urlencoded',
-          'sec-fetch-site': 'same-origin',
-        },
-        payload: body,
-      });
+    const form = (url: string, body: string) => postForm(f.t.app, f.t.adminA, url, body);
     const sent = f.rx.requests.length;
     expect((await form(`/portal/hooks/${f.hookId}/test`, 'token=forged')).statusCode).toBe(403);
     expect(f.rx.requests.length).toBe(sent);
@@ -262,16 +254,12 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
     expect(page.text).toContain(`id="event-${failed}"`);
     const token = tokenIn(page.text);
     const recover = (since: string) =>
-      f.t.app.inject({
-        method: 'POST',
-        url: `/portal/hooks/${f.hookId}/deliveries/recover`,
-        headers: {
-          authorization: basic(f.t.adminA),
-          'content-type': 'application/x-www-form-urlencoded',
-          'sec-fetch-site': 'same-origin',
-        },
-        payload: `token=${token}&since=${encodeURIComponent(since)}`,
-      });
+      postForm(
+        f.t.app,
+        f.t.adminA,
+        `/portal/hooks/${f.hookId}/deliveries/recover`,
+        `token=${token}&since=${encodeURIComponent(since)}`,
+      );
     const bad = await recover('yesterday');
     expect(bad.statusCode).toBe(400);
     expect(bad.body).toContain('since must be a date');

@@ -42,6 +42,8 @@ export interface Handlers {
   body(req: FastifyRequest): TreeObject;
   send(req: FastifyRequest, reply: FastifyReply, body: TreeObject | Map<string, Tree>, status?: number): FastifyReply;
   requireAdmin(req: FastifyRequest): void;
+  /** Any error as the answer it gets (an unexpected fault is logged and becomes a 500): for a route's own error page. */
+  errorOf(error: Error, req: FastifyRequest): ApiError;
 }
 
 declare module 'fastify' {
@@ -145,19 +147,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
 
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, req, reply) => {
-    let api: ApiError;
-    if (error instanceof ApiError) api = error;
-    else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') api = Errors.tooLarge(bodyLimit);
-    else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-      api = Errors.unsupportedMediaType(String(req.headers['content-type']));
-    else if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') api = Errors.badRequest('request', 'Empty body');
-    else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-      api = new ApiError(error.statusCode, 'HL_HTTP', { request: error.message });
-    } else {
-      req.log.error({ err: error, reqId: req.id, url: req.url.split('?')[0], method: req.method }, 'unexpected fault');
-      api = new ApiError(500, 'HL_INTERNAL', { server: `Internal error (request id ${req.id})` });
+  /** Any error as the answer it gets; only an unexpected fault is logged (and answered 500). */
+  const errorOf = (error: Error & { statusCode?: number; code?: string }, req: FastifyRequest): ApiError => {
+    if (error instanceof ApiError) return error;
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return Errors.tooLarge(bodyLimit);
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return Errors.unsupportedMediaType(String(req.headers['content-type']));
+    if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return Errors.badRequest('request', 'Empty body');
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return new ApiError(error.statusCode, 'HL_HTTP', { request: error.message });
     }
+    req.log.error({ err: error, reqId: req.id, url: req.url.split('?')[0], method: req.method }, 'unexpected fault');
+    return new ApiError(500, 'HL_INTERNAL', { server: `Internal error (request id ${req.id})` });
+  };
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const api = errorOf(error, req);
     if (api.statusCode === 401) reply.header('www-authenticate', 'Basic realm="Hookline"');
     const r = render(negotiate(req.headers, req.query as Record<string, unknown>), false, { errors: api.errors });
     return reply.code(api.statusCode).type(r.contentType).send(r.body);
@@ -194,6 +199,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requireAdmin(req) {
       if (req.actor?.role !== 'admin') throw Errors.forbidden('Only an admin of the account may do this');
     },
+    errorOf,
   };
 
   accountRoutes(app, h);

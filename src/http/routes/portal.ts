@@ -13,6 +13,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Handlers } from '../app.js';
+import type { Engine } from '../../storage/port.js';
 import { pathId } from '../params.js';
 import { ApiError, Errors } from '../../errors.js';
 import { parseDate, parseId } from '../../records/values.js';
@@ -105,6 +106,17 @@ function sameOrigin(req: FastifyRequest): boolean {
   return host === req.headers.host || host === req.headers['x-forwarded-host'];
 }
 
+/** When each failing hook of the account started failing (hook id → ms); the others are not in it. */
+async function failingSince(engine: Engine, accountId: number): Promise<Map<number, number>> {
+  const rows = await engine.read((x) =>
+    x.all<{ id: number; failing_since: number }>(
+      'SELECT id, failing_since FROM hooks WHERE account_id = ? AND failing_since IS NOT NULL',
+      [accountId],
+    ),
+  );
+  return new Map(rows.map((r) => [Number(r.id), Number(r.failing_since)]));
+}
+
 /** The hooks, each with when it started failing (`failing`: hook id → ms) and whether it is on. */
 function hookRows(hooks: TreeObject[], failing: Map<number, number>): string {
   if (hooks.length === 0) return '<p>This account has no hooks yet (<code>POST /hooks/</code>).</p>';
@@ -194,17 +206,11 @@ export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver' | 'test'
   return (app: FastifyInstance, h: Handlers): void => {
     void app.register(async (portal) => {
       // Errors as a page too (the login prompt included: 401 keeps its WWW-Authenticate).
-      portal.setErrorHandler((error: Error & { statusCode?: number }, req, reply) => {
-        const api =
-          error instanceof ApiError
-            ? error
-            : error.statusCode && error.statusCode < 500
-              ? new ApiError(error.statusCode, 'HL_HTTP', { request: error.message })
-              : null;
-        if (!api) req.log.error({ err: error, reqId: req.id }, 'unexpected fault');
-        const status = api?.statusCode ?? 500;
+      portal.setErrorHandler((error: Error, req, reply) => {
+        const api = h.errorOf(error, req);
+        const status = api.statusCode;
         if (status === 401) reply.header('www-authenticate', 'Basic realm="Hookline"');
-        const text = api ? Object.values(api.errors).join(' ') : `Internal error (request id ${req.id})`;
+        const text = Object.values(api.errors).join(' ');
         return reply
           .code(status)
           .headers(HEADERS)
@@ -219,13 +225,7 @@ export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver' | 'test'
         const hooks = [...(await listHooks(h.engine, accountId)).entries()]
           .filter(([k]) => k !== 'count')
           .map(([, v]) => v as TreeObject);
-        const failing = await h.engine.read((x) =>
-          x.all<{ id: number; failing_since: number }>(
-            'SELECT id, failing_since FROM hooks WHERE account_id = ? AND failing_since IS NOT NULL',
-            [accountId],
-          ),
-        );
-        const since = new Map(failing.map((r) => [Number(r.id), Number(r.failing_since)]));
+        const since = await failingSince(h.engine, accountId);
         return html(reply, 'Hooks', `<h1>Hooks</h1>\n${hookRows(hooks, since)}`);
       });
 
@@ -249,19 +249,13 @@ export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver' | 'test'
               )}">Older deliveries →</a></p>`
             : '';
         const title = String(hook.title || `Hook ${hookId}`);
-        const failing = await h.engine.read((x) =>
-          x.get<{ failing_since: number | null }>('SELECT failing_since FROM hooks WHERE account_id = ? AND id = ?', [
-            accountId,
-            hookId,
-          ]),
-        );
-        const since = failing?.failing_since;
+        const since = (await failingSince(h.engine, accountId)).get(hookId);
         const token = formToken(req, hookId);
         const body = `<h1>${esc(title)}</h1>
 <p>Hook ${hookId} · ${esc(hook.event)} (${esc(hook.constrainttype)}) · ${esc(hook.contenttype)} to <code>${esc(hook.url)}</code> · ${
           Number(hook.active) === 1 ? 'active' : '<span class="off">inactive: deliveries wait</span>'
         }</p>
-${since !== null && since !== undefined ? `<p class="state-failed">Failing since ${esc(when(since))}: every delivery since then has failed for good.</p>` : ''}
+${since !== undefined ? `<p class="state-failed">Failing since ${esc(when(since))}: every delivery since then has failed for good.</p>` : ''}
 ${notice(q)}
 ${hookForms(hookId, token)}
 <h2>Deliveries</h2>

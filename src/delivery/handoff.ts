@@ -33,10 +33,17 @@ export interface FannedEvent {
   now: number;
 }
 
-/** The fan-out's hooks (as FAN_OUT picks them, through hooks_match), with what sending needs. */
+/**
+ * Which hooks an event goes to, for every fan-out: the account's active hooks on its type whose constraint
+ * fits its kind. Params: account id, event type, object kind. The hooks_match index answers it, so the cost
+ * follows the hooks that match (test/delivery/dispatch.test.ts checks the plans).
+ */
+export const HOOKS_MATCHING = `account_id = ? AND event = ? AND active = 1 AND constrainttype IN ('all', ?)`;
+
+/** The fan-out's hooks (HOOKS_MATCHING), with what sending needs. */
 export const MATCHING_HOOKS = `SELECT id, rate_limit, ${hookColumns('hooks')}
        FROM hooks
-      WHERE account_id = ? AND event = ? AND active = 1 AND constrainttype IN ('all', ?)`;
+      WHERE ${HOOKS_MATCHING}`;
 
 const INSERT_DELIVERY = `INSERT INTO deliveries (account_id, hook_id, event_id, state, attempt_count, next_attempt_at, lease_until, lease_owner, created_at, updated_at)
      VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)`;
@@ -102,7 +109,7 @@ export function fanOutLeasingSql(before: string): string {
              CASE WHEN t THEN CAST(? AS BIGINT) END, CASE WHEN t THEN CAST(? AS TEXT) END, ?, ?
         FROM (SELECT account_id, id, rate_limit = 0 AS t
                 FROM hooks
-               WHERE account_id = ? AND event = ? AND active = 1 AND constrainttype IN ('all', ?)) AS m
+               WHERE ${HOOKS_MATCHING}) AS m
       RETURNING hook_id, lease_owner)
     SELECT d.lease_owner IS NOT NULL AS leased, h.id, h.rate_limit, ${hookColumns('h')}
       FROM d JOIN hooks h ON h.id = d.hook_id`;

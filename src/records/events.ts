@@ -5,7 +5,13 @@
 import type { Executor } from '../storage/port.js';
 import type { TreeObject } from '../dialect/tree.js';
 import { stringifyJsonKept } from '../dialect/json.js';
-import { fanOutHandingOff, fanOutLeasingSql, handOverLeased, type MatchedHook } from '../delivery/handoff.js';
+import {
+  HOOKS_MATCHING,
+  fanOutHandingOff,
+  fanOutLeasingSql,
+  handOverLeased,
+  type MatchedHook,
+} from '../delivery/handoff.js';
 
 export const ITEM_EVENTS = [
   'items.create',
@@ -49,14 +55,13 @@ const INSERT_EVENT =
   'INSERT INTO events (account_id, id, type, object_id, object_kind, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)';
 
 /**
- * Fan-out: one delivery per active hook of the account on this event whose constraint fits the kind.
- * Params: event id, now × 3, account id, event type, object kind. The hooks_match index answers the WHERE,
- * so the cost follows the hooks that match (test/delivery/dispatch.test.ts checks the plan).
+ * Fan-out: one delivery per hook the event goes to (HOOKS_MATCHING). Params: event id, now × 3, account
+ * id, event type, object kind.
  */
 export const FAN_OUT = `INSERT INTO deliveries (account_id, hook_id, event_id, state, attempt_count, next_attempt_at, created_at, updated_at)
      SELECT account_id, id, ?, 'pending', 0, ?, ?, ?
        FROM hooks
-      WHERE account_id = ? AND event = ? AND active = 1 AND constrainttype IN ('all', ?)`;
+      WHERE ${HOOKS_MATCHING}`;
 
 /** Writes one event and its deliveries. Must run inside the write transaction of the change. */
 export async function raise(

@@ -278,8 +278,10 @@ function userName(info: AccountInfo, id: number | null | undefined): string {
   return info.directory.users.get(id)?.name ?? info.directory.groups.get(id)?.name ?? '';
 }
 
-/** The fields of an item as the wire shows them, with `x_cn` names beside user and company ids. */
-/** `values`: the record's fields as stored (its `fields` column, parsed). */
+/**
+ * The fields of an item as the wire shows them, with `x_cn` names beside user and company ids. `values`: the
+ * record's fields as stored (its `fields` column, parsed).
+ */
 function fieldsTree(
   values: Record<string, Value>,
   defs: readonly FieldDef[],

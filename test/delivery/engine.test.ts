@@ -23,6 +23,7 @@ import {
   closedPort,
   deliveryOf,
   drivenClock,
+  hookState,
   insertHook,
   newAccount,
   raiseEvent,
@@ -277,13 +278,7 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     const logged: { msg: string; hookId?: number }[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
     const d = delivery(clock, { retrySchedule: [], disableAfterMs: 5 * day, logger });
-    const hook = () =>
-      engine.read((x) =>
-        x.get<{ active: number; failing_since: number | null }>(
-          'SELECT active, failing_since FROM hooks WHERE account_id = ? AND id = ?',
-          [accountId, hookId],
-        ),
-      );
+    const hook = () => hookState(engine, accountId, hookId);
     const fail = async () => {
       await raiseEvent(engine, accountId, { now: clock.now() });
       expect(await d.runDue()).toBe(1);
@@ -330,14 +325,7 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     const logged: { msg: string; hookId?: number }[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
     const d = delivery(clock, { logger });
-    const active = async () =>
-      Number(
-        (
-          await engine.read((x) =>
-            x.get<{ active: number }>('SELECT active FROM hooks WHERE account_id = ? AND id = ?', [accountId, hookId]),
-          )
-        )?.active,
-      );
+    const active = async () => Number((await hookState(engine, accountId, hookId))?.active);
     // Two notifications in flight together both come back 410: the hook is disabled once, one e-mail.
     const events = [
       await raiseEvent(engine, accountId, { now: clock.now(), objectId: 1 }),
@@ -396,10 +384,7 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     clock.advance(1_000);
     expect(await d.runDue()).toBe(1);
     expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({ state: 'failed', attempt_count: 2 });
-    const hook = await engine.read((x) =>
-      x.get<{ active: number }>('SELECT active FROM hooks WHERE account_id = ? AND id = ?', [accountId, hookId]),
-    );
-    expect(Number(hook?.active)).toBe(1);
+    expect(Number((await hookState(engine, accountId, hookId))?.active)).toBe(1);
     // Only the failure e-mail.
     const mails = smtp.mails.slice(mailsBefore);
     expect(mails.map((m) => m.text)).toEqual([expect.stringContaining('failed to deliver')]);

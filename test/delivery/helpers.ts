@@ -206,6 +206,16 @@ export interface DeliveryState {
   lease_owner: string | null;
 }
 
+/** A hook's state as the delivery engine changes it: on or off, and since when it has been failing. */
+export async function hookState(engine: Engine, accountId: number, hookId: number) {
+  return engine.read((x) =>
+    x.get<{ active: number; failing_since: number | null }>(
+      'SELECT active, failing_since FROM hooks WHERE account_id = ? AND id = ?',
+      [accountId, hookId],
+    ),
+  );
+}
+
 export async function deliveryOf(engine: Engine, accountId: number, hookId: number, eventId: number) {
   return engine.read((x) =>
     x.get<DeliveryState>(

@@ -5,7 +5,7 @@ import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
 import { ApiError } from '../../src/errors.js';
 import { TargetGuard, type Resolver } from '../../src/delivery/ssrf.js';
 import { createHook, deleteHook, getHook, listHooks, updateHook } from '../../src/webhooks/hooks.js';
-import { newAccount, raiseEvent } from '../delivery/helpers.js';
+import { hookState, newAccount, raiseEvent } from '../delivery/helpers.js';
 
 const resolve: Resolver = async (host) => {
   const table: Record<string, string> = { 'hooks.example.test': '93.184.216.34', 'intranet.example.test': '10.0.0.5' };
@@ -322,13 +322,7 @@ describe.each(ENGINES)('hooks on %s', (name) => {
 
   it('turning a disabled hook on again starts its failing streak over', async () => {
     const id = Number((await itemsCreateHook('in')).id);
-    const streak = () =>
-      db.engine.read((x) =>
-        x.get<{ active: number; failing_since: number | null }>(
-          'SELECT active, failing_since FROM hooks WHERE account_id = ? AND id = ?',
-          [accountId, id],
-        ),
-      );
+    const streak = () => hookState(db.engine, accountId, id);
     // What the delivery engine leaves behind when it disables a failing hook.
     await db.engine.write((x) =>
       x.run('UPDATE hooks SET active = 0, failing_since = ? WHERE account_id = ? AND id = ?', [NOW, accountId, id]),

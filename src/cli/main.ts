@@ -10,7 +10,7 @@ import { recoverFailed } from '../delivery/recover.js';
 import { getHook } from '../webhooks/hooks.js';
 import { parseDate } from '../records/values.js';
 import { listMailbox, mailState } from '../delivery/mailer.js';
-import { listDeliveries } from '../delivery/history.js';
+import { listDeliveries, showDelivery } from '../delivery/history.js';
 import { buildDelivery } from '../delivery/engine.js';
 import { stringifyJson } from '../dialect/json.js';
 import type { Engine } from '../storage/port.js';
@@ -201,6 +201,18 @@ deliveries
         limit: Number(opts.limit),
       });
       process.stdout.write(`${stringifyJson(list)}\n`);
+    }),
+  );
+deliveries
+  .command('show')
+  .description('one delivery: its attempts, and the request it sends (JSON)')
+  .requiredOption('--account <id>', 'account id')
+  .requiredOption('--hook <id>', 'hook id')
+  .requiredOption('--event <id>', 'event id (the delivery id within the hook)')
+  .action(async (opts: { account: string; hook: string; event: string }) =>
+    withStorage(async (engine) => {
+      const d = await showDelivery(engine, Number(opts.account), Number(opts.hook), Number(opts.event));
+      process.stdout.write(`${stringifyJson(d)}\n`);
     }),
   );
 deliveries

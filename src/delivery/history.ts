@@ -4,7 +4,10 @@ import type { Engine } from '../storage/port.js';
 import { Errors } from '../errors.js';
 import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
 import { webhookId } from '../webhooks/signer.js';
-import type { AttemptRow } from './record.js';
+import { encodeStoredPayload, type ContentType } from '../webhooks/payload.js';
+import { USER_AGENT } from './notification.js';
+import { attemptsOf, type AttemptRow } from './record.js';
+import { storedPairs } from '../webhooks/headers.js';
 
 export const DELIVERY_STATES = ['pending', 'succeeded', 'failed'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
@@ -41,6 +44,11 @@ export function attemptTree(a: AttemptRow): TreeObject {
   };
 }
 
+/** A delivery with its event's type and object (DeliveryRow), from `deliveries d` joined to `events e`. */
+const SELECT_DELIVERIES = `SELECT d.hook_id, d.event_id, d.state, d.attempt_count, d.next_attempt_at, d.created_at, d.updated_at,
+              e.type, e.object_id
+         FROM deliveries d JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id`;
+
 /** One delivery of a page, with every attempt in the order made. */
 export interface DeliveryView extends DeliveryRow {
   attempts: AttemptRow[];
@@ -74,9 +82,7 @@ export async function readDeliveries(
     const hook = await x.get('SELECT id FROM hooks WHERE account_id = ? AND id = ?', [accountId, hookId]);
     if (!hook) throw Errors.notFound('id', `No hook ${hookId}`);
     const rows = await x.all<DeliveryRow>(
-      `SELECT d.hook_id, d.event_id, d.state, d.attempt_count, d.next_attempt_at, d.created_at, d.updated_at,
-              e.type, e.object_id
-         FROM deliveries d JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
+      `${SELECT_DELIVERIES}
         WHERE ${where.join(' AND ')}
         ORDER BY d.event_id DESC LIMIT CAST(? AS INTEGER)`,
       [...args, limit],
@@ -98,6 +104,81 @@ export async function readDeliveries(
   });
 }
 
+/**
+ * The request a delivery sends: its body, byte for byte (built from the stored event in the hook's format,
+ * as every attempt builds it), and the headers that are the same on every attempt. Left out: the signatures
+ * and webhook-timestamp (made per attempt) and the values of the hook's own headers (often a receiver's
+ * credentials; their names are shown).
+ */
+export interface DeliveryRequest {
+  url: string;
+  headers: Record<string, string>;
+  /** the hook's own headers, by name */
+  hookHeaders: string[];
+  body: string;
+}
+
+/** A delivery with every attempt and the request it sends (the API's and the portal's one-delivery view). */
+export interface DeliveryDetail extends DeliveryView {
+  request: DeliveryRequest;
+}
+
+/**
+ * One delivery of a hook, with its attempts and its request. A hook of another account, or none, or no
+ * delivery of that event to it: 404.
+ */
+export async function readDelivery(
+  engine: Engine,
+  accountId: number,
+  hookId: number,
+  eventId: number,
+): Promise<DeliveryDetail> {
+  return engine.read(async (x) => {
+    const hook = await x.get<{ url: string; contenttype: string; headers: string | null }>(
+      'SELECT url, contenttype, headers FROM hooks WHERE account_id = ? AND id = ?',
+      [accountId, hookId],
+    );
+    if (!hook) throw Errors.notFound('id', `No hook ${hookId}`);
+    const row = await x.get<DeliveryRow & { content: string }>(
+      `${SELECT_DELIVERIES.replace('e.object_id', 'e.object_id, e.content')}
+        WHERE d.account_id = ? AND d.hook_id = ? AND d.event_id = ?`,
+      [accountId, hookId, eventId],
+    );
+    if (!row) throw Errors.notFound('eventid', `No delivery of event ${eventId} to hook ${hookId}`);
+    const attempts = await attemptsOf(x, { accountId, hookId, eventId });
+    const { content, ...delivery } = row;
+    const format = (['xml', 'json', 'form'].includes(hook.contenttype) ? hook.contenttype : 'xml') as ContentType;
+    const payload = encodeStoredPayload(format, row.type, Number(row.object_id), content);
+    const request: DeliveryRequest = {
+      url: hook.url,
+      headers: {
+        'content-type': payload.contentType,
+        'user-agent': USER_AGENT,
+        'webhook-id': webhookId(hookId, eventId),
+      },
+      hookHeaders: storedPairs(hook.headers ?? '').map(([name]) => name),
+      body: payload.body.toString('utf8'),
+    };
+    return { ...delivery, attempts, request };
+  });
+}
+
+/** A delivery as the API answers it, in a list or alone. */
+function deliveryTree(r: DeliveryView): TreeObject {
+  return {
+    hookid: r.hook_id,
+    eventid: r.event_id,
+    webhookid: webhookId(r.hook_id, r.event_id),
+    state: r.state,
+    attemptcount: r.attempt_count,
+    nextattempt: r.state === 'pending' ? formatDate(r.next_attempt_at) : null,
+    created: formatDate(r.created_at),
+    updated: formatDate(r.updated_at),
+    event: { type: r.type, objectid: r.object_id },
+    attempts: { attempt: r.attempts.map(attemptTree) },
+  };
+}
+
 /** Answers a Map: 'count' first (deliveries in this page), then one entry per delivery keyed by event id. */
 export async function listDeliveries(
   engine: Engine,
@@ -108,19 +189,23 @@ export async function listDeliveries(
   const rows = await readDeliveries(engine, accountId, hookId, options);
   const out = new Map<string, Tree>();
   out.set('count', rows.length);
-  for (const r of rows) {
-    out.set(String(r.event_id), {
-      hookid: r.hook_id,
-      eventid: r.event_id,
-      webhookid: webhookId(r.hook_id, r.event_id),
-      state: r.state,
-      attemptcount: r.attempt_count,
-      nextattempt: r.state === 'pending' ? formatDate(r.next_attempt_at) : null,
-      created: formatDate(r.created_at),
-      updated: formatDate(r.updated_at),
-      event: { type: r.type, objectid: r.object_id },
-      attempts: { attempt: r.attempts.map(attemptTree) },
-    });
-  }
+  for (const r of rows) out.set(String(r.event_id), deliveryTree(r));
   return out;
+}
+
+/** One delivery as the API answers it: its attempts, then the request it sends. */
+export async function showDelivery(
+  engine: Engine,
+  accountId: number,
+  hookId: number,
+  eventId: number,
+): Promise<TreeObject> {
+  const d = await readDelivery(engine, accountId, hookId, eventId);
+  const { url, headers, hookHeaders, body } = d.request;
+  return {
+    delivery: {
+      ...deliveryTree(d),
+      request: { url, headers, hookheaders: { name: hookHeaders }, body },
+    },
+  };
 }

@@ -154,6 +154,19 @@ describe('hookline CLI', () => {
       x.run("UPDATE deliveries SET state = 'failed', attempt_count = 5 WHERE hook_id = ?", [hookId]),
     );
     await engine.close();
+    // deliveries show: one delivery with the request it sends, for the hook's own account only.
+    const show = (account: number) =>
+      run(['deliveries', 'show', '--account', String(account), '--hook', String(hookId), '--event', String(recent)], {
+        HOOKLINE_DATA_DIR: dir,
+      });
+    const shown = show(accountId);
+    expect(shown.code, shown.err).toBe(0);
+    const d = JSON.parse(shown.out).delivery;
+    expect(d).toMatchObject({ eventid: recent, state: 'failed', event: { objectid: 467069 } });
+    expect(JSON.parse(d.request.body)).toMatchObject({ type: 'items.create', objectid: 467069 });
+    const notShown = show(accountId + 1);
+    expect(notShown.code).toBe(2);
+    expect(notShown.err).toContain(`No hook ${hookId}`);
     const args = [
       'deliveries',
       'recover',

@@ -131,6 +131,13 @@ describe('webhooks end to end (hookline serve on SQLite)', () => {
     expect(list.status).toBe(200);
     expect(list.body.count).toBe(1);
     const eventId = Number(Object.keys(list.body).find((k) => /^\d+$/.test(k)));
+    // One delivery shows the very bytes the receiver got, and the headers that do not change between attempts.
+    const one = await api(p, 'GET', `/hooks/${hookId}/deliveries/${eventId}/`);
+    expect(one.status).toBe(200);
+    expect(one.body.delivery.request.body).toBe(first.body.toString('utf8'));
+    for (const h of ['content-type', 'user-agent', 'webhook-id'])
+      expect(one.body.delivery.request.headers[h]).toBe(first.headers[h]);
+    expect(one.body.delivery.attempts.attempt).toMatchObject([{ trigger: 'scheduled', statuscode: 200 }]);
     const manual = await api(p, 'POST', `/hooks/${hookId}/deliveries/${eventId}/redeliver/`);
     expect(manual.status).toBe(200);
     await rx.waitFor(2, 10_000);

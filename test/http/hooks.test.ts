@@ -5,6 +5,8 @@ import { call, makeApp, type TestApp } from '../support/app.js';
 import { hookRoutes } from '../../src/http/routes/hooks.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
 import { raiseEvent } from '../delivery/helpers.js';
+import { insertAttempt } from '../../src/delivery/record.js';
+import { webhookId } from '../../src/webhooks/signer.js';
 
 const redeliver = async () => ({ id: 1 });
 
@@ -120,6 +122,72 @@ describe.each(ENGINES)('hooks API on %s', (engine) => {
     expect(notified).toBe(before + 1); // already on
     expect((await call(t, t.adminA, 'PUT', `/hooks/${id}/`, { body: { active: 0 } })).status).toBe(200);
     expect(notified).toBe(before + 1);
+  });
+
+  it('shows one delivery: its attempts, and the request it sends (body byte for byte in the hook’s format; no header values of the hook’s own)', async () => {
+    const c = await call(t, t.adminA, 'POST', '/hooks/', {
+      body: {
+        event: 'items.create',
+        url: 'http://127.0.0.1:9/in',
+        contenttype: 'xml',
+        headers: { 'X-Api-Key': 'k-9f3a' },
+      },
+    });
+    const hookId = Number((c.body.hook ?? c.body).id);
+    const content = { item: { id: 467069, name: 'Aaron <Baileys> & "Co"' } };
+    const eventId = await raiseEvent(t.db.engine, t.adminA.accountId, { now: Date.now(), content });
+    await t.db.engine.write((x) =>
+      insertAttempt(x, {
+        accountId: t.adminA.accountId,
+        hookId,
+        eventId,
+        trigger: 'scheduled',
+        startedAt: Date.now(),
+        durationMs: 12,
+        statusCode: 500,
+        error: 'HTTP 500',
+        responseBody: '<h1>oops</h1>',
+      }),
+    );
+    const url = `/hooks/${hookId}/deliveries/${eventId}/`;
+    const j = await call(t, t.adminA, 'GET', url);
+    expect(j.status, j.text).toBe(200);
+    const d = j.body.delivery;
+    expect(d).toMatchObject({
+      hookid: hookId,
+      eventid: eventId,
+      webhookid: webhookId(hookId, eventId),
+      state: 'pending',
+    });
+    expect(d.event).toEqual({ type: 'items.create', objectid: 467069 });
+    expect(d.attempts.attempt).toHaveLength(1);
+    expect(d.attempts.attempt[0]).toMatchObject({
+      trigger: 'scheduled',
+      statuscode: 500,
+      responsebody: '<h1>oops</h1>',
+    });
+    expect(d.request.url).toBe('http://127.0.0.1:9/in');
+    expect(d.request.headers['webhook-id']).toBe(webhookId(hookId, eventId));
+    expect(d.request.headers['content-type']).toMatch(/xml/);
+    expect(d.request.headers['user-agent']).toMatch(/^Hookline\//);
+    expect(d.request.hookheaders).toEqual({ name: ['X-Api-Key'] });
+    expect(j.text).not.toContain('k-9f3a');
+    expect(d.request.body).toContain('<objectid>467069</objectid>');
+    expect(d.request.body).toContain('Aaron &lt;Baileys&gt; &amp; &quot;Co&quot;');
+    // In the hook's format as it is now: JSON after a change.
+    expect((await call(t, t.adminA, 'PUT', `/hooks/${hookId}/`, { body: { contenttype: 'json' } })).status).toBe(200);
+    const now = await call(t, t.adminA, 'GET', url, { wire: 'xml' });
+    expect(now.status, now.text).toBe(200);
+    const body = JSON.parse(String(now.body.delivery.request.body));
+    expect(body).toEqual({ type: 'items.create', objectid: 467069, content });
+    // Only the account's admins, only its hooks, only deliveries that exist.
+    expect((await call(t, t.adminB, 'GET', url)).status).toBe(404);
+    expect((await call(t, t.memberA, 'GET', url)).status).toBe(403);
+    const none = await call(t, t.adminA, 'GET', `/hooks/${hookId}/deliveries/${eventId + 1000}/`);
+    expect(none.status).toBe(404);
+    expect(Object.keys(none.body.errors)).toEqual(['eventid']);
+    expect((await call(t, t.adminA, 'GET', `/hooks/${hookId}/deliveries/x1/`)).status).toBe(404);
+    expect((await call(t, t.adminA, 'DELETE', `/hooks/${hookId}/`)).status).toBe(200);
   });
 
   it('recover: failed deliveries of the hook raised in the window are pending again, on a fresh schedule', async () => {

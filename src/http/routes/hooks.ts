@@ -1,5 +1,5 @@
 // Webhook management (dialect §5) and the operations API on deliveries (Hookline's choice of paths):
-// /hooks/, /hooks/{id}/, /hooks/{id}/test/, /hooks/{id}/deliveries/,
+// /hooks/, /hooks/{id}/, /hooks/{id}/test/, /hooks/{id}/deliveries/, /hooks/{id}/deliveries/{eventId}/,
 // /hooks/{id}/deliveries/{eventId}/redeliver/, /hooks/{id}/deliveries/recover/. Admins only.
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../app.js';
@@ -8,7 +8,7 @@ import { Errors } from '../../errors.js';
 import { parseDate, parseId } from '../../records/values.js';
 import { recoverFailed } from '../../delivery/recover.js';
 import { createHook, deleteHook, getHook, listHooks, updateHook, type UrlChecker } from '../../webhooks/hooks.js';
-import { DELIVERY_STATES, listDeliveries } from '../../delivery/history.js';
+import { DELIVERY_STATES, listDeliveries, showDelivery } from '../../delivery/history.js';
 import type { DeliveryEngine } from '../../delivery/engine.js';
 import type { TreeObject } from '../../dialect/tree.js';
 
@@ -84,6 +84,11 @@ export function hookRoutes(
         before: optionalInt(p, 'before'),
       });
       return h.send(req, reply, list);
+    });
+    app.get('/hooks/:id/deliveries/:eventId', async (req, reply) => {
+      h.requireAdmin(req);
+      const d = await showDelivery(h.engine, req.actor!.accountId, pathId(req, 'id'), pathId(req, 'eventId'));
+      return h.send(req, reply, d);
     });
     app.post('/hooks/:id/deliveries/recover', async (req, reply) => {
       h.requireAdmin(req);

@@ -12,6 +12,7 @@ import { TargetGuard } from '../../src/delivery/ssrf.js';
 import { Mailer } from '../../src/delivery/mailer.js';
 import { systemClock } from '../../src/delivery/clock.js';
 import { deliveryOf, insertHook, raiseEvent, receiver, type Receiver } from '../delivery/helpers.js';
+import { insertAttempt } from '../../src/delivery/record.js';
 
 /** A receiver's answer that would run script if the page took it for markup. */
 const HOSTILE = `<img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>`;
@@ -153,6 +154,66 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
     const older = await get(f.t, `/portal/hooks/${f.hookId}/?before=${f.events[1]}`, f.t.adminA);
     expect(older.text).toContain(`id="event-${f.events[0]}"`);
     expect(older.text).not.toContain(`id="event-${f.events[2]}"`);
+  });
+
+  it('a delivery’s own page shows the request it sends and every answer whole; a hook’s page cuts long answers short', async () => {
+    const eventId = f.events[0];
+    const long = `${'A'.repeat(1500)}${HOSTILE}`;
+    await f.t.db.engine.write((x) =>
+      insertAttempt(x, {
+        accountId: f.t.adminA.accountId,
+        hookId: f.hookId,
+        eventId,
+        trigger: 'scheduled',
+        startedAt: Date.now(),
+        durationMs: 3,
+        statusCode: 502,
+        error: 'HTTP 502',
+        responseBody: long,
+      }),
+    );
+    const hookPage = await get(f.t, `/portal/hooks/${f.hookId}/`, f.t.adminA);
+    const path = `/portal/hooks/${f.hookId}/deliveries/${eventId}/`;
+    const row = hookPage.text.slice(hookPage.text.indexOf(`id="event-${eventId}"`));
+    expect(row).toContain(`<a href="${path}">${eventId}</a>`);
+    expect(row).toContain(`${'A'.repeat(1000)}</pre>`);
+    expect(row).not.toContain('A'.repeat(1001));
+    expect(row).toContain(`${long.length} characters in all`);
+
+    const d = await get(f.t, path, f.t.adminA);
+    expect(d.status).toBe(200);
+    expect(d.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(d.text).toContain(`dlv_${f.hookId}_${eventId}`);
+    // The request: the body as the receiver got it (escaped on the page), and the headers every attempt sends.
+    const sent = f.rx.requests.find((q) => q.headers['webhook-id'] === `dlv_${f.hookId}_${eventId}`);
+    expect(sent).toBeDefined();
+    const escaped = sent!.body.toString('utf8').replaceAll('"', '&quot;');
+    expect(d.text).toContain(`<pre>${escaped}</pre>`);
+    expect(d.text).toContain(`webhook-id: dlv_${f.hookId}_${eventId}`);
+    // Every answer whole, as text.
+    expect(d.text).toContain('A'.repeat(1500));
+    expect(d.text).toContain('&lt;img src=x onerror=');
+    expect(d.text).not.toMatch(/<img|<script/);
+    // Admins of the account only; a delivery that does not exist is a 404 page.
+    expect((await get(f.t, path, f.t.adminB)).status).toBe(404);
+    expect((await get(f.t, path, f.t.memberA)).status).toBe(403);
+    const none = await get(f.t, `/portal/hooks/${f.hookId}/deliveries/${eventId + 1000}/`, f.t.adminA);
+    expect(none.status).toBe(404);
+    expect(none.text).toContain(`No delivery of event ${eventId + 1000}`);
+    // Its Redeliver button comes back to it.
+    const sentBefore = f.rx.requests.length;
+    const r = await postForm(
+      f.t.app,
+      f.t.adminA,
+      `/portal/hooks/${f.hookId}/deliveries/${eventId}/redeliver`,
+      `token=${tokenIn(d.text)}&back=delivery`,
+    );
+    expect(r.statusCode).toBe(303);
+    expect(r.headers.location).toBe(`${path}?redelivered=${eventId}&status=500`);
+    expect(f.rx.requests.length).toBe(sentBefore + 1);
+    const after = await get(f.t, String(r.headers.location), f.t.adminA);
+    expect(after.text).toContain(`Redelivered event ${eventId}: failed (HTTP 500).`);
+    expect(after.text).toContain('manual · HTTP 500');
   });
 
   it('redelivers only with the page’s form token, from this site: otherwise nothing is sent', async () => {
@@ -338,6 +399,14 @@ describe.runIf(browserPath)('delivery portal in Chromium', () => {
       expect(await again.locator('td.state-succeeded').textContent()).toBe('succeeded');
       expect(await again.locator('summary').last().textContent()).toContain('manual · HTTP 200');
       expect(f.rx.requests.at(-1)?.headers['webhook-id']).toBe(`dlv_${f.hookId}_${f.events[1]}`);
+
+      // The delivery's own page: the request body as the receiver got it, byte for byte.
+      await again.getByRole('link', { name: String(f.events[1]) }).click();
+      await page.waitForURL(`${base}/portal/hooks/${f.hookId}/deliveries/${f.events[1]}/`);
+      const received = f.rx.requests.at(-1)!.body.toString('utf8');
+      expect(await page.locator('pre', { hasText: '"objectid"' }).textContent()).toBe(received);
+      await page.getByRole('link', { name: /←/ }).click();
+      await page.waitForURL(`${base}/portal/hooks/${f.hookId}/`);
 
       // Recover, with the time as the browser's own date-time field sends it.
       await page.locator('input[name="since"]').fill('2026-01-01T00:00');

@@ -7,6 +7,7 @@
 //
 //   GET  /portal/                                          the account's hooks
 //   GET  /portal/hooks/{id}/?state=&before=                 a hook's deliveries, newest first, with attempts
+//   GET  /portal/hooks/{id}/deliveries/{eventId}/           one delivery: its request and every answer whole
 //   POST /portal/hooks/{id}/deliveries/{eventId}/redeliver  a manual attempt now (form field `token`)
 //   POST /portal/hooks/{id}/deliveries/recover              failed deliveries since a time: pending again
 //   POST /portal/hooks/{id}/test                            a test notification now (nothing recorded)
@@ -19,12 +20,14 @@ import { ApiError, Errors } from '../../errors.js';
 import { parseDate, parseId } from '../../records/values.js';
 import { recoverFailed } from '../../delivery/recover.js';
 import { getHook, listHooks } from '../../webhooks/hooks.js';
-import { DELIVERY_STATES, readDeliveries, type DeliveryView } from '../../delivery/history.js';
+import { DELIVERY_STATES, readDeliveries, readDelivery, type DeliveryView } from '../../delivery/history.js';
 import type { DeliveryEngine } from '../../delivery/engine.js';
 import { webhookId } from '../../webhooks/signer.js';
 import type { Tree, TreeObject } from '../../dialect/tree.js';
 
 const PAGE = 50;
+/** Characters of each answer a hook's page shows (the delivery's own page shows it whole). */
+const ANSWER_PREVIEW = 1000;
 
 /** Text for HTML: every character that could open markup or end an attribute, escaped. */
 export function esc(v: unknown): string {
@@ -134,36 +137,59 @@ function hookRows(hooks: TreeObject[], failing: Map<number, number>): string {
 <tbody>${rows.join('\n')}</tbody></table>`;
 }
 
-function attemptList(d: DeliveryView): string {
+/** A delivery's own page. */
+const deliveryPath = (hookId: number, eventId: number) => `/portal/hooks/${esc(hookId)}/deliveries/${esc(eventId)}/`;
+
+/**
+ * Every attempt of a delivery, each answer shown up to `preview` characters (a hook's page) or whole (the
+ * delivery's page: no limit).
+ */
+function attemptList(d: DeliveryView, preview = Infinity): string {
   if (d.attempts.length === 0) return '<span class="off">no attempt yet</span>';
+  const answer = (text: string | null) => {
+    if (!text) return '<pre><span class="off">(no answer body)</span></pre>';
+    if (text.length <= preview) return `<pre>${esc(text)}</pre>`;
+    return `<pre>${esc(text.slice(0, preview))}</pre>
+<p class="off">… ${text.length} characters in all: <a href="${deliveryPath(d.hook_id, d.event_id)}">the delivery's page</a> shows the whole answer.</p>`;
+  };
   return d.attempts
     .map(
       (a) => `<details><summary>${esc(when(a.started_at))} · ${esc(a.trigger)} · ${
         a.status_code === null ? 'no answer' : `HTTP ${esc(a.status_code)}`
       } · ${esc(a.duration_ms)} ms${a.error && a.error !== `HTTP ${a.status_code}` ? ` · ${esc(a.error)}` : ''}</summary>
-<pre>${a.response_body ? esc(a.response_body) : '<span class="off">(no answer body)</span>'}</pre></details>`,
+${answer(a.response_body)}</details>`,
     )
     .join('\n');
 }
 
-function deliveryRows(hookId: number, list: DeliveryView[], token: string): string {
+/** A delivery's Redeliver button; `back`: which page the browser returns to. */
+const redeliverForm = (d: DeliveryView, token: string, back: 'hook' | 'delivery') =>
+  `<form method="post" action="/portal/hooks/${esc(d.hook_id)}/deliveries/${esc(d.event_id)}/redeliver">
+<input type="hidden" name="token" value="${esc(token)}">${
+    back === 'delivery' ? '<input type="hidden" name="back" value="delivery">' : ''
+  }<button type="submit">Redeliver</button></form>`;
+
+function deliveryRows(list: DeliveryView[], token: string): string {
   if (list.length === 0) return '<p>No deliveries here.</p>';
   const rows = list.map(
     (
       d,
-    ) => `<tr id="event-${esc(d.event_id)}"><td>${esc(d.event_id)}<br><code>${esc(webhookId(d.hook_id, d.event_id))}</code></td>
+    ) => `<tr id="event-${esc(d.event_id)}"><td><a href="${deliveryPath(d.hook_id, d.event_id)}">${esc(d.event_id)}</a><br><code>${esc(webhookId(d.hook_id, d.event_id))}</code></td>
 <td>${esc(d.type)}<br>object ${esc(d.object_id)}</td>
-<td class="state-${esc(d.state)}">${esc(d.state)}${
-      d.state === 'pending' ? `<br><span class="off">next ${esc(when(d.next_attempt_at))}</span>` : ''
-    }</td>
+${stateCell(d)}
 <td>${esc(when(d.created_at))}</td>
-<td>${attemptList(d)}</td>
-<td><form method="post" action="/portal/hooks/${hookId}/deliveries/${esc(d.event_id)}/redeliver">
-<input type="hidden" name="token" value="${esc(token)}"><button type="submit">Redeliver</button></form></td></tr>`,
+<td>${attemptList(d, ANSWER_PREVIEW)}</td>
+<td>${redeliverForm(d, token, 'hook')}</td></tr>`,
   );
   return `<table><thead><tr><th>event</th><th>what</th><th>state</th><th>created</th><th>attempts</th><th></th></tr></thead>
 <tbody>${rows.join('\n')}</tbody></table>`;
 }
+
+/** A delivery's state, with its next attempt while pending. */
+const stateCell = (d: DeliveryView) =>
+  `<td class="state-${esc(d.state)}">${esc(d.state)}${
+    d.state === 'pending' ? `<br><span class="off">next ${esc(when(d.next_attempt_at))}</span>` : ''
+  }</td>`;
 
 /** An answer's status as the notices say it. */
 const answered = (status: number | null) => (status === null ? 'no answer' : `HTTP ${status}`);
@@ -260,8 +286,40 @@ ${notice(q)}
 ${hookForms(hookId, token)}
 <h2>Deliveries</h2>
 <p>${filter(undefined, 'all')} · ${DELIVERY_STATES.map((s) => filter(s, s)).join(' · ')}</p>
-${deliveryRows(hookId, list, token)}
+${deliveryRows(list, token)}
 ${older}`;
+        return html(reply, title, body);
+      });
+
+      portal.get('/portal/hooks/:id/deliveries/:eventId', async (req, reply) => {
+        h.requireAdmin(req);
+        const hookId = pathId(req, 'id');
+        const eventId = pathId(req, 'eventId');
+        const accountId = req.actor!.accountId;
+        const hook = await getHook(h.engine, accountId, hookId); // another account's: 404
+        const d = await readDelivery(h.engine, accountId, hookId, eventId);
+        const hookTitle = String(hook.title || `Hook ${hookId}`);
+        const title = `Event ${eventId} to ${hookTitle}`;
+        const { request } = d;
+        const headers = Object.entries(request.headers)
+          .map(([k, v]) => `${esc(k)}: ${esc(v)}`)
+          .concat(
+            request.hookHeaders.map((name) => `${esc(name)}: <span class="off">(the hook's own; not shown)</span>`),
+          )
+          .join('\n');
+        const body = `<h1>${esc(title)}</h1>
+<p><a href="/portal/hooks/${hookId}/">← ${esc(hookTitle)}</a></p>
+${notice(req.query as Record<string, unknown>)}
+<table><thead><tr><th>event</th><th>what</th><th>state</th><th>created</th><th></th></tr></thead>
+<tbody><tr><td>${esc(eventId)}<br><code>${esc(webhookId(hookId, eventId))}</code></td><td>${esc(d.type)}<br>object ${esc(d.object_id)}</td>
+${stateCell(d)}<td>${esc(when(d.created_at))}</td><td>${redeliverForm(d, formToken(req, hookId), 'delivery')}</td></tr></tbody></table>
+<h2>Request</h2>
+<p>POST <code>${esc(request.url)}</code> · ${esc(hook.contenttype)}, as every attempt sends it now. Each attempt also carries
+its own <code>webhook-timestamp</code> and signatures.</p>
+<pre>${headers}</pre>
+<pre>${esc(request.body)}</pre>
+<h2>Attempts</h2>
+${attemptList(d)}`;
         return html(reply, title, body);
       });
 
@@ -283,7 +341,10 @@ ${older}`;
         const hookId = formOf(req);
         const eventId = pathId(req, 'eventId');
         const attempt = await delivery.redeliver(req.actor!.accountId, hookId, eventId);
-        return back(reply, hookId, `redelivered=${eventId}${statusOf(attempt)}`, `#event-${eventId}`);
+        const query = `redelivered=${eventId}${statusOf(attempt)}`;
+        if ((h.body(req) as Record<string, Tree>).back === 'delivery')
+          return reply.redirect(`/portal/hooks/${hookId}/deliveries/${eventId}/?${query}`, 303);
+        return back(reply, hookId, query, `#event-${eventId}`);
       });
 
       portal.post('/portal/hooks/:id/test', async (req, reply) => {

@@ -141,8 +141,8 @@ function hookRows(hooks: TreeObject[], failing: Map<number, number>): string {
 const deliveryPath = (hookId: number, eventId: number) => `/portal/hooks/${esc(hookId)}/deliveries/${esc(eventId)}/`;
 
 /**
- * Every attempt of a delivery, each answer shown up to `preview` characters (a hook's page) or whole (the
- * delivery's page: no limit).
+ * Every attempt of a delivery, each answer shown up to `preview` characters (a hook's page, folded) or whole
+ * (the delivery's page: no limit, unfolded).
  */
 function attemptList(d: DeliveryView, preview = Infinity): string {
   if (d.attempts.length === 0) return '<span class="off">no attempt yet</span>';
@@ -154,7 +154,9 @@ function attemptList(d: DeliveryView, preview = Infinity): string {
   };
   return d.attempts
     .map(
-      (a) => `<details><summary>${esc(when(a.started_at))} · ${esc(a.trigger)} · ${
+      (
+        a,
+      ) => `<details${preview === Infinity ? ' open' : ''}><summary>${esc(when(a.started_at))} · ${esc(a.trigger)} · ${
         a.status_code === null ? 'no answer' : `HTTP ${esc(a.status_code)}`
       } · ${esc(a.duration_ms)} ms${a.error && a.error !== `HTTP ${a.status_code}` ? ` · ${esc(a.error)}` : ''}</summary>
 ${answer(a.response_body)}</details>`,

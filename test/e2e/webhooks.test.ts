@@ -1,7 +1,7 @@
 // End to end through a real `hookline serve` process on SQLite: a hook made through the API, a contact
 // change, a signed notification at a loopback receiver, the operations API, the CLI — and a kill -9 in
 // the middle of a delivery followed by a restart, which loses nothing and repeats the same webhook-id.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,38 +9,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { receiver, type Receiver } from '../delivery/helpers.js';
+import { CLI, api as call, serve, type Proc } from '../support/serve.js';
 
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const ADMIN = { email: 'e2e@example.org', token: 'e2e-token-0123456789abcdef' };
 const SECRET = 's3cret-e2e';
 const HEADER_KEY = 'gateway-key-e2e';
-
-interface Proc {
-  child: ChildProcess;
-  url: string;
-  /** everything it has written, stdout and stderr */
-  output: () => string;
-}
-
-async function serve(env: Record<string, string>): Promise<Proc> {
-  const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let all = '';
-  child.stderr!.on('data', (d: Buffer) => void (all += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      all += d.toString();
-      const m = /serving on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-  });
-  return { child, url, output: () => all };
-}
 
 /** Asks again (for up to 2 s) until the answer passes `ok`: outcomes are recorded just after the answer. */
 async function until<T>(ask: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
@@ -52,18 +25,7 @@ async function until<T>(ask: () => Promise<T>, ok: (v: T) => boolean): Promise<T
   return v;
 }
 
-async function api(p: Proc, method: string, url: string, body?: unknown) {
-  const res = await fetch(`${p.url}${url}`, {
-    method,
-    headers: {
-      authorization: `Basic ${Buffer.from(`${ADMIN.email}:${ADMIN.token}`).toString('base64')}`,
-      accept: 'application/json',
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const api = (p: Proc, method: string, url: string, body?: unknown) => call(p, ADMIN, method, url, body);
 
 describe('webhooks end to end (hookline serve on SQLite)', () => {
   let dir: string;

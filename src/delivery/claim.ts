@@ -1,6 +1,9 @@
 // The claim: a dispatcher takes due deliveries for itself with a lease, counting the attempt at claim time
-// (graphile-worker style) so an attempt cut short by a crash still uses one up. An expired lease makes the
-// delivery claimable again, by this node or another: every event reaches every hook at least once.
+// (graphile-worker style). An expired lease makes the delivery claimable again, by this node or another:
+// every event reaches every hook at least once. Taking an expired lease does not count a new attempt: the
+// one its holder was to make (and may have made, or not: a crash leaves no record) is made again under the
+// same number. A node that dies holds deliveries claimed ahead that it never sent, and its crash must not
+// use up their receivers' retries (see RECLAIM_COUNTS).
 import type { Dialect, Executor } from '../storage/port.js';
 
 export interface ClaimOptions {
@@ -28,7 +31,7 @@ export interface ClaimedDelivery {
   accountId: number;
   hookId: number;
   eventId: number;
-  /** attempts so far, this one included */
+  /** attempts so far, this one included (a claim of an expired lease repeats its holder's number) */
   attempt: number;
   /**
    * previousSecret: the secret before the last change while its overlap runs (claim time), else '';
@@ -56,6 +59,13 @@ export interface ClaimedDelivery {
 export const hookColumns = (h: string) =>
   `${h}.title, ${h}.url, ${h}.contenttype, ${h}.secret, ${h}.active, ${h}.retry_schedule, ${h}.headers,
    CASE WHEN ${h}.previous_secret_until > CAST(? AS BIGINT) THEN ${h}.previous_secret ELSE '' END AS previous_secret`;
+
+/**
+ * attempt_count for a claim's UPDATE: one more, unless the delivery is taken from an expired lease (it still
+ * has an owner: whoever records an outcome or gives a claim back clears it). The SET expressions see the
+ * row as it was before the UPDATE.
+ */
+export const RECLAIM_COUNTS = 'attempt_count + CASE WHEN lease_owner IS NULL THEN 1 ELSE 0 END';
 
 /**
  * The hooks that have due, unleased deliveries and room for more requests here: [{hookId, room}], the hook
@@ -118,7 +128,7 @@ export function lanesSql(dialect: Dialect): string {
  * - Each lane is read through deliveries_pending_by_hook in due order and stops after `room` rows
  *   (LATERAL … LIMIT room): a lane costs what it takes, whatever its backlog.
  * - `FOR UPDATE SKIP LOCKED` lets several nodes claim at once without waiting for or taking each other's rows.
- * - The attempt is counted here, at claim time: a crash mid-attempt still uses one up.
+ * - The attempt is counted here, at claim time (RECLAIM_COUNTS: not again for an expired lease).
  * - What sending needs (hook and event) comes back from the same statement: one round trip per claim. The
  *   joins are LATERAL by primary key, so the planner cannot turn them into scans of hooks or events (its
  *   estimate of the UPDATE's rows is a guess).
@@ -149,7 +159,7 @@ export function claimSql(dialect: Dialect): string {
       ),
       claimed AS (
         UPDATE deliveries
-           SET lease_until = ?, lease_owner = ?, attempt_count = attempt_count + 1, updated_at = ?
+           SET lease_until = ?, lease_owner = ?, attempt_count = ${RECLAIM_COUNTS}, updated_at = ?
          WHERE (account_id, hook_id, event_id) IN (SELECT account_id, hook_id, event_id FROM picked)
         RETURNING account_id, hook_id, event_id, attempt_count)
       SELECT c.account_id, c.hook_id, c.event_id, c.attempt_count, ${hookColumns('h')},
@@ -334,7 +344,7 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
 
 /** The lane's due, unleased deliveries in due order, with their events: the first `take` of them. */
 export const ONE_WRITER_LANE = `SELECT d.rowid AS rid, d.account_id, d.event_id, d.attempt_count,
-            e.type, e.object_id, e.content, e.created_at
+            d.lease_owner IS NOT NULL AS reclaimed, e.type, e.object_id, e.content, e.created_at
        FROM deliveries d CROSS JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
       WHERE d.hook_id = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
         AND (d.lease_until IS NULL OR d.lease_until < ?)
@@ -368,7 +378,11 @@ async function claimOneWriter(
     if (!row || Number(row.active) !== 1) continue;
     const hook = hookOf(row);
     const rows = await x.all<
-      Pick<DetailRow, 'account_id' | 'event_id' | EventColumn> & { rid: number; attempt_count: number }
+      Pick<DetailRow, 'account_id' | 'event_id' | EventColumn> & {
+        rid: number;
+        attempt_count: number;
+        reclaimed: number;
+      }
     >(ONE_WRITER_LANE, [l.hookId, o.now, o.now, take]);
     // Built field by field, the lane's hook shared (read-only): spreading the driver's row objects into a
     // new one cost several µs per delivery, the claim's largest JavaScript cost.
@@ -378,7 +392,7 @@ async function claimOneWriter(
         accountId: r.account_id,
         hookId: l.hookId,
         eventId: r.event_id,
-        attempt: Number(r.attempt_count) + 1,
+        attempt: Number(r.attempt_count) + (r.reclaimed ? 0 : 1), // as RECLAIM_COUNTS counts
         hook,
         event: { type: r.type, objectId: r.object_id, content: r.content, createdAt: r.created_at },
       });
@@ -388,7 +402,7 @@ async function claimOneWriter(
   }
   if (rowids.length === 0) return [];
   await x.run(
-    `UPDATE deliveries SET lease_until = ?, lease_owner = ?, attempt_count = attempt_count + 1, updated_at = ?
+    `UPDATE deliveries SET lease_until = ?, lease_owner = ?, attempt_count = ${RECLAIM_COUNTS}, updated_at = ?
       WHERE rowid IN (SELECT value FROM json_each(?))`,
     [o.now + o.leaseMs, o.owner, o.now, JSON.stringify(rowids)],
   );
@@ -459,6 +473,8 @@ export async function readHook(
 /**
  * Gives claims back without an attempt (a graceful stop): the lease is dropped and the attempt counted at
  * claim time is returned, since the receiver was never given a full try. Only leases still held by `owner`.
+ * A claim of an expired lease counted nothing, but is given back the same way: the row then looks unclaimed
+ * for that attempt, and the next claim counts it again.
  */
 export async function releaseClaims(
   x: Executor,

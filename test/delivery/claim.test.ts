@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, makeEngine, pgAvailable, type TestEngine } from '../support/engines.js';
 import { claimDue, dueLanes, releaseClaims, type ClaimOptions, type Lane } from '../../src/delivery/claim.js';
 import { raise } from '../../src/records/events.js';
+import { scheduleRetry } from '../../src/delivery/record.js';
 import type { Engine } from '../../src/storage/port.js';
 import { deliveryOf, insertHook, newAccount, raiseEvent } from './helpers.js';
 
@@ -53,9 +54,44 @@ describe.each(ENGINES)('claim on %s', (name) => {
     // Leased: nobody else gets it, until the lease has expired.
     expect(await claim(db.engine, accountId, { owner: 'B', now: T + 5 })).toEqual([]);
     expect(await claim(db.engine, accountId, { owner: 'B', now: T + 30_000 })).toHaveLength(1); // the other event, now due
+    // Taken from the expired lease: the same attempt again (A may or may not have made it), not a second one.
     const again = await claim(db.engine, accountId, { owner: 'B', now: T + 30_001 });
-    expect(again.map((c) => [c.eventId, c.attempt])).toEqual([[eventId, 2]]);
-    expect((await deliveryOf(db.engine, accountId, hookId, eventId))?.lease_owner).toBe('B');
+    expect(again.map((c) => [c.eventId, c.attempt])).toEqual([[eventId, 1]]);
+    expect(await deliveryOf(db.engine, accountId, hookId, eventId)).toMatchObject({
+      attempt_count: 1,
+      lease_owner: 'B',
+    });
+  });
+
+  it('a node that dies again and again with a delivery claimed uses up none of its attempts; a give-back returns the claim', async () => {
+    const { accountId } = await newAccount(db.engine);
+    const hookId = await insertHook(db.engine, accountId, { url: 'http://x.test/' });
+    const eventId = await raiseEvent(db.engine, accountId, { now: T });
+    // Claimed, sent, failed and recorded: the second attempt is due.
+    const [first] = await claim(db.engine, accountId, { owner: 'A', now: T });
+    expect(first.attempt).toBe(1);
+    await db.engine.write((x) => scheduleRetry(x, first, 'A', T + 1_000, T + 10));
+    // Claimed by B, C, D in turn, each dying before an outcome: still the second attempt each time.
+    let now = T + 1_000;
+    for (const owner of ['B', 'C', 'D']) {
+      const [d] = await claim(db.engine, accountId, { owner, now });
+      expect([d.eventId, d.attempt]).toEqual([eventId, 2]);
+      now += 30_001;
+    }
+    expect(await deliveryOf(db.engine, accountId, hookId, eventId)).toMatchObject({
+      attempt_count: 2,
+      lease_owner: 'D',
+    });
+    // E takes it over and stops gracefully: given back, it is again as before its second attempt.
+    const [e] = await claim(db.engine, accountId, { owner: 'E', now });
+    expect(e.attempt).toBe(2);
+    expect(await db.engine.write((x) => releaseClaims(x, 'E', [e], now))).toBe(1);
+    expect(await deliveryOf(db.engine, accountId, hookId, eventId)).toMatchObject({
+      attempt_count: 1,
+      lease_owner: null,
+    });
+    const [f] = await claim(db.engine, accountId, { owner: 'F', now });
+    expect(f.attempt).toBe(2);
   });
 
   it('caps each hook: never more than perHook minus what is already in flight', async () => {

@@ -3,8 +3,8 @@
 // on the same database; its receiver fails first attempts in every way a receiver can (500, a reset, a
 // redirect, a hang past the timeout), and always fails a few deliveries. Once it has settled: every
 // acknowledged create has its event, every event has a delivery to each matching hook, every delivery has
-// ended — succeeded only after a 2xx, failed only after five attempts, with one e-mail each — and every
-// notification carried a valid signature.
+// ended — succeeded only after a 2xx, failed only after five attempts, with one e-mail each, received by a
+// real SMTP server — and every notification carried a valid signature.
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +13,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, PG_URL, type EngineName } from '../support/engines.js';
 import { api, serve, stop, type Proc } from '../support/serve.js';
-import { receiver, type Receiver } from '../delivery/helpers.js';
+import { receiver, smtpSink, type Receiver, type SmtpSink } from '../delivery/helpers.js';
 import { openStorage } from '../../src/storage/open.js';
 
 const ADMIN = { email: 'chaos@example.org', token: 'chaos-token-0123456789abcdef' };
@@ -60,6 +60,7 @@ describe.each(ENGINES)('chaos on %s: kill -9 again and again, receivers failing 
   let dir: string;
   let db: { url: string; drop(): Promise<void> };
   let rx: Receiver;
+  let smtp: SmtpSink;
   /** requests per webhook-id, and the webhook-ids answered 2xx */
   const seen = new Map<string, number>();
   const answered2xx = new Set<string>();
@@ -67,6 +68,7 @@ describe.each(ENGINES)('chaos on %s: kill -9 again and again, receivers failing 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-chaos-'));
     db = await database(engine);
+    smtp = await smtpSink();
     rx = await receiver((req, res, body) => {
       const id = String(req.headers['webhook-id']);
       if (req.headers['x-solve360-hmac-sha256'] !== createHmac('sha256', SECRET).update(body).digest('hex'))
@@ -84,6 +86,7 @@ describe.each(ENGINES)('chaos on %s: kill -9 again and again, receivers failing 
   });
   afterAll(async () => {
     await rx.close();
+    await smtp.close();
     await db.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -98,6 +101,8 @@ describe.each(ENGINES)('chaos on %s: kill -9 again and again, receivers failing 
       HOOKLINE_DELIVERY_TIMEOUT: '500ms',
       HOOKLINE_DELIVERY_LEASE: '2s',
       HOOKLINE_RETRY_SCHEDULE: '100ms,200ms,300ms,400ms',
+      HOOKLINE_SMTP_URL: smtp.url,
+      HOOKLINE_MAIL_FROM: 'hookline@chaos.example',
       HOOKLINE_LOG_LEVEL: 'error',
     };
     let p: Proc = await serve(env);
@@ -148,9 +153,16 @@ describe.each(ENGINES)('chaos on %s: kill -9 again and again, receivers failing 
     // Let it settle: every delivery ends (retries take a second or two, an expired lease two seconds more).
     const storage = await openStorage({ databaseUrl: db.url, dataDir: dir });
     try {
-      const pending = () =>
-        storage.read((x) => x.get<{ n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'"));
-      for (let i = 0; i < 300 && Number((await pending())!.n) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      // Every delivery ended and every e-mail about it went out over SMTP.
+      const unsettled = async () =>
+        Number(
+          (await storage.read((x) =>
+            x.get<{ n: number }>(
+              `SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') + (SELECT COUNT(*) FROM mailbox WHERE sent_at IS NULL) AS n`,
+            ),
+          ))!.n,
+        );
+      for (let i = 0; i < 300 && (await unsettled()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
       await stop(p);
 
       const events = await storage.read((x) =>
@@ -201,6 +213,15 @@ describe.each(ENGINES)('chaos on %s: kill -9 again and again, receivers failing 
       expect(failed).toBeGreaterThan(0);
       expect(failed).toBe(events.filter((e) => Number(e.id) % ALWAYS_FAILING === 0).length * matching.length);
       expect(Number(mails!.n)).toBe(failed);
+      // Each reached the SMTP server (more than once only if a crash came between sending and noting it).
+      const told = new Set(
+        smtp.mails.map((m) => /\(hook (\d+)\)[\s\S]*\(event (\d+)\)/.exec(m.text)?.slice(1, 3).join('_')),
+      );
+      const failedKeys = deliveries
+        .filter((d) => d.state === 'failed')
+        .map((d) => `${Number(d.hook_id)}_${Number(d.event_id)}`);
+      expect(failedKeys.filter((k) => !told.has(k))).toEqual([]);
+      expect(smtp.mails.every((m) => m.to.includes(ADMIN.email))).toBe(true);
       expect(badSignatures).toBe(0);
     } finally {
       await stop(p);

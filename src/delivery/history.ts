@@ -4,8 +4,8 @@ import type { Engine } from '../storage/port.js';
 import { Errors } from '../errors.js';
 import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
 import { webhookId } from '../webhooks/signer.js';
-import { encodeStoredPayload, type ContentType } from '../webhooks/payload.js';
-import { USER_AGENT } from './notification.js';
+import { encodeStoredPayload } from '../webhooks/payload.js';
+import { USER_AGENT, formatOf } from './notification.js';
 import { attemptsOf, type AttemptRow } from './record.js';
 import { storedPairs } from '../webhooks/headers.js';
 
@@ -45,9 +45,9 @@ export function attemptTree(a: AttemptRow): TreeObject {
 }
 
 /** A delivery with its event's type and object (DeliveryRow), from `deliveries d` joined to `events e`. */
-const SELECT_DELIVERIES = `SELECT d.hook_id, d.event_id, d.state, d.attempt_count, d.next_attempt_at, d.created_at, d.updated_at,
-              e.type, e.object_id
-         FROM deliveries d JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id`;
+const DELIVERY_COLUMNS = `d.hook_id, d.event_id, d.state, d.attempt_count, d.next_attempt_at, d.created_at, d.updated_at,
+              e.type, e.object_id`;
+const DELIVERIES_WITH_EVENTS = 'deliveries d JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id';
 
 /** One delivery of a page, with every attempt in the order made. */
 export interface DeliveryView extends DeliveryRow {
@@ -82,7 +82,7 @@ export async function readDeliveries(
     const hook = await x.get('SELECT id FROM hooks WHERE account_id = ? AND id = ?', [accountId, hookId]);
     if (!hook) throw Errors.notFound('id', `No hook ${hookId}`);
     const rows = await x.all<DeliveryRow>(
-      `${SELECT_DELIVERIES}
+      `SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERIES_WITH_EVENTS}
         WHERE ${where.join(' AND ')}
         ORDER BY d.event_id DESC LIMIT CAST(? AS INTEGER)`,
       [...args, limit],
@@ -140,15 +140,14 @@ export async function readDelivery(
     );
     if (!hook) throw Errors.notFound('id', `No hook ${hookId}`);
     const row = await x.get<DeliveryRow & { content: string }>(
-      `${SELECT_DELIVERIES.replace('e.object_id', 'e.object_id, e.content')}
+      `SELECT ${DELIVERY_COLUMNS}, e.content FROM ${DELIVERIES_WITH_EVENTS}
         WHERE d.account_id = ? AND d.hook_id = ? AND d.event_id = ?`,
       [accountId, hookId, eventId],
     );
     if (!row) throw Errors.notFound('eventid', `No delivery of event ${eventId} to hook ${hookId}`);
     const attempts = await attemptsOf(x, { accountId, hookId, eventId });
     const { content, ...delivery } = row;
-    const format = (['xml', 'json', 'form'].includes(hook.contenttype) ? hook.contenttype : 'xml') as ContentType;
-    const payload = encodeStoredPayload(format, row.type, Number(row.object_id), content);
+    const payload = encodeStoredPayload(formatOf(hook.contenttype), row.type, Number(row.object_id), content);
     const request: DeliveryRequest = {
       url: hook.url,
       headers: {

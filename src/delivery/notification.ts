@@ -39,9 +39,12 @@ export interface Notification {
   webhookId: string;
 }
 
+/** A hook's payload format: its contenttype, or XML (Solve360's default) for anything else. */
+export const formatOf = (contenttype: string): ContentType =>
+  (['xml', 'json', 'form'].includes(contenttype) ? contenttype : 'xml') as ContentType;
+
 export function buildNotification(d: NotificationSource, nowMs: number): Notification {
-  const format = (['xml', 'json', 'form'].includes(d.hook.contenttype) ? d.hook.contenttype : 'xml') as ContentType;
-  const payload = encodeStoredPayload(format, d.event.type, d.event.objectId, d.event.content);
+  const payload = encodeStoredPayload(formatOf(d.hook.contenttype), d.event.type, d.event.objectId, d.event.content);
   const id = d.webhookId || webhookId(d.hookId, d.eventId);
   const timestamp = String(Math.floor(nowMs / 1000));
   const headers: Record<string, string> = {

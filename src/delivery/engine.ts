@@ -84,6 +84,8 @@ interface FailedNote {
   told: boolean;
 }
 
+const sendingKey = (d: { hookId: number; eventId: number }) => `${d.hookId}:${d.eventId}`;
+
 /** Deliveries claimed per round at most: a big backlog is taken in slices, interleaved with completions. */
 const CLAIM_BATCH = 200;
 /**
@@ -103,6 +105,11 @@ export class DeliveryEngine {
   private readonly pollMs: number;
   /** every launched delivery until its outcome is recorded */
   private readonly inflight = new Map<number, Promise<void>>();
+  /**
+   * … by delivery (sendingKey): a claim can take a delivery of this engine's own whose lease ran out while
+   * it was still waiting, in flight or being recorded; that one is not sent a second time
+   */
+  private readonly sending = new Set<string>();
   /** handed to the transport and not answered yet (in flight, or waiting there for a slot), overall */
   private heldCount = 0;
   /** taken by a transaction's fan-out that has not ended yet (handoff.ts): counted in heldCount and held */
@@ -437,9 +444,15 @@ export class DeliveryEngine {
       if (cutShort || (got.get(l.hookId) ?? 0) >= l.room) this.backlog.add(l.hookId);
       else this.backlog.delete(l.hookId);
     }
-    // In event order: the transport keeps each hook's order while its deliveries wait for a slot.
-    for (const d of claimed) this.launch(d);
-    return claimed.length;
+    // In event order: the transport keeps each hook's order while its deliveries wait for a slot. One still
+    // being sent here keeps going; the claim only renewed its lease (and counted no attempt: claim.ts).
+    let launched = 0;
+    for (const d of claimed) {
+      if (this.sending.has(sendingKey(d))) continue;
+      this.launch(d);
+      launched++;
+    }
+    return launched;
   }
 
   /**
@@ -461,6 +474,8 @@ export class DeliveryEngine {
   /** launch() of a delivery already counted as held. */
   private send(d: ClaimedDelivery): void {
     const job = ++this.jobs;
+    const key = sendingKey(d);
+    this.sending.add(key);
     const handedAt = this.clock.now();
     const done = this.attempt(d, handedAt, this.stopSignal.signal, true)
       .then((result) => {
@@ -472,7 +487,10 @@ export class DeliveryEngine {
         // The outcome could not be recorded (database down): the lease expires and the delivery is retried.
         this.o.logger?.error({ hookId: d.hookId, eventId: d.eventId, err: e.message }, 'recording a delivery failed'),
       )
-      .finally(() => this.inflight.delete(job));
+      .finally(() => {
+        this.inflight.delete(job);
+        this.sending.delete(key);
+      });
     this.inflight.set(job, done);
   }
 

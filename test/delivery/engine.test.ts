@@ -687,6 +687,36 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     });
   });
 
+  it('its own lease running out while it still sends a delivery does not make it send that one twice', async () => {
+    const clock = drivenClock();
+    // The first request is answered only when the test says so.
+    let answer: (() => void) | null = null;
+    const r = await recv((_q, res) => void (answer = () => res.end('ok')));
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url });
+    const eventId = await raiseEvent(engine, accountId, { now: clock.now() });
+    const a = delivery(clock, { owner: 'node-a', leaseMs: 1_000, timeoutMs: 20_000 });
+    expect(await a.tick()).toBe(1);
+    await r.waitFor(1);
+    clock.advance(1_001);
+    // Claimed again (the lease had run out, and is renewed), but not sent again.
+    expect(await a.tick()).toBe(0);
+    expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({
+      attempt_count: 1,
+      lease_owner: 'node-a',
+      lease_until: clock.now() + 1_000,
+    });
+    await new Promise((res) => setTimeout(res, 100));
+    expect(r.requests).toHaveLength(1);
+    answer!();
+    await a.settle();
+    expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({
+      state: 'succeeded',
+      attempt_count: 1,
+    });
+    await a.stop({ graceMs: 0 });
+  });
+
   it('notify() sends new deliveries at once, without waiting for the poll', async () => {
     const r = await recv();
     const { accountId } = await newAccount(engine);

@@ -115,7 +115,9 @@ export function lanesSql(dialect: Dialect): string {
           FROM rooms r
          WHERE r.room > 0
       )
-      SELECT hook_id, CASE WHEN ready < room THEN ready ELSE room END AS room, rate FROM candidates
+      SELECT hook_id, CASE WHEN ready < room THEN ready ELSE room END AS room, rate,
+             CASE WHEN ready < room THEN 0 ELSE 1 END AS more
+        FROM candidates
        WHERE ready > 0
        ORDER BY first_due, hook_id
        LIMIT CAST(? AS INTEGER)`;
@@ -174,6 +176,11 @@ export interface Lane {
   room: number;
   /** the hook's rate limit, notifications per second (0: none) */
   rate: number;
+  /**
+   * false when the read saw fewer deliveries due than the hook has room for: a claim that takes `room` has
+   * taken all that was due. Otherwise (or unknown) more may be waiting.
+   */
+  more?: boolean;
 }
 
 /** See lanesSql. `limit` bounds the hooks (one delivery each at least). */
@@ -184,7 +191,7 @@ export async function dueLanes(
 ): Promise<Lane[]> {
   if (o.limit <= 0) return [];
   const busy = [...o.busy].filter(([, n]) => n > 0);
-  const rows = await x.all<{ hook_id: number; room: number; rate: number | null }>(lanesSql(x.dialect), [
+  const rows = await x.all<{ hook_id: number; room: number; rate: number | null; more: number }>(lanesSql(x.dialect), [
     JSON.stringify(busy),
     o.perHook,
     o.now,
@@ -193,7 +200,12 @@ export async function dueLanes(
     o.perHook,
     o.limit,
   ]);
-  return rows.map((r) => ({ hookId: Number(r.hook_id), room: Number(r.room), rate: Number(r.rate ?? 0) }));
+  return rows.map((r) => ({
+    hookId: Number(r.hook_id),
+    room: Number(r.room),
+    rate: Number(r.rate ?? 0),
+    more: Number(r.more) === 1,
+  }));
 }
 
 export interface DetailRow {

@@ -441,7 +441,10 @@ export class DeliveryEngine {
     // A lane that took all it could may have more; so may every lane when the claim's limit cut it short.
     const cutShort = claimed.length >= options.limit;
     for (const l of lanes) {
-      if (cutShort || (got.get(l.hookId) ?? 0) >= l.room) this.backlog.add(l.hookId);
+      // Not a lane whose read saw fewer due than it had room for (Lane.more false): it took them all, and the
+      // hook's new deliveries may be handed over again. (Kept in the backlog, a hook under a steady load was
+      // put back by every claim, and on PostgreSQL most deliveries waited for a claim instead of the hand-off.)
+      if (cutShort || ((got.get(l.hookId) ?? 0) >= l.room && l.more !== false)) this.backlog.add(l.hookId);
       else this.backlog.delete(l.hookId);
     }
     // In event order: the transport keeps each hook's order while its deliveries wait for a slot. One still

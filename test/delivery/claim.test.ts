@@ -94,6 +94,21 @@ describe.each(ENGINES)('claim on %s', (name) => {
     expect(f.attempt).toBe(2);
   });
 
+  it('a lane says whether more may wait than its room: a claim that takes a lane with fewer due took them all', async () => {
+    const { accountId } = await newAccount(db.engine);
+    const hookId = await insertHook(db.engine, accountId, { url: 'http://lanes.test/' });
+    for (let i = 0; i < 3; i++) await raiseEvent(db.engine, accountId, { now: T - 10 + i });
+    const lane = async (perHook: number, busy = 0) =>
+      (
+        await db.engine.read((x) => dueLanes(x, { now: T, perHook, busy: new Map([[hookId, busy]]), limit: 1000 }))
+      ).find((l) => l.hookId === hookId);
+    // Room for 5, 3 due: all of them, nothing more.
+    expect(await lane(5)).toMatchObject({ room: 3, more: false });
+    // Room for 3 or 2 (5 less 3 in flight): as many as it may take, and more may be waiting.
+    expect(await lane(3)).toMatchObject({ room: 3, more: true });
+    expect(await lane(5, 3)).toMatchObject({ room: 2, more: true });
+  });
+
   it('caps each hook: never more than perHook minus what is already in flight', async () => {
     const { accountId } = await newAccount(db.engine);
     const slow = await insertHook(db.engine, accountId, { url: 'http://slow.test/' });

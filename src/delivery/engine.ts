@@ -103,13 +103,12 @@ export class DeliveryEngine {
   private readonly transport: Transport;
   private readonly leaseMs: number;
   private readonly pollMs: number;
-  /** every launched delivery until its outcome is recorded */
-  private readonly inflight = new Map<number, Promise<void>>();
   /**
-   * … by delivery (sendingKey): a claim can take a delivery of this engine's own whose lease ran out while
-   * it was still waiting, in flight or being recorded; that one is not sent a second time
+   * every launched delivery until its outcome is recorded, by delivery (sendingKey): a claim can take one of
+   * this engine's own whose lease ran out while it was still waiting, in flight or being recorded, and that
+   * one is not sent a second time
    */
-  private readonly sending = new Set<string>();
+  private readonly inflight = new Map<string, Promise<void>>();
   /** handed to the transport and not answered yet (in flight, or waiting there for a slot), overall */
   private heldCount = 0;
   /** taken by a transaction's fan-out that has not ended yet (handoff.ts): counted in heldCount and held */
@@ -127,7 +126,6 @@ export class DeliveryEngine {
   /** the last claim was cut short by the overall cap: refill when half of the room ahead is used */
   private full = false;
   private readonly stopSignal = new AbortController();
-  private jobs = 0;
   private attemptCount = 0;
   private running = false;
   private stopping = false;
@@ -451,7 +449,7 @@ export class DeliveryEngine {
     // being sent here keeps going; the claim only renewed its lease (and counted no attempt: claim.ts).
     let launched = 0;
     for (const d of claimed) {
-      if (this.sending.has(sendingKey(d))) continue;
+      if (this.inflight.has(sendingKey(d))) continue;
       this.launch(d);
       launched++;
     }
@@ -476,9 +474,7 @@ export class DeliveryEngine {
 
   /** launch() of a delivery already counted as held. */
   private send(d: ClaimedDelivery): void {
-    const job = ++this.jobs;
     const key = sendingKey(d);
-    this.sending.add(key);
     const handedAt = this.clock.now();
     const done = this.attempt(d, handedAt, this.stopSignal.signal, true)
       .then((result) => {
@@ -490,11 +486,8 @@ export class DeliveryEngine {
         // The outcome could not be recorded (database down): the lease expires and the delivery is retried.
         this.o.logger?.error({ hookId: d.hookId, eventId: d.eventId, err: e.message }, 'recording a delivery failed'),
       )
-      .finally(() => {
-        this.inflight.delete(job);
-        this.sending.delete(key);
-      });
-    this.inflight.set(job, done);
+      .finally(() => this.inflight.delete(key));
+    this.inflight.set(key, done);
   }
 
   private answered(hookId: number): void {

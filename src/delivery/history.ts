@@ -20,7 +20,7 @@ export interface ListOptions {
   before?: number;
 }
 
-export interface DeliveryRow {
+interface DeliveryRow {
   hook_id: number;
   event_id: number;
   state: string;

@@ -174,12 +174,7 @@ const redeliverForm = (d: DeliveryView, token: string, back: 'hook' | 'delivery'
 function deliveryRows(list: DeliveryView[], token: string): string {
   if (list.length === 0) return '<p>No deliveries here.</p>';
   const rows = list.map(
-    (
-      d,
-    ) => `<tr id="event-${esc(d.event_id)}"><td><a href="${deliveryPath(d.hook_id, d.event_id)}">${esc(d.event_id)}</a><br><code>${esc(webhookId(d.hook_id, d.event_id))}</code></td>
-<td>${esc(d.type)}<br>object ${esc(d.object_id)}</td>
-${stateCell(d)}
-<td>${esc(when(d.created_at))}</td>
+    (d) => `<tr id="event-${esc(d.event_id)}">${deliveryCells(d, true)}
 <td>${attemptList(d, ANSWER_PREVIEW)}</td>
 <td>${redeliverForm(d, token, 'hook')}</td></tr>`,
   );
@@ -187,11 +182,19 @@ ${stateCell(d)}
 <tbody>${rows.join('\n')}</tbody></table>`;
 }
 
-/** A delivery's state, with its next attempt while pending. */
-const stateCell = (d: DeliveryView) =>
-  `<td class="state-${esc(d.state)}">${esc(d.state)}${
+/**
+ * A delivery's event (linked to the delivery's own page on a hook's page), what it is about, its state (with
+ * the next attempt while pending) and when it was made: the cells both pages show.
+ */
+const deliveryCells = (d: DeliveryView, link: boolean) => {
+  const id = link ? `<a href="${deliveryPath(d.hook_id, d.event_id)}">${esc(d.event_id)}</a>` : esc(d.event_id);
+  return `<td>${id}<br><code>${esc(webhookId(d.hook_id, d.event_id))}</code></td>
+<td>${esc(d.type)}<br>object ${esc(d.object_id)}</td>
+<td class="state-${esc(d.state)}">${esc(d.state)}${
     d.state === 'pending' ? `<br><span class="off">next ${esc(when(d.next_attempt_at))}</span>` : ''
-  }</td>`;
+  }</td>
+<td>${esc(when(d.created_at))}</td>`;
+};
 
 /** An answer's status as the notices say it. */
 const answered = (status: number | null) => (status === null ? 'no answer' : `HTTP ${status}`);
@@ -313,8 +316,8 @@ ${older}`;
 <p><a href="/portal/hooks/${hookId}/">← ${esc(hookTitle)}</a></p>
 ${notice(req.query as Record<string, unknown>)}
 <table><thead><tr><th>event</th><th>what</th><th>state</th><th>created</th><th></th></tr></thead>
-<tbody><tr><td>${esc(eventId)}<br><code>${esc(webhookId(hookId, eventId))}</code></td><td>${esc(d.type)}<br>object ${esc(d.object_id)}</td>
-${stateCell(d)}<td>${esc(when(d.created_at))}</td><td>${redeliverForm(d, formToken(req, hookId), 'delivery')}</td></tr></tbody></table>
+<tbody><tr>${deliveryCells(d, false)}
+<td>${redeliverForm(d, formToken(req, hookId), 'delivery')}</td></tr></tbody></table>
 <h2>Request</h2>
 <p>POST <code>${esc(request.url)}</code> · ${esc(hook.contenttype)}, as every attempt sends it now. Each attempt also carries
 its own <code>webhook-timestamp</code> and signatures.</p>

@@ -63,12 +63,17 @@ export const FAN_OUT = `INSERT INTO deliveries (account_id, hook_id, event_id, s
        FROM hooks
       WHERE ${HOOKS_MATCHING}`;
 
-/** Writes one event and its deliveries. Must run inside the write transaction of the change. */
+/**
+ * Writes one event and its deliveries. Must run inside the write transaction of the change. Where WITH
+ * clauses can write (PostgreSQL), the change, the event and its deliveries are one statement; `last`: the
+ * caller runs no statement after it (Executor.last).
+ */
 export async function raise(
   x: Executor,
   e: { accountId: number; type: EventType; objectId: number; objectKind: string; content: TreeObject; now: number },
   /** the change's own statement, if the caller has not run it yet: sent in the same round trip where possible */
   change?: { sql: string; params: unknown[] },
+  options: { last?: boolean } = {},
 ): Promise<RaisedEvent> {
   const id = await x.nextId();
   const content = stringifyJsonKept(e.content);
@@ -81,6 +86,7 @@ export async function raise(
     // WITH clause, referenced or not, within the one statement).
     const c = change ? `c AS (${change.sql}), ` : '';
     const before = [...(change?.params ?? []), ...event];
+    if (options.last) x.last?.();
     if (x.handoff?.takesAll()) {
       // A delivery engine here takes them all, leased by the same statement (delivery/handoff.ts).
       const { owner, leaseMs } = x.handoff;

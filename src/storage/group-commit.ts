@@ -56,9 +56,15 @@ export class HandoffTx implements TxHandoff {
 
 export interface TxConnection {
   executor: TxExecutor;
-  begin(): Promise<void>;
+  /** `alone`: the transaction runs one unit (Executor.last may apply) */
+  begin(alone: boolean): Promise<void>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
+  /**
+   * The unit's last statement ran as its own transaction (Executor.last), so it committed whatever the unit
+   * did after it: a rollback takes nothing back.
+   */
+  committedAlone?(): boolean;
 }
 
 interface Unit {
@@ -136,27 +142,33 @@ export class GroupCommitter {
     this.listeners.push(listener);
   }
 
-  private async begin(conn: TxConnection): Promise<void> {
+  private async begin(conn: TxConnection, alone: boolean): Promise<void> {
     conn.executor.created = false;
-    await conn.begin();
+    await conn.begin(alone);
   }
 
   private async commit(conn: TxConnection): Promise<void> {
     await conn.commit();
+    this.committed(conn);
+  }
+
+  private committed(conn: TxConnection): void {
     conn.executor.handoff?.committed();
     if (conn.executor.created) this.listeners.forEach((l) => l());
   }
 
   private async rollback(conn: TxConnection): Promise<void> {
     await conn.rollback().catch(() => undefined);
-    conn.executor.handoff?.rolledBack();
+    // A unit that failed after its last statement committed on its own: what that statement did stands.
+    if (conn.committedAlone?.()) this.committed(conn);
+    else conn.executor.handoff?.rolledBack();
   }
 
   private async runBatch(conn: TxConnection, batch: Unit[]): Promise<void> {
     if (batch.length === 1) return this.runAlone(conn, batch[0]);
     const results: unknown[] = [];
     try {
-      await this.begin(conn);
+      await this.begin(conn, false);
       for (const unit of batch) results.push(await unit.fn(conn.executor));
       await this.commit(conn);
     } catch {
@@ -169,7 +181,7 @@ export class GroupCommitter {
 
   private async runAlone(conn: TxConnection, unit: Unit): Promise<void> {
     try {
-      await this.begin(conn);
+      await this.begin(conn, true);
       const result = await unit.fn(conn.executor);
       await this.commit(conn);
       unit.resolve(result);

@@ -36,6 +36,13 @@ export interface Executor {
    * transaction commits, with no claim. Absent elsewhere (reads, no delivery engine).
    */
   readonly handoff?: TxHandoff;
+  /**
+   * In a write: the unit's next statement is its last. Where statements are round trips (PostgreSQL), a
+   * unit that commits alone and has run nothing yet runs that statement as its own transaction (one round
+   * trip instead of three: BEGIN, the statement, COMMIT). A statement after it is refused. Absent where it
+   * would change nothing.
+   */
+  last?(): void;
 }
 
 /**

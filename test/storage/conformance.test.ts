@@ -116,6 +116,58 @@ describe.each(ENGINES)('storage conformance on %s', (name) => {
     expect(row).toBeUndefined();
   });
 
+  it('Executor.last: the last statement of a unit commits with it, a failing one writes nothing, a statement after it is refused', async () => {
+    const countNamed = async (prefix: string) =>
+      Number(
+        (
+          await db.engine.read((x) =>
+            x.get<{ n: number }>('SELECT COUNT(*) AS n FROM categories WHERE account_id = ? AND name LIKE ?', [
+              accountId,
+              `${prefix}%`,
+            ]),
+          )
+        )?.n,
+      );
+    const id = await db.engine.write(async (x) => {
+      const id = await x.nextId();
+      x.last?.();
+      await insertCategory(x, id, `last-${id}`);
+      return id;
+    });
+    expect(await countNamed(`last-${id}`)).toBe(1);
+    // The same name again: the statement fails, and so does the unit, with nothing written.
+    await expect(
+      db.engine.write(async (x) => {
+        x.last?.();
+        await insertCategory(x, await x.nextId(), `last-${id}`);
+      }),
+    ).rejects.toThrow();
+    expect(await countNamed(`last-${id}`)).toBe(1);
+    // A unit that says so and then runs another statement is a bug: refused, the unit fails.
+    await expect(
+      db.engine.write(async (x) => {
+        const a = await x.nextId();
+        x.last?.();
+        await insertCategory(x, a, `after-last-${a}`);
+        await insertCategory(x, await x.nextId(), `after-last-${a}-second`);
+      }),
+    ).rejects.toThrow(/said was its last/);
+    expect((await countNamed('after-last-')) <= 1).toBe(true);
+    // Several units sharing a transaction may each say so: each runs on, all commit together.
+    const ids = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        db.engine.write(async (x) => {
+          const a = await x.nextId();
+          await insertCategory(x, a, `shared-${a}`);
+          x.last?.();
+          await insertCategory(x, await x.nextId(), `shared-${a}-b`);
+          return a;
+        }),
+      ),
+    );
+    for (const a of ids) expect(await countNamed(`shared-${a}`)).toBe(2);
+  });
+
   it('group commit: a failing unit fails alone, its neighbours in the same batch commit', async () => {
     const results = await Promise.allSettled(
       Array.from({ length: 40 }, (_, i) =>

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Dialect, Engine, Executor } from '../port.js';
 import { GroupCommitter, type HandoffTx, type TxConnection } from '../group-commit.js';
 import { migrations } from './migrations.js';
+import { LastStatement } from '../last-statement.js';
 
 /** See Dialect.planEachTime: an unnamed statement is parsed and planned, with its parameters, on every call. */
 const PLAN_EACH_TIME = '/* planned each time */ ';
@@ -78,6 +79,41 @@ class IdBlocks {
   }
 }
 
+/**
+ * A writer connection's transaction, begun lazily: BEGIN goes out just before the first statement (a unit
+ * that runs none costs no round trip), and a unit that commits alone and whose first statement is its last
+ * (Executor.last) runs that statement as its own transaction: one round trip instead of three.
+ */
+class WriterTx {
+  private begun = false;
+  readonly last = new LastStatement();
+  /** the unit's last statement ran as its own transaction */
+  ranAlone = false;
+  constructor(private readonly client: pg.Client) {}
+
+  begin(alone: boolean): void {
+    this.begun = this.ranAlone = false;
+    this.last.begin(alone);
+  }
+  /** Before each statement of the transaction. */
+  async statement(): Promise<void> {
+    const last = this.last.statement();
+    if (this.begun) return;
+    if (last) {
+      this.ranAlone = true;
+      return;
+    }
+    await this.client.query('BEGIN');
+    this.begun = true;
+  }
+  async commit(): Promise<void> {
+    if (this.begun) await this.client.query('COMMIT');
+  }
+  async rollback(): Promise<void> {
+    if (this.begun) await this.client.query('ROLLBACK');
+  }
+}
+
 class PgExecutor implements Executor {
   readonly dialect = postgresDialect;
   /** deliveriesDue() was called in the current transaction (read by the group committer) */
@@ -87,15 +123,23 @@ class PgExecutor implements Executor {
   constructor(
     private readonly client: pg.Pool | pg.PoolClient | pg.Client,
     private readonly ids: IdBlocks,
+    /** a writer's transactions (none for reads and solo(), which begin their own) */
+    private readonly tx?: WriterTx,
   ) {}
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    await this.tx?.statement();
     return (await this.client.query(query(sql, params))).rows as T[];
   }
   async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    await this.tx?.statement();
     return (await this.client.query(query(sql, params))).rows[0] as T | undefined;
   }
   async run(sql: string, params: readonly unknown[] = []): Promise<{ changes: number }> {
+    await this.tx?.statement();
     return { changes: (await this.client.query(query(sql, params))).rowCount ?? 0 };
+  }
+  last(): void {
+    this.tx?.last.mark();
   }
   nextId(): Promise<number> {
     return this.ids.nextId();
@@ -201,11 +245,13 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
     client.on('error', () => undefined);
     await client.connect();
     writers.push(client);
+    const tx = new WriterTx(client);
     conns.push({
-      executor: new PgExecutor(client, ids),
-      begin: async () => void (await client.query('BEGIN')),
-      commit: async () => void (await client.query('COMMIT')),
-      rollback: async () => void (await client.query('ROLLBACK')),
+      executor: new PgExecutor(client, ids, tx),
+      begin: async (alone) => tx.begin(alone),
+      commit: () => tx.commit(),
+      rollback: () => tx.rollback(),
+      committedAlone: () => tx.ranAlone,
     });
   }
   const committer = new GroupCommitter(conns);

@@ -7,6 +7,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Dialect, Engine, Executor } from '../port.js';
 import { GroupCommitter, type HandoffTx, type TxConnection } from '../group-commit.js';
 import { migrations } from './migrations.js';
+import { LastStatement } from '../last-statement.js';
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
@@ -34,7 +35,15 @@ class SqliteExecutor implements Executor {
   created = false;
   /** the writer's, while a delivery engine takes new deliveries (set by the group committer) */
   handoff?: HandoffTx;
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    /** the writer's (a statement costs no round trip here: Executor.last only refuses one after the last) */
+    private readonly lastStatement?: LastStatement,
+  ) {}
+
+  last(): void {
+    this.lastStatement?.mark();
+  }
 
   deliveriesDue(): void {
     this.created = true;
@@ -55,12 +64,15 @@ class SqliteExecutor implements Executor {
   }
 
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    this.lastStatement?.statement();
     return this.prepare(sql).all(...params) as T[];
   }
   async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    this.lastStatement?.statement();
     return this.prepare(sql).get(...params) as T | undefined;
   }
   async run(sql: string, params: readonly unknown[] = []): Promise<{ changes: number }> {
+    this.lastStatement?.statement();
     const stmt = this.prepare(sql);
     if (stmt.reader) {
       stmt.all(...params);
@@ -119,11 +131,15 @@ export function openSqlite(options: SqliteOptions): Engine {
   const writer = open(options.file);
   migrate(writer);
   const reader = open(options.file);
-  const writeExec = new SqliteExecutor(writer);
+  const last = new LastStatement();
+  const writeExec = new SqliteExecutor(writer, last);
   const readExec = new SqliteExecutor(reader);
   const conn: TxConnection = {
     executor: writeExec,
-    begin: async () => void writer.exec('BEGIN IMMEDIATE'),
+    begin: async (alone) => {
+      last.begin(alone);
+      writer.exec('BEGIN IMMEDIATE');
+    },
     commit: async () => void writer.exec('COMMIT'),
     rollback: async () => {
       if (writer.inTransaction) writer.exec('ROLLBACK');

@@ -1,0 +1,28 @@
+// Executor.last's bookkeeping for one writer connection: which statement is its unit's last, and refusing
+// a statement after it. Only a transaction that runs one unit counts (a shared one runs several units,
+// each of which may say it is done).
+
+export class LastStatement {
+  private alone = false;
+  private next = false;
+  private ran = false;
+
+  /** A transaction begins; `alone`: it runs one unit. */
+  begin(alone: boolean): void {
+    this.alone = alone;
+    this.next = this.ran = false;
+  }
+
+  /** Executor.last: the unit's next statement is its last. */
+  mark(): void {
+    this.next = true;
+  }
+
+  /** Before each statement: true when it is the last one of a unit that commits alone. */
+  statement(): boolean {
+    if (this.ran) throw new Error('a statement after the one its unit said was its last (Executor.last)');
+    this.ran = this.next && this.alone;
+    this.next = false;
+    return this.ran;
+  }
+}

@@ -1,0 +1,88 @@
+// PostgreSQL's write round trips: BEGIN goes out only before a unit's first statement, and a unit that
+// commits alone and whose first statement is its last (Executor.last) runs it as its own transaction.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeEngine, pgAvailable, type TestEngine } from '../support/engines.js';
+import { createAccount } from '../../src/accounts/accounts.js';
+import { raise } from '../../src/records/events.js';
+import type { Executor } from '../../src/storage/port.js';
+
+describe.runIf(pgAvailable)('round trips on postgres', () => {
+  let db: TestEngine;
+  let accountId: number;
+  beforeAll(async () => {
+    db = await makeEngine('postgres');
+    accountId = (await createAccount(db.engine, { name: 'R', adminEmail: `rt-${Date.now()}@example.org` })).accountId;
+  });
+  afterAll(async () => db.destroy());
+
+  // SAVEPOINT works only inside a transaction block (BEGIN … COMMIT): on its own, PostgreSQL refuses it.
+  const savepoint = (x: Executor) => x.run('SAVEPOINT s');
+  const OWN = /transaction blocks/;
+
+  it('a unit alone whose only statement is its last runs it as its own transaction; others begin one', async () => {
+    await expect(
+      db.engine.write(async (x) => {
+        x.last?.();
+        await savepoint(x);
+      }),
+    ).rejects.toThrow(OWN);
+    await db.engine.write((x) => savepoint(x));
+    // A statement before the last one: the unit is one transaction, begun before its first statement.
+    await db.engine.write(async (x) => {
+      await x.get('SELECT 1');
+      x.last?.();
+      await savepoint(x);
+    });
+    // Units sharing a transaction never run on their own, whatever they say.
+    const shared = await Promise.allSettled(
+      Array.from({ length: 10 }, () =>
+        db.engine.write(async (x) => {
+          x.last?.();
+          await savepoint(x);
+        }),
+      ),
+    );
+    // (The first may have gone alone before the rest queued behind it.)
+    expect(shared.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(9);
+  });
+
+  it("an event raised alone as the unit's last statement: its deliveries written, listeners told, even if the unit fails after it", async () => {
+    await db.engine.write(async (x) =>
+      x.run(
+        `INSERT INTO hooks (account_id, id, type, title, active, event, constrainttype, url, contenttype, secret, created_at, updated_at)
+         VALUES (?, ?, 'web', 't', 1, 'items.create', 'all', 'http://127.0.0.1:9/', 'json', '', 1, 1)`,
+        [accountId, await x.nextId()],
+      ),
+    );
+    let told = 0;
+    db.engine.onDeliveries(() => told++);
+    const raiseLast = (x: Executor, objectId: number) =>
+      raise(x, { accountId, type: 'items.create', objectId, objectKind: 'contact', content: {}, now: 1 }, undefined, {
+        last: true,
+      });
+    const deliveries = async (objectId: number) =>
+      Number(
+        (
+          await db.engine.read((x) =>
+            x.get<{ n: number }>(
+              'SELECT COUNT(*) AS n FROM deliveries d JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id WHERE e.account_id = ? AND e.object_id = ?',
+              [accountId, objectId],
+            ),
+          )
+        )?.n,
+      );
+    await db.engine.write((x) => raiseLast(x, 501));
+    expect(await deliveries(501)).toBe(1);
+    expect(told).toBe(1);
+    // A unit that fails after its last statement ran on its own (a bug, but not a lost write): what that
+    // statement committed stands, and the listeners hear of its deliveries.
+    await expect(
+      db.engine.write(async (x) => {
+        await raiseLast(x, 502);
+        throw new Error('after the last');
+      }),
+    ).rejects.toThrow('after the last');
+    expect(await deliveries(502)).toBe(1);
+    expect(told).toBe(2);
+  });
+});

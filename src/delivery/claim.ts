@@ -3,7 +3,8 @@
 // every event reaches every hook at least once. Taking an expired lease does not count a new attempt: the
 // one its holder was to make (and may have made, or not: a crash leaves no record) is made again under the
 // same number. A node that dies holds deliveries claimed ahead that it never sent, and its crash must not
-// use up their receivers' retries (see RECLAIM_COUNTS).
+// use up their receivers' retries — up to a point: past EXPIRED_LEASES_FORGIVEN each expired lease counts
+// (see RECLAIM_COUNTS).
 import type { Dialect, Executor } from '../storage/port.js';
 
 export interface ClaimOptions {
@@ -61,11 +62,23 @@ export const hookColumns = (h: string) =>
    CASE WHEN ${h}.previous_secret_until > CAST(? AS BIGINT) THEN ${h}.previous_secret ELSE '' END AS previous_secret`;
 
 /**
- * attempt_count for a claim's UPDATE: one more, unless the delivery is taken from an expired lease (it still
- * has an owner: whoever records an outcome or gives a claim back clears it). The SET expressions see the
- * row as it was before the UPDATE.
+ * Expired leases forgiven per delivery: taking over one of the first three repeats its holder's attempt
+ * under the same number; from the fourth on each counts as an attempt, so a delivery whose sending stops
+ * Hookline every time (a poison pill) still runs out of attempts, and is failed without being sent again
+ * (engine.ts), instead of going round for ever.
  */
-export const RECLAIM_COUNTS = 'attempt_count + CASE WHEN lease_owner IS NULL THEN 1 ELSE 0 END';
+export const EXPIRED_LEASES_FORGIVEN = 3;
+
+/**
+ * The SET clauses of a claim's UPDATE for the attempt: one more, unless the delivery is taken from a lease
+ * that ran out (it still has an owner: whoever records an outcome or gives a claim back clears it) and that
+ * is forgiven (EXPIRED_LEASES_FORGIVEN) or the claimer's own (its engine still sends or records it, and does
+ * not send it again: engine.ts); and one more expired lease when another's ran out. The SET expressions see
+ * the row as it was before the UPDATE. Params: the claiming owner, twice.
+ */
+export const RECLAIM_COUNTS = `attempt_count = attempt_count + CASE WHEN lease_owner IS NULL THEN 1
+             WHEN lease_owner = CAST(? AS TEXT) OR expired_leases < ${EXPIRED_LEASES_FORGIVEN} THEN 0 ELSE 1 END,
+           expired_leases = expired_leases + CASE WHEN lease_owner IS NULL OR lease_owner = CAST(? AS TEXT) THEN 0 ELSE 1 END`;
 
 /**
  * The hooks that have due, unleased deliveries and room for more requests here: [{hookId, room}], the hook
@@ -161,7 +174,7 @@ export function claimSql(dialect: Dialect): string {
       ),
       claimed AS (
         UPDATE deliveries
-           SET lease_until = ?, lease_owner = ?, attempt_count = ${RECLAIM_COUNTS}, updated_at = ?
+           SET lease_until = ?, lease_owner = ?, ${RECLAIM_COUNTS}, updated_at = ?
          WHERE (account_id, hook_id, event_id) IN (SELECT account_id, hook_id, event_id FROM picked)
         RETURNING account_id, hook_id, event_id, attempt_count)
       SELECT c.account_id, c.hook_id, c.event_id, c.attempt_count, ${hookColumns('h')},
@@ -333,6 +346,8 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
       o.limit,
       o.now + o.leaseMs,
       o.owner,
+      o.owner,
+      o.owner,
       o.now,
       o.now,
     ]);
@@ -356,7 +371,8 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
 
 /** The lane's due, unleased deliveries in due order, with their events: the first `take` of them. */
 export const ONE_WRITER_LANE = `SELECT d.rowid AS rid, d.account_id, d.event_id, d.attempt_count,
-            d.lease_owner IS NOT NULL AS reclaimed, e.type, e.object_id, e.content, e.created_at
+            d.lease_owner IS NOT NULL AND (d.lease_owner = ? OR d.expired_leases < ${EXPIRED_LEASES_FORGIVEN}) AS forgiven,
+            e.type, e.object_id, e.content, e.created_at
        FROM deliveries d CROSS JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
       WHERE d.hook_id = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
         AND (d.lease_until IS NULL OR d.lease_until < ?)
@@ -393,9 +409,9 @@ async function claimOneWriter(
       Pick<DetailRow, 'account_id' | 'event_id' | EventColumn> & {
         rid: number;
         attempt_count: number;
-        reclaimed: number;
+        forgiven: number;
       }
-    >(ONE_WRITER_LANE, [l.hookId, o.now, o.now, take]);
+    >(ONE_WRITER_LANE, [o.owner, l.hookId, o.now, o.now, take]);
     // Built field by field, the lane's hook shared (read-only): spreading the driver's row objects into a
     // new one cost several µs per delivery, the claim's largest JavaScript cost.
     for (const r of rows) {
@@ -404,7 +420,7 @@ async function claimOneWriter(
         accountId: r.account_id,
         hookId: l.hookId,
         eventId: r.event_id,
-        attempt: Number(r.attempt_count) + (r.reclaimed ? 0 : 1), // as RECLAIM_COUNTS counts
+        attempt: Number(r.attempt_count) + (r.forgiven ? 0 : 1), // as RECLAIM_COUNTS counts
         hook,
         event: { type: r.type, objectId: r.object_id, content: r.content, createdAt: r.created_at },
       });
@@ -414,9 +430,9 @@ async function claimOneWriter(
   }
   if (rowids.length === 0) return [];
   await x.run(
-    `UPDATE deliveries SET lease_until = ?, lease_owner = ?, attempt_count = ${RECLAIM_COUNTS}, updated_at = ?
+    `UPDATE deliveries SET lease_until = ?, lease_owner = ?, ${RECLAIM_COUNTS}, updated_at = ?
       WHERE rowid IN (SELECT value FROM json_each(?))`,
-    [o.now + o.leaseMs, o.owner, o.now, JSON.stringify(rowids)],
+    [o.now + o.leaseMs, o.owner, o.owner, o.owner, o.now, JSON.stringify(rowids)],
   );
   return claimed;
 }

@@ -86,6 +86,10 @@ interface FailedNote {
 
 const sendingKey = (d: { hookId: number; eventId: number }) => `${d.hookId}:${d.eventId}`;
 
+/** The attempt recorded for a delivery claimed past its last attempt (send()). */
+export const PAST_LAST_ATTEMPT =
+  'not sent: its lease ran out too often before an outcome was recorded (Hookline stopped while sending it, or could not record)';
+
 /** Deliveries claimed per round at most: a big backlog is taken in slices, interleaved with completions. */
 const CLAIM_BATCH = 200;
 /**
@@ -476,7 +480,13 @@ export class DeliveryEngine {
   private send(d: ClaimedDelivery): void {
     const key = sendingKey(d);
     const handedAt = this.clock.now();
-    const done = this.attempt(d, handedAt, this.stopSignal.signal, true)
+    // Past its last attempt (only expired leases get it there: claim.ts EXPIRED_LEASES_FORGIVEN): its sending
+    // stopped Hookline, or its outcome could not be recorded, time after time. Not sent again: failed.
+    const sending =
+      d.attempt > this.scheduleOf(d).length + 1
+        ? Promise.resolve(failedAttempt(PAST_LAST_ATTEMPT))
+        : this.attempt(d, handedAt, this.stopSignal.signal, true);
+    const done = sending
       .then((result) => {
         this.answered(d.hookId);
         // The attempt started when its slot came free.

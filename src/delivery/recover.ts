@@ -14,7 +14,7 @@ export async function recoverFailed(
   return engine.write(async (x) => {
     const r = await x.run(
       `UPDATE deliveries
-          SET state = 'pending', attempt_count = 0, next_attempt_at = ?, lease_until = NULL, lease_owner = NULL,
+          SET state = 'pending', attempt_count = 0, expired_leases = 0, next_attempt_at = ?, lease_until = NULL, lease_owner = NULL,
               updated_at = ?
         WHERE account_id = ? AND hook_id = ? AND state = 'failed' AND created_at >= ? AND created_at < ?`,
       [now, now, accountId, hookId, window.since, window.until ?? Number.MAX_SAFE_INTEGER],

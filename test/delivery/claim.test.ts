@@ -94,6 +94,28 @@ describe.each(ENGINES)('claim on %s', (name) => {
     expect(f.attempt).toBe(2);
   });
 
+  it('past three expired leases each further one counts as an attempt (a delivery whose sending stops every node ends)', async () => {
+    const { accountId } = await newAccount(db.engine);
+    const hookId = await insertHook(db.engine, accountId, { url: 'http://x.test/' });
+    const eventId = await raiseEvent(db.engine, accountId, { now: T });
+    let now = T;
+    const attempts: number[] = [];
+    // A claims it; then A, B, C, … each die holding it, and the next takes the expired lease over.
+    for (const owner of ['A', 'B', 'C', 'D', 'E', 'F']) {
+      const [d] = await claim(db.engine, accountId, { owner, now });
+      expect(d.eventId).toBe(eventId);
+      attempts.push(d.attempt);
+      now += 30_001;
+    }
+    // The first claim counts; the three takeovers after it are forgiven; the fourth and fifth count.
+    expect(attempts).toEqual([1, 1, 1, 1, 2, 3]);
+    expect(await deliveryOf(db.engine, accountId, hookId, eventId)).toMatchObject({
+      attempt_count: 3,
+      expired_leases: 5,
+      lease_owner: 'F',
+    });
+  });
+
   it('a lane says whether more may wait than its room: a claim that takes a lane with fewer due took them all', async () => {
     const { accountId } = await newAccount(db.engine);
     const hookId = await insertHook(db.engine, accountId, { url: 'http://lanes.test/' });

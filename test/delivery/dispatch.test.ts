@@ -160,7 +160,7 @@ describe.each(ENGINES)('dispatch on %s', (name) => {
   it('a claim reads its lane by index and the hooks and events it returns by key, never by scanning them', async () => {
     if (name === 'sqlite') {
       const plan = await db.engine.read((x) =>
-        x.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${ONE_WRITER_LANE}`, [matching[0], 1, 1, 16]),
+        x.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${ONE_WRITER_LANE}`, ['plan', matching[0], 1, 1, 16]),
       );
       const details = plan.map((p) => p.detail).join('\n');
       expect(details).toMatch(/SEARCH d USING INDEX deliveries_pending_by_hook \(hook_id=\?/);
@@ -169,7 +169,19 @@ describe.each(ENGINES)('dispatch on %s', (name) => {
       return;
     }
     const plans = await db.engine.write((x) =>
-      pgPlans(x, claimSql(x.dialect), [JSON.stringify([[matching[0], 16]]), 1, 1, 16, 100, 2, 'plan', 1, 1]),
+      pgPlans(x, claimSql(x.dialect), [
+        JSON.stringify([[matching[0], 16]]),
+        1,
+        1,
+        16,
+        100,
+        2,
+        'plan',
+        'plan',
+        'plan',
+        1,
+        1,
+      ]),
     );
     for (const text of plans) {
       expect(text).toMatch(/Index Scan using \w+ on events/);

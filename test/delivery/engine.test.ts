@@ -6,7 +6,13 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { ENGINES, PG_URL, makeEngine, type TestEngine } from '../support/engines.js';
-import { DeliveryEngine, leaseMsFor, type DeliveryEngineOptions } from '../../src/delivery/engine.js';
+import {
+  DeliveryEngine,
+  PAST_LAST_ATTEMPT,
+  leaseMsFor,
+  type DeliveryEngineOptions,
+} from '../../src/delivery/engine.js';
+import { EXPIRED_LEASES_FORGIVEN } from '../../src/delivery/claim.js';
 import { Mailer, listMailbox } from '../../src/delivery/mailer.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
 import { ThreadTransport } from '../../src/delivery/transport.js';
@@ -687,6 +693,38 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     });
   });
 
+  it('a delivery whose lease ran out too often is failed past its last attempt, not sent again, and its admins told', async () => {
+    const clock = drivenClock();
+    const r = await recv((_q, res) => res.end('ok'));
+    const { accountId, adminEmail } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url, title: 'Poisoned' });
+    const eventId = await raiseEvent(engine, accountId, { now: clock.now() });
+    // As a delivery whose sending stopped its holders again and again leaves it: its last attempt made under
+    // a lease that ran out, and the forgiven expired leases used up.
+    await engine.write((x) =>
+      x.run(
+        `UPDATE deliveries SET attempt_count = ?, expired_leases = ?, lease_owner = 'dead', lease_until = ?
+          WHERE account_id = ? AND hook_id = ? AND event_id = ?`,
+        [SCHEDULE.length + 1, EXPIRED_LEASES_FORGIVEN, clock.now() - 1, accountId, hookId, eventId],
+      ),
+    );
+    const mailsBefore = smtp.mails.length;
+    expect(await delivery(clock).runDue()).toBe(1);
+    expect(r.requests).toHaveLength(0);
+    expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({
+      state: 'failed',
+      attempt_count: SCHEDULE.length + 2,
+      lease_owner: null,
+    });
+    const attempts = await attemptRows(engine, accountId, hookId, eventId);
+    expect(attempts.map((a) => [a.status_code, a.error])).toEqual([[null, PAST_LAST_ATTEMPT]]);
+    expect(smtp.mails.length - mailsBefore).toBe(1);
+    const mail = smtp.mails[smtp.mails.length - 1];
+    expect(mail.to).toEqual([adminEmail]);
+    expect(mail.text).toContain('Poisoned');
+    expect(mail.text).toContain('its lease ran out too often');
+  });
+
   it('its own lease running out while it still sends a delivery does not make it send that one twice', async () => {
     const clock = drivenClock();
     // The first request is answered only when the test says so.
@@ -699,12 +737,14 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     expect(await a.tick()).toBe(1);
     await r.waitFor(1);
     clock.advance(1_001);
-    // Claimed again (the lease had run out, and is renewed), but not sent again.
+    // Claimed again (the lease had run out, and is renewed), but not sent again; its own lease running out
+    // is not one lost (claim.ts EXPIRED_LEASES_FORGIVEN).
     expect(await a.tick()).toBe(0);
     expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({
       attempt_count: 1,
       lease_owner: 'node-a',
       lease_until: clock.now() + 1_000,
+      expired_leases: 0,
     });
     await new Promise((res) => setTimeout(res, 100));
     expect(r.requests).toHaveLength(1);

@@ -204,6 +204,7 @@ export interface DeliveryState {
   next_attempt_at: number;
   lease_until: number | null;
   lease_owner: string | null;
+  expired_leases: number;
 }
 
 /** A hook's state as the delivery engine changes it: on or off, and since when it has been failing. */
@@ -219,7 +220,7 @@ export async function hookState(engine: Engine, accountId: number, hookId: numbe
 export async function deliveryOf(engine: Engine, accountId: number, hookId: number, eventId: number) {
   return engine.read((x) =>
     x.get<DeliveryState>(
-      'SELECT state, attempt_count, next_attempt_at, lease_until, lease_owner FROM deliveries WHERE account_id = ? AND hook_id = ? AND event_id = ?',
+      'SELECT state, attempt_count, next_attempt_at, lease_until, lease_owner, expired_leases FROM deliveries WHERE account_id = ? AND hook_id = ? AND event_id = ?',
       [accountId, hookId, eventId],
     ),
   );

@@ -5,6 +5,7 @@ import { v3ClaimByHookAndMailOutbox } from '../schema-v3.js';
 import { v4SecretRotation } from '../schema-v4.js';
 import { v5SharedRateLimits } from '../schema-v5.js';
 import { v6HookHeaders } from '../schema-v6.js';
+import { v7ExpiredLeases } from '../schema-v7.js';
 
 export const migrations: Migration[] = [
   {
@@ -29,4 +30,5 @@ export const migrations: Migration[] = [
   v4SecretRotation({ int: 'BIGINT' }),
   v5SharedRateLimits({ int: 'BIGINT' }),
   v6HookHeaders(),
+  v7ExpiredLeases(),
 ];

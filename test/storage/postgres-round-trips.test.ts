@@ -46,6 +46,36 @@ describe.runIf(pgAvailable)('round trips on postgres', () => {
     expect(shared.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(9);
   });
 
+  it('the hand-off hears of a unit alone as its last statement went: launched if it committed, given back if it failed', async () => {
+    const calls: string[] = [];
+    db.engine.handOffTo!({
+      owner: 'test',
+      leaseMs: 1_000,
+      take: () => true,
+      takesAll: () => false,
+      took: () => undefined,
+      untake: (hookId) => void calls.push(`untake ${hookId}`),
+      launch: (items) => void calls.push(`launch ${items.join(',')}`),
+    });
+    const unit = (sql: string, item: string, after?: () => void) =>
+      db.engine.write(async (x) => {
+        x.handoff!.take(7);
+        x.handoff!.handed(item);
+        x.last?.();
+        await x.get(sql);
+        after?.();
+      });
+    await unit('SELECT 1', 'a');
+    await expect(unit('SELECT 1/0', 'b')).rejects.toThrow(/division by zero/);
+    // Failing after its last statement committed on its own: what that statement did stands.
+    await expect(
+      unit('SELECT 1', 'c', () => {
+        throw new Error('after the last');
+      }),
+    ).rejects.toThrow('after the last');
+    expect(calls).toEqual(['launch a', 'untake 7', 'launch c']);
+  });
+
   it("an event raised alone as the unit's last statement: its deliveries written, listeners told, even if the unit fails after it", async () => {
     await db.engine.write(async (x) =>
       x.run(

@@ -95,16 +95,17 @@ class WriterTx {
     this.begun = this.ranAlone = false;
     this.last.begin(alone);
   }
-  /** Before each statement of the transaction. */
-  async statement(): Promise<void> {
-    const last = this.last.statement();
-    if (this.begun) return;
-    if (last) {
-      this.ranAlone = true;
-      return;
+  /** Runs one statement of the transaction. */
+  async run(q: pg.QueryConfig): Promise<pg.QueryResult> {
+    const alone = this.last.statement() && !this.begun;
+    if (!alone && !this.begun) {
+      await this.client.query('BEGIN');
+      this.begun = true;
     }
-    await this.client.query('BEGIN');
-    this.begun = true;
+    const r = await this.client.query(q);
+    // Committed by PostgreSQL as it answered (a statement that failed committed nothing).
+    if (alone) this.ranAlone = true;
+    return r;
   }
   async commit(): Promise<void> {
     if (this.begun) await this.client.query('COMMIT');
@@ -126,17 +127,18 @@ class PgExecutor implements Executor {
     /** a writer's transactions (none for reads and solo(), which begin their own) */
     private readonly tx?: WriterTx,
   ) {}
+  private exec(sql: string, params: readonly unknown[]): Promise<pg.QueryResult> {
+    const q = query(sql, params);
+    return this.tx ? this.tx.run(q) : this.client.query(q);
+  }
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    await this.tx?.statement();
-    return (await this.client.query(query(sql, params))).rows as T[];
+    return (await this.exec(sql, params)).rows as T[];
   }
   async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
-    await this.tx?.statement();
-    return (await this.client.query(query(sql, params))).rows[0] as T | undefined;
+    return (await this.exec(sql, params)).rows[0] as T | undefined;
   }
   async run(sql: string, params: readonly unknown[] = []): Promise<{ changes: number }> {
-    await this.tx?.statement();
-    return { changes: (await this.client.query(query(sql, params))).rowCount ?? 0 };
+    return { changes: (await this.exec(sql, params)).rowCount ?? 0 };
   }
   last(): void {
     this.tx?.last.mark();

@@ -4,8 +4,7 @@ import type { Engine } from '../storage/port.js';
 import { Errors } from '../errors.js';
 import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
 import { webhookId } from '../webhooks/signer.js';
-import { encodeStoredPayload } from '../webhooks/payload.js';
-import { USER_AGENT, formatOf } from './notification.js';
+import { buildNotification } from './notification.js';
 import { attemptsOf, type AttemptRow } from './record.js';
 import { storedPairs } from '../webhooks/headers.js';
 
@@ -121,6 +120,8 @@ export interface DeliveryRequest {
 /** A delivery with every attempt and the request it sends (the API's and the portal's one-delivery view). */
 export interface DeliveryDetail extends DeliveryView {
   request: DeliveryRequest;
+  /** the hook it goes to, as its page names it */
+  hook: { title: string; contenttype: string };
 }
 
 /**
@@ -134,8 +135,8 @@ export async function readDelivery(
   eventId: number,
 ): Promise<DeliveryDetail> {
   return engine.read(async (x) => {
-    const hook = await x.get<{ url: string; contenttype: string; headers: string | null }>(
-      'SELECT url, contenttype, headers FROM hooks WHERE account_id = ? AND id = ?',
+    const hook = await x.get<{ title: string; url: string; contenttype: string; headers: string | null }>(
+      'SELECT title, url, contenttype, headers FROM hooks WHERE account_id = ? AND id = ?',
       [accountId, hookId],
     );
     if (!hook) throw Errors.notFound('id', `No hook ${hookId}`);
@@ -147,18 +148,25 @@ export async function readDelivery(
     if (!row) throw Errors.notFound('eventid', `No delivery of event ${eventId} to hook ${hookId}`);
     const attempts = await attemptsOf(x, { accountId, hookId, eventId });
     const { content, ...delivery } = row;
-    const payload = encodeStoredPayload(formatOf(hook.contenttype), row.type, Number(row.object_id), content);
-    const request: DeliveryRequest = {
-      url: hook.url,
-      headers: {
-        'content-type': payload.contentType,
-        'user-agent': USER_AGENT,
-        'webhook-id': webhookId(hookId, eventId),
+    // Built as every attempt builds it, unsigned and without the hook's own headers; of what that makes,
+    // only webhook-timestamp differs from attempt to attempt.
+    const n = buildNotification(
+      {
+        hookId,
+        eventId,
+        hook: { url: hook.url, contenttype: hook.contenttype, secret: '' },
+        event: { type: row.type, objectId: Number(row.object_id), content },
       },
+      0,
+    );
+    delete n.headers['webhook-timestamp'];
+    const request: DeliveryRequest = {
+      url: n.url,
+      headers: n.headers,
       hookHeaders: storedPairs(hook.headers ?? '').map(([name]) => name),
-      body: payload.body.toString('utf8'),
+      body: n.body.toString('utf8'),
     };
-    return { ...delivery, attempts, request };
+    return { ...delivery, attempts, request, hook: { title: hook.title, contenttype: hook.contenttype } };
   });
 }
 

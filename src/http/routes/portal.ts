@@ -301,9 +301,9 @@ ${older}`;
         const hookId = pathId(req, 'id');
         const eventId = pathId(req, 'eventId');
         const accountId = req.actor!.accountId;
-        const hook = await getHook(h.engine, accountId, hookId); // another account's: 404
-        const d = await readDelivery(h.engine, accountId, hookId, eventId);
-        const hookTitle = String(hook.title || `Hook ${hookId}`);
+        const d = await readDelivery(h.engine, accountId, hookId, eventId); // another account's hook: 404
+        const { hook } = d;
+        const hookTitle = hook.title || `Hook ${hookId}`;
         const title = `Event ${eventId} to ${hookTitle}`;
         const { request } = d;
         const headers = Object.entries(request.headers)
@@ -348,7 +348,7 @@ ${attemptList(d)}`;
         const attempt = await delivery.redeliver(req.actor!.accountId, hookId, eventId);
         const query = `redelivered=${eventId}${statusOf(attempt)}`;
         if ((h.body(req) as Record<string, Tree>).back === 'delivery')
-          return reply.redirect(`/portal/hooks/${hookId}/deliveries/${eventId}/?${query}`, 303);
+          return reply.redirect(`${deliveryPath(hookId, eventId)}?${query}`, 303);
         return back(reply, hookId, query, `#event-${eventId}`);
       });
 

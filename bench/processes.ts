@@ -91,7 +91,9 @@ export async function startHookline(
   await before?.({ dataDir, databaseUrl: db?.url ?? '' });
   // BENCH_NODE_ARGS (e.g. `--cpu-prof`) goes to the server's node: for profiling what a figure measures.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/cli/main.js', 'serve', '--port', '0'], {
+  // BENCH_SERVER (another build's cli/main.js): for comparing two builds in one run.
+  const main = process.env.BENCH_SERVER ?? 'dist/cli/main.js';
+  const child = spawn(process.execPath, [...nodeArgs, main, 'serve', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,

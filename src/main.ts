@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-import type { Engine } from './storage/port.js';
+import { oneStatement, type Engine } from './storage/port.js';
 import { openStorage } from './storage/open.js';
 import { createAccount, ensureAdmin, findUserByEmail, newToken } from './accounts/accounts.js';
 import { buildApp, type AppDeps } from './http/app.js';
@@ -50,11 +50,11 @@ export async function quickstartAdmin(engine: Engine, dataDir: string): Promise<
   const file = path.join(dataDir, 'quickstart-admin.json');
   if (fs.existsSync(file)) {
     const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { email: string; token: string };
-    const user = await engine.read((x) => findUserByEmail(x, saved.email));
+    const user = await engine.read(oneStatement((x) => findUserByEmail(x, saved.email)));
     if (user) return saved;
   }
   const email = 'admin@hookline.local';
-  const existing = await engine.read((x) => findUserByEmail(x, email));
+  const existing = await engine.read(oneStatement((x) => findUserByEmail(x, email)));
   let token: string;
   if (existing) {
     // The saved token is gone: give the quick-start admin a new one.

@@ -2,7 +2,7 @@
 // a plain SHA-256 is the right hash: no password-stretching is needed against guessing, and it keeps the
 // per-request check cheap. Only the hash is stored; the token is shown once, at creation.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Engine, Executor } from '../storage/port.js';
+import { oneStatement, type Engine, type Executor } from '../storage/port.js';
 
 export type Role = 'admin' | 'member';
 
@@ -43,7 +43,7 @@ export async function findUserByEmail(x: Executor, email: string): Promise<UserR
 
 /** Checks an e-mail and token; answers the acting user or null. Compares hashes in constant time. */
 export async function authenticate(engine: Engine, email: string, token: string): Promise<Actor | null> {
-  const user = await engine.read((x) => findUserByEmail(x, email));
+  const user = await engine.read(oneStatement((x) => findUserByEmail(x, email)));
   const given = Buffer.from(hashToken(token), 'hex');
   const stored = Buffer.from(user?.token_hash ?? '00'.repeat(32), 'hex');
   const ok = stored.length === given.length && timingSafeEqual(stored, given);
@@ -187,5 +187,7 @@ export async function loadDirectory(x: Executor, accountId: number): Promise<Dir
 }
 
 export async function listAccounts(engine: Engine): Promise<{ id: number; name: string }[]> {
-  return engine.read((x) => x.all<{ id: number; name: string }>('SELECT id, name FROM accounts ORDER BY id'));
+  return engine.read(
+    oneStatement((x) => x.all<{ id: number; name: string }>('SELECT id, name FROM accounts ORDER BY id')),
+  );
 }

@@ -3,7 +3,7 @@
 // mimetype and sha256, so show, lists, reports and the activities.create event describe the file without
 // carrying it. Downloads are scoped to the account like every other read.
 import { createHash } from 'node:crypto';
-import type { Engine } from '../storage/port.js';
+import { oneStatement, type Engine } from '../storage/port.js';
 import { ApiError, Errors } from '../errors.js';
 import type { TreeObject } from '../dialect/tree.js';
 import type { ActivityKind, ItemKind } from './kinds.js';
@@ -85,7 +85,7 @@ export async function createUpload(
   checkParent(itemKind, input.parent, errors, `the ${kind.segment} belongs to`);
   parseActivityData(kind, data, ctx.info, errors);
   const parentId = parseId(input.parent) ?? 0; // checked above: an id
-  const parent = await engine.read((x) => getItemRow(x, ctx.actor.accountId, parentId));
+  const parent = await engine.read(oneStatement((x) => getItemRow(x, ctx.actor.accountId, parentId)));
   if (!parent || parent.kind !== itemKind.kind)
     throw Errors.notFound('parent', `No ${itemKind.kind} with id ${parentId}`);
 

@@ -37,12 +37,20 @@ export interface Executor {
    */
   readonly handoff?: TxHandoff;
   /**
-   * In a write: the unit's next statement is its last. Where statements are round trips (PostgreSQL), a
+   * The unit's next statement is its last. Where statements are round trips (PostgreSQL), a read or a write
    * unit that commits alone and has run nothing yet runs that statement as its own transaction (one round
    * trip instead of three: BEGIN, the statement, COMMIT). A statement after it is refused. Absent where it
    * would change nothing.
    */
   last?(): void;
+}
+
+/** A unit of one statement, that says so (Executor.last): `engine.read(oneStatement((x) => x.get(…)))`. */
+export function oneStatement<T>(fn: (x: Executor) => Promise<T>): (x: Executor) => Promise<T> {
+  return (x) => {
+    x.last?.();
+    return fn(x);
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 // Hook management (dialect §5): create, show, list, update and delete an account's hooks. Every field is
 // checked and every problem reported at once; the URL must be http(s) and resolve to an address the SSRF
 // guard allows. Every query carries account_id: a hook belongs to its account.
-import type { Engine, Executor } from '../storage/port.js';
+import { oneStatement, type Engine, type Executor } from '../storage/port.js';
 import { Errors } from '../errors.js';
 import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
 import { EVENT_TYPES } from '../records/events.js';
@@ -279,7 +279,7 @@ export async function updateHook(
   guard: UrlChecker,
   options: { secretOverlapMs?: number } = {},
 ): Promise<TreeObject> {
-  const current = await engine.read((x) => findHook(x, accountId, hookId));
+  const current = await engine.read(oneStatement((x) => findHook(x, accountId, hookId)));
   if (!current) throw notFound(hookId);
   const f = await validate(tree, current, guard, false);
   const overlap = options.secretOverlapMs ?? 0;
@@ -331,15 +331,15 @@ export async function updateHook(
 }
 
 export async function getHook(engine: Engine, accountId: number, hookId: number): Promise<TreeObject> {
-  const row = await engine.read((x) => findHook(x, accountId, hookId));
+  const row = await engine.read(oneStatement((x) => findHook(x, accountId, hookId)));
   if (!row) throw notFound(hookId);
   return hookTree(row);
 }
 
 /** The account's hooks: 'count' first, then each hook keyed by its id (the shape of record lists). */
 export async function listHooks(engine: Engine, accountId: number): Promise<Map<string, Tree>> {
-  const rows = await engine.read((x) =>
-    x.all<HookRow>(`SELECT ${COLUMNS} FROM hooks WHERE account_id = ? ORDER BY id`, [accountId]),
+  const rows = await engine.read(
+    oneStatement((x) => x.all<HookRow>(`SELECT ${COLUMNS} FROM hooks WHERE account_id = ? ORDER BY id`, [accountId])),
   );
   const out = new Map<string, Tree>();
   out.set('count', rows.length);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
 import { createAccount } from '../../src/accounts/accounts.js';
 import { raise } from '../../src/records/events.js';
-import type { Executor } from '../../src/storage/port.js';
+import { oneStatement, type Executor } from '../../src/storage/port.js';
 import { openSqlite } from '../../src/storage/sqlite/engine.js';
 
 describe.each(ENGINES)('storage conformance on %s', (name) => {
@@ -166,6 +166,45 @@ describe.each(ENGINES)('storage conformance on %s', (name) => {
       ),
     );
     for (const a of ids) expect(await countNamed(`shared-${a}`)).toBe(2);
+  });
+
+  it('Executor.last in a read: a read of one statement answers it, a failing one fails alone, a statement after it is refused', async () => {
+    const id = await db.engine.write(async (x) => {
+      const id = await x.nextId();
+      await insertCategory(x, id, `read-last-${id}`);
+      return id;
+    });
+    const byId = (x: Executor) =>
+      x.get<{ name: string }>('SELECT name FROM categories WHERE account_id = ? AND id = ?', [accountId, id]);
+    expect(await db.engine.read(oneStatement(byId))).toEqual({ name: `read-last-${id}` });
+    await expect(db.engine.read(oneStatement((x) => x.get('SELECT * FROM no_such_table')))).rejects.toThrow();
+    await expect(
+      db.engine.read(async (x) => {
+        x.last?.();
+        await byId(x);
+        await byId(x);
+      }),
+    ).rejects.toThrow(/said was its last/);
+    // A read that runs no statement, and one whose statements start side by side, answer as before.
+    expect(await db.engine.read(async () => 7)).toBe(7);
+    const [a, b] = await db.engine.read((x) => Promise.all([byId(x), byId(x)]));
+    expect(a).toEqual(b);
+    // Failed reads give their connections back: more of them than a pool holds, then a read still answers.
+    for (let i = 0; i < 25; i++) {
+      await expect(
+        db.engine.read(async (x) => {
+          await byId(x);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      await expect(db.engine.read((x) => x.get('SELECT * FROM no_such_table'))).rejects.toThrow();
+    }
+    expect(await db.engine.read(byId)).toEqual({ name: `read-last-${id}` });
+    // And so does a unit that said its next statement was its last and then ran none.
+    expect(await db.engine.read(oneStatement(async () => 'none'))).toBe('none');
+    expect(
+      await db.engine.readOne('SELECT name FROM categories WHERE account_id = ? AND id = ?', [accountId, id]),
+    ).toEqual([{ name: `read-last-${id}` }]);
   });
 
   it('group commit: a failing unit fails alone, its neighbours in the same batch commit', async () => {

@@ -1,10 +1,10 @@
-// PostgreSQL's write round trips: BEGIN goes out only before a unit's first statement, and a unit that
-// commits alone and whose first statement is its last (Executor.last) runs it as its own transaction.
+// PostgreSQL's round trips: BEGIN goes out only before a unit's first statement, and a read, or a write unit
+// that commits alone, whose first statement is its last (Executor.last) runs it as its own transaction.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEngine, pgAvailable, type TestEngine } from '../support/engines.js';
 import { createAccount } from '../../src/accounts/accounts.js';
 import { raise } from '../../src/records/events.js';
-import type { Executor } from '../../src/storage/port.js';
+import { oneStatement, type Executor } from '../../src/storage/port.js';
 
 describe.runIf(pgAvailable)('round trips on postgres', () => {
   let db: TestEngine;
@@ -44,6 +44,24 @@ describe.runIf(pgAvailable)('round trips on postgres', () => {
     );
     // (The first may have gone alone before the rest queued behind it.)
     expect(shared.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(9);
+  });
+
+  it('a read whose only statement is its last runs it on its own, outside a transaction block; other reads share one snapshot', async () => {
+    await expect(db.engine.read(oneStatement(savepoint))).rejects.toThrow(OWN);
+    await db.engine.read((x) => savepoint(x));
+    // A read of several statements sees one snapshot: a write committed between them is not seen.
+    const count = (x: Executor) => x.get<{ n: number }>('SELECT COUNT(*) AS n FROM accounts');
+    let wrote = false;
+    const [first, second] = await db.engine.read(async (x) => {
+      const a = await count(x);
+      await createAccount(db.engine, { name: 'S', adminEmail: `snap-${Date.now()}@example.org` });
+      wrote = true;
+      x.last?.();
+      return [a, await count(x)];
+    });
+    expect(wrote).toBe(true);
+    expect(second).toEqual(first);
+    expect(Number((await db.engine.read(oneStatement(count)))?.n)).toBe(Number(first?.n) + 1);
   });
 
   it('the hand-off hears of a unit alone as its last statement went: launched if it committed, given back if it failed', async () => {

@@ -14,7 +14,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Handlers } from '../app.js';
-import type { Engine } from '../../storage/port.js';
+import { oneStatement, type Engine } from '../../storage/port.js';
 import { pathId } from '../params.js';
 import { ApiError, Errors } from '../../errors.js';
 import { parseDate, parseId } from '../../records/values.js';
@@ -111,10 +111,12 @@ function sameOrigin(req: FastifyRequest): boolean {
 
 /** When each failing hook of the account started failing (hook id → ms); the others are not in it. */
 async function failingSince(engine: Engine, accountId: number): Promise<Map<number, number>> {
-  const rows = await engine.read((x) =>
-    x.all<{ id: number; failing_since: number }>(
-      'SELECT id, failing_since FROM hooks WHERE account_id = ? AND failing_since IS NOT NULL',
-      [accountId],
+  const rows = await engine.read(
+    oneStatement((x) =>
+      x.all<{ id: number; failing_since: number }>(
+        'SELECT id, failing_since FROM hooks WHERE account_id = ? AND failing_since IS NOT NULL',
+        [accountId],
+      ),
     ),
   );
   return new Map(rows.map((r) => [Number(r.id), Number(r.failing_since)]));

@@ -37,7 +37,7 @@ class SqliteExecutor implements Executor {
   handoff?: HandoffTx;
   constructor(
     private readonly db: Database.Database,
-    /** the writer's (a statement costs no round trip here: Executor.last only refuses one after the last) */
+    /** a statement costs no round trip here: Executor.last only refuses one after the last */
     private readonly lastStatement?: LastStatement,
   ) {}
 
@@ -133,7 +133,9 @@ export function openSqlite(options: SqliteOptions): Engine {
   const reader = open(options.file);
   const last = new LastStatement();
   const writeExec = new SqliteExecutor(writer, last);
-  const readExec = new SqliteExecutor(reader);
+  // Reads keep Executor.last's bookkeeping too, so a statement after a read's last is refused here as well.
+  const readLast = new LastStatement();
+  const readExec = new SqliteExecutor(reader, readLast);
   const conn: TxConnection = {
     executor: writeExec,
     begin: async (alone) => {
@@ -154,6 +156,7 @@ export function openSqlite(options: SqliteOptions): Engine {
     read<T>(fn: (x: Executor) => Promise<T>): Promise<T> {
       // One reader connection: reads run one after another, each inside its own snapshot.
       const run = reading.then(async () => {
+        readLast.begin(true);
         reader.exec('BEGIN');
         try {
           return await fn(readExec);
@@ -166,7 +169,10 @@ export function openSqlite(options: SqliteOptions): Engine {
     },
     readOne<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
       // A single statement is its own snapshot; queued behind the reads in progress on the one reader.
-      const run = reading.then(() => readExec.all<T>(sql, params));
+      const run = reading.then(() => {
+        readLast.begin(true);
+        return readExec.all<T>(sql, params);
+      });
       reading = run.catch(() => undefined);
       return run;
     },

@@ -5,8 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { PG_URL } from '../test/support/pg-url.js';
 
-export const PG_URL = process.env.HOOKLINE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { PG_URL };
+import { freshDatabase } from '../test/support/fresh-database.js';
+
 export const ADMIN = { email: 'bench@hookline.local', token: 'bench-token-0123456789abcdef' };
 export const AUTH = `Basic ${Buffer.from(`${ADMIN.email}:${ADMIN.token}`).toString('base64')}`;
 
@@ -60,26 +63,6 @@ export async function pgReachable(): Promise<boolean> {
   }
 }
 
-/** A fresh PostgreSQL database for one run; dropped at the end. */
-async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `hookline_bench_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
 export async function startHookline(
   engine: 'sqlite' | 'postgres',
   env: Record<string, string> = {},
@@ -87,7 +70,7 @@ export async function startHookline(
   before?: (where: { dataDir: string; databaseUrl: string }) => Promise<void>,
 ): Promise<Running> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-bench-'));
-  const db = engine === 'postgres' ? await freshDatabase() : null;
+  const db = engine === 'postgres' ? await freshDatabase('hookline_bench') : null;
   await before?.({ dataDir, databaseUrl: db?.url ?? '' });
   // BENCH_NODE_ARGS (e.g. `--cpu-prof`) goes to the server's node: for profiling what a figure measures.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { PG_URL } from '../../test/support/pg-url.js';
 import type { Engine } from '../../src/storage/port.js';
 import { openSqlite } from '../../src/storage/sqlite/engine.js';
 import { openPostgres } from '../../src/storage/postgres/engine.js';
@@ -12,7 +13,6 @@ import { buildApp } from '../../src/http/app.js';
 import { batchRoutes } from '../../src/http/routes/batch.js';
 
 const engineName = process.argv[2] === 'postgres' ? 'postgres' : 'sqlite';
-const PG_URL = process.env.HOOKLINE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-bench-batch-'));
 const schema = `bench_batch_${process.pid}`;
 const engine: Engine =

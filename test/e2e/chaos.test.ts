@@ -9,9 +9,9 @@ import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, PG_URL, type EngineName } from '../support/engines.js';
+import { ENGINES, type EngineName } from '../support/engines.js';
+import { freshDatabase, type FreshDatabase } from '../support/fresh-database.js';
 import { api, serve, stop, type Proc } from '../support/serve.js';
 import { receiver, smtpSink, type Receiver, type SmtpSink } from '../delivery/helpers.js';
 import { openStorage } from '../../src/storage/open.js';
@@ -39,27 +39,14 @@ function behaviour(eventId: number, k: number): 'ok' | 'error' | 'reset' | 'redi
 }
 
 /** A fresh PostgreSQL database for the server (dropped afterwards); SQLite needs none. */
-async function database(engine: EngineName): Promise<{ url: string; drop(): Promise<void> }> {
+async function database(engine: EngineName): Promise<FreshDatabase> {
   if (engine === 'sqlite') return { url: '', drop: async () => undefined };
-  const name = `hookline_chaos_${process.pid}_${Date.now()}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  return freshDatabase('hookline_chaos');
 }
 
 describe.each(ENGINES)('chaos on %s: kill -9 again and again, receivers failing every way', (engine) => {
   let dir: string;
-  let db: { url: string; drop(): Promise<void> };
+  let db: FreshDatabase;
   let rx: Receiver;
   let smtp: SmtpSink;
   /** requests per webhook-id, and the webhook-ids answered 2xx */

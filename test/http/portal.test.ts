@@ -312,6 +312,9 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
     const stamp = `${new Date(failedAt).toISOString().slice(0, 19).replace('T', ' ')}Z`;
     expect(page.text).toContain(`Failing since ${stamp}`);
     expect((await get(f.t, '/portal/', f.t.adminA)).text).toContain(`failing since ${stamp}`);
+    // Another hook of the account is not failing: its page says nothing of the first one's streak.
+    const other = await insertHook(f.t.db.engine, f.t.adminA.accountId, { url: f.rx.url, event: 'items.update' });
+    expect((await get(f.t, `/portal/hooks/${other}/`, f.t.adminA)).text).not.toContain('Failing since');
     expect(page.text).toContain(`id="event-${failed}"`);
     const token = tokenIn(page.text);
     const recover = (since: string) =>

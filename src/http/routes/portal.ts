@@ -109,13 +109,17 @@ function sameOrigin(req: FastifyRequest): boolean {
   return host === req.headers.host || host === req.headers['x-forwarded-host'];
 }
 
-/** When each failing hook of the account started failing (hook id → ms); the others are not in it. */
-async function failingSince(engine: Engine, accountId: number): Promise<Map<number, number>> {
+/**
+ * When each failing hook of the account started failing (hook id → ms); the others are not in it. With
+ * `hookId`, that hook's alone.
+ */
+async function failingSince(engine: Engine, accountId: number, hookId?: number): Promise<Map<number, number>> {
+  const one = hookId === undefined ? '' : ' AND id = ?';
   const rows = await engine.read(
     oneStatement((x) =>
       x.all<{ id: number; failing_since: number }>(
-        'SELECT id, failing_since FROM hooks WHERE account_id = ? AND failing_since IS NOT NULL',
-        [accountId],
+        `SELECT id, failing_since FROM hooks WHERE account_id = ?${one} AND failing_since IS NOT NULL`,
+        hookId === undefined ? [accountId] : [accountId, hookId],
       ),
     ),
   );
@@ -282,7 +286,7 @@ export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver' | 'test'
               )}">Older deliveries →</a></p>`
             : '';
         const title = String(hook.title || `Hook ${hookId}`);
-        const since = (await failingSince(h.engine, accountId)).get(hookId);
+        const since = (await failingSince(h.engine, accountId, hookId)).get(hookId);
         const token = formToken(req, hookId);
         const body = `<h1>${esc(title)}</h1>
 <p>Hook ${hookId} · ${esc(hook.event)} (${esc(hook.constrainttype)}) · ${esc(hook.contenttype)} to <code>${esc(hook.url)}</code> · ${

@@ -125,6 +125,9 @@ export async function startServer(
   const address = await app.listen({ host: config.host, port: config.port });
   delivery.start();
   mailer.start();
+  // Serving means delivering too: the sender threads load (a few hundred ms) before the server says so,
+  // so the first events after a start do not wait for them.
+  await delivery.ready();
   const pruner = startPruner(engine, config.retentionMs, logger);
   return {
     app,

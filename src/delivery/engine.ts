@@ -185,6 +185,17 @@ export class DeliveryEngine {
     return this.transport.inFlight;
   }
 
+  /**
+   * Resolves once sending can begin at once (the transport's threads have loaded), or after `boundMs`
+   * whatever they do: what the server waits for before it says it is serving.
+   */
+  async ready(boundMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((r) => (timer = setTimeout(r, boundMs).unref()));
+    await Promise.race([this.transport.ready?.(), bound]);
+    clearTimeout(timer);
+  }
+
   start(): void {
     if (this.running || this.stopping) return;
     this.running = true;

@@ -29,3 +29,5 @@ parentPort!.on('message', (m: ToThread) => {
     void transport.send(d, nowMs, { stop: stop.signal, capped }).then((r) => answers.add(packAnswer(id, r)));
   }
 });
+// Loaded: an empty batch of answers tells the main thread so (ThreadTransport.ready).
+parentPort!.postMessage([] satisfies FromThread);

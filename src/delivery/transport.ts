@@ -22,6 +22,8 @@ export interface SendOptions {
 export interface Transport {
   /** Gets ready to send (starts threads), so the first delivery does not wait for that; optional. */
   start?(): void;
+  /** Resolves once what start() began is done (threads loaded), so sending starts at once; optional. */
+  ready?(): Promise<void>;
   /** The in-flight caps for capped sends: overall, and per hook. */
   limit(caps: Caps): void;
   /**
@@ -200,7 +202,9 @@ interface Queued {
 
 /** One sender thread, started on first use and again after it dies. */
 class SenderThread {
-  private current: { worker: Worker; pending: Map<number, Queued> } | null = null;
+  private current: { worker: Worker; pending: Map<number, Queued>; loaded: Promise<void> } | null = null;
+  /** the current thread has said it is loaded (its first message) */
+  private isLoaded = false;
   /** Every attempt started in one turn of the event loop crosses in one message. */
   private readonly batches = new PerTurn<Queued>((batch) => this.flush(batch));
   private closed = false;
@@ -213,7 +217,17 @@ class SenderThread {
 
   private start(): NonNullable<SenderThread['current']> {
     const worker = startWorker({ allowedTargets: this.o.allowedTargets, timeoutMs: this.o.timeoutMs, caps: this.caps });
-    const me = { worker, pending: new Map<number, Queued>() };
+    this.isLoaded = false;
+    // The thread's first message (an empty batch of answers) says it has loaded; a thread that fails to
+    // load is not waited for either.
+    let loaded!: () => void;
+    const me = { worker, pending: new Map<number, Queued>(), loaded: new Promise<void>((r) => (loaded = r)) };
+    worker.once('message', () => {
+      if (this.current === me) this.isLoaded = true;
+      loaded();
+    });
+    worker.once('error', () => loaded());
+    worker.once('exit', () => loaded());
     worker.on('message', (m: FromThread) => {
       for (const a of m) {
         const q = me.pending.get(a[0]);
@@ -282,6 +296,15 @@ class SenderThread {
     if (!this.closed) this.current ??= this.start();
   }
 
+  /** Resolves once the thread is loaded (or has failed to load); at once when none runs. */
+  ready(): Promise<void> {
+    return this.current?.loaded ?? Promise.resolve();
+  }
+
+  get loaded(): boolean {
+    return this.current !== null && this.isLoaded;
+  }
+
   release(): void {
     this.current?.worker.postMessage({ kind: 'release' } satisfies ToThread);
   }
@@ -314,6 +337,16 @@ export class ThreadTransport implements Transport {
 
   start(): void {
     this.threads.forEach((t) => t.warm());
+  }
+
+  /** Resolves once every started thread has loaded: each takes a few hundred ms (undici, the encoders). */
+  async ready(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.ready()));
+  }
+
+  /** Sender threads loaded and ready now. */
+  get loaded(): number {
+    return this.threads.filter((t) => t.loaded).length;
   }
 
   limit(caps: Caps): void {

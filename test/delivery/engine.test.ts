@@ -15,7 +15,7 @@ import {
 import { EXPIRED_LEASES_FORGIVEN } from '../../src/delivery/claim.js';
 import { Mailer, listMailbox } from '../../src/delivery/mailer.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
-import { ThreadTransport } from '../../src/delivery/transport.js';
+import { LocalTransport, ThreadTransport, type Transport } from '../../src/delivery/transport.js';
 import { listDeliveries } from '../../src/delivery/history.js';
 import { systemClock } from '../../src/delivery/clock.js';
 import { solve360Signature, verifyStandard, webhookId } from '../../src/webhooks/signer.js';
@@ -95,6 +95,26 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     receivers.push(r);
     return r;
   }
+
+  it('ready() resolves once sending can begin at once (its sender thread loaded), and never waits past its bound', async () => {
+    const clock = drivenClock();
+    const threads = new ThreadTransport({ threads: 1, allowedTargets: ['127.0.0.0/8'], timeoutMs: 2_000 });
+    const d = delivery(clock, mode === 'sender thread' ? { transport: threads } : {});
+    d.start();
+    await d.ready();
+    if (mode === 'sender thread') expect(threads.loaded).toBe(1);
+    else await threads.close(); // not used
+    // A transport that never gets ready is not waited for past the bound.
+    const stuck: Transport = new LocalTransport(new TargetGuard(['127.0.0.0/8']), 2_000);
+    stuck.ready = () => new Promise<void>(() => undefined);
+    let done = false;
+    const waiting = delivery(clock, { transport: stuck })
+      .ready(30)
+      .then(() => (done = true));
+    expect(done).toBe(false);
+    await waiting;
+    expect(done).toBe(true);
+  });
 
   it('a receiver answering 500 gets exactly 1 + 4 attempts on the schedule, then the admins get one e-mail', async () => {
     const clock = drivenClock();

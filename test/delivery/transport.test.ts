@@ -27,17 +27,23 @@ describe('transports', () => {
     return t;
   };
 
-  it('start() starts the sender threads ahead of the first send (which would otherwise wait for one); close() ends them', async () => {
+  it('start() starts the sender threads ahead of the first send (which would otherwise wait for one), ready() waits for them to load; close() ends them', async () => {
     const t = threads();
     expect(t.running).toBe(0);
+    await t.ready(); // none started: nothing to wait for
     t.start();
     expect(t.running).toBe(1);
+    // ready() waits for the thread to load (it says so in its first message), which takes a while.
+    expect(t.loaded).toBe(0);
+    await t.ready();
+    expect(t.loaded).toBe(1);
     const rx = await receiver();
     open.push(rx);
     expect((await t.send(source(rx.url), Date.now())).ok).toBe(true);
     expect(t.running).toBe(1); // the same thread
     await t.close();
     expect(t.running).toBe(0);
+    expect(t.loaded).toBe(0);
   });
 
   it('a sender thread sends the same bytes, headers and signatures as the main thread', async () => {

@@ -17,8 +17,19 @@ const transport = new LocalTransport(new TargetGuard(allowedTargets), timeoutMs)
 if (caps) transport.limit(caps);
 const stop = new AbortController();
 setMaxListeners(0, stop.signal); // one listener per request in flight
-// Every answer that comes in during one turn of the event loop goes back in one message.
-const answers = new PerTurn<FromThread[number]>((batch) => parentPort!.postMessage(batch satisfies FromThread));
+/**
+ * Answers go back at most once a millisecond, every answer that came in since in one message: each message
+ * wakes the main thread, and waking a thread is dear (on a VM, an interrupt to another core). Waiting up to
+ * 1 ms instead of to the end of the turn cut Hookline's CPU per delivery by about a tenth (stop 15,
+ * interleaved runs: drain 121 → 115 and 124 → 105 µs, ratio 0.62 → 0.74 over ten runs each; closed loop
+ * 282 → 269 µs, 0.28 → 0.32 over four). An answer only records an outcome whose request is over: the
+ * receiver's notification is not delayed, and the thread refills a freed slot at once itself (caps.ts).
+ */
+const ANSWER_WINDOW_MS = 1;
+const answers = new PerTurn<FromThread[number]>(
+  (batch) => parentPort!.postMessage(batch satisfies FromThread),
+  ANSWER_WINDOW_MS,
+);
 
 parentPort!.on('message', (m: ToThread) => {
   if (m.kind === 'stop') return stop.abort();

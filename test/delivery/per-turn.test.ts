@@ -32,4 +32,19 @@ describe('PerTurn', () => {
     await nextTurn();
     expect(calls).toEqual([[1], [9]]);
   });
+
+  it('with a window, hands over what the following turns add too, once the window is over', async () => {
+    const calls: number[][] = [];
+    const b = new PerTurn<number>((items) => calls.push(items), 20);
+    b.add(1);
+    await nextTurn();
+    b.add(2);
+    await nextTurn();
+    expect(calls).toEqual([]);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(calls).toEqual([[1, 2]]);
+    b.add(3);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(calls).toEqual([[1, 2], [3]]);
+  });
 });

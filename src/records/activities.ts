@@ -356,28 +356,36 @@ async function insertActivity(
     updated_at: ctx.now,
     deleted_at: null,
   };
-  await x.run(`INSERT INTO activities (${ACTIVITY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
-    a.account_id,
-    a.id,
-    a.parent_id,
-    a.segment,
-    a.typeid,
-    a.fields,
-    a.position,
-    a.creator_id,
-    a.modificator_id,
-    a.created_at,
-    a.updated_at,
-    a.deleted_at,
-  ]);
-  await raise(x, {
-    accountId: a.account_id,
-    type: 'activities.create',
-    objectId: a.id,
-    objectKind: kind.segment,
-    content: activityTree(a, parent.typeid, ctx.info, false),
-    now: ctx.now,
-  });
+  // The insert travels with its event and deliveries: one statement (one round trip) on PostgreSQL.
+  const insert = {
+    sql: `INSERT INTO activities (${ACTIVITY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    params: [
+      a.account_id,
+      a.id,
+      a.parent_id,
+      a.segment,
+      a.typeid,
+      a.fields,
+      a.position,
+      a.creator_id,
+      a.modificator_id,
+      a.created_at,
+      a.updated_at,
+      a.deleted_at,
+    ],
+  };
+  await raise(
+    x,
+    {
+      accountId: a.account_id,
+      type: 'activities.create',
+      objectId: a.id,
+      objectKind: kind.segment,
+      content: activityTree(a, parent.typeid, ctx.info, false),
+      now: ctx.now,
+    },
+    insert,
+  );
   return a;
 }
 

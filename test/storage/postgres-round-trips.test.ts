@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEngine, pgAvailable, type TestEngine } from '../support/engines.js';
 import { createAccount } from '../../src/accounts/accounts.js';
 import { raise } from '../../src/records/events.js';
-import { oneStatement, type Executor } from '../../src/storage/port.js';
+import { oneStatement, type Engine, type Executor } from '../../src/storage/port.js';
+import { buildApp } from '../../src/http/app.js';
 
 describe.runIf(pgAvailable)('round trips on postgres', () => {
   let db: TestEngine;
@@ -132,5 +133,50 @@ describe.runIf(pgAvailable)('round trips on postgres', () => {
     ).rejects.toThrow('after the last');
     expect(await deliveries(502)).toBe(1);
     expect(told).toBe(2);
+  });
+
+  it("an activity's insert travels with its event and deliveries: one statement, as a contact's does", async () => {
+    const statements: string[] = [];
+    // The engine as the app sees it, noting every statement its writes run.
+    const noting = (x: Executor): Executor =>
+      new Proxy(x, {
+        get(target, prop) {
+          const v: unknown = Reflect.get(target, prop, target);
+          if (prop === 'run' || prop === 'all' || prop === 'get')
+            return (sql: string, params?: unknown[]) => {
+              statements.push(sql);
+              return (v as (sql: string, params?: unknown[]) => unknown).call(target, sql, params);
+            };
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    const engine: Engine = { ...db.engine, write: (fn) => db.engine.write((x) => fn(noting(x))) };
+    const email = `act-${Date.now()}@example.org`;
+    const { token } = await createAccount(db.engine, { name: 'Act', adminEmail: email });
+    const app = await buildApp({ engine, bodyLimit: 1 << 20 });
+    try {
+      const post = (url: string, body: unknown) =>
+        app.inject({
+          method: 'POST',
+          url,
+          headers: {
+            authorization: `Basic ${Buffer.from(`${email}:${token}`).toString('base64')}`,
+            accept: 'application/json',
+            'content-type': 'application/json',
+          },
+          payload: JSON.stringify(body),
+        });
+      const contact = await post('/contacts/', { firstname: 'Ada' });
+      expect(contact.statusCode).toBe(200);
+      statements.length = 0;
+      const note = await post('/contacts/note/', { parent: JSON.parse(contact.body).item.id, data: { details: 'x' } });
+      expect(note.statusCode).toBe(200);
+      const inserts = statements.filter((q) => q.includes('INSERT INTO activities'));
+      expect(inserts).toHaveLength(1);
+      expect(inserts[0]).toContain('INSERT INTO events');
+      expect(inserts[0]).toContain('INSERT INTO deliveries');
+    } finally {
+      await app.close();
+    }
   });
 });

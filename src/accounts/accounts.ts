@@ -187,7 +187,5 @@ export async function loadDirectory(x: Executor, accountId: number): Promise<Dir
 }
 
 export async function listAccounts(engine: Engine): Promise<{ id: number; name: string }[]> {
-  return engine.read(
-    oneStatement((x) => x.all<{ id: number; name: string }>('SELECT id, name FROM accounts ORDER BY id')),
-  );
+  return engine.readOne<{ id: number; name: string }>('SELECT id, name FROM accounts ORDER BY id');
 }

@@ -4,7 +4,7 @@
 // the message is only kept, and `hookline mailbox` shows it.
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
-import { oneStatement, type Engine, type Executor } from '../storage/port.js';
+import type { Engine, Executor } from '../storage/port.js';
 import type { Clock } from './clock.js';
 
 export interface MailMessage {
@@ -87,11 +87,10 @@ export class Mailer {
   async send(msg: MailMessage): Promise<{ id: number; sent: boolean; error?: string }> {
     const id = await this.engine.write((x) => this.enqueue(x, msg));
     await this.flush();
-    const row = await this.engine.read(
-      oneStatement((x) =>
-        x.get<MailboxRow>('SELECT * FROM mailbox WHERE account_id = ? AND id = ?', [msg.accountId, id]),
-      ),
-    );
+    const [row] = await this.engine.readOne<MailboxRow>('SELECT * FROM mailbox WHERE account_id = ? AND id = ?', [
+      msg.accountId,
+      id,
+    ]);
     return { id, sent: row?.sent_at != null, ...(row?.last_error ? { error: row.last_error } : {}) };
   }
 
@@ -142,10 +141,9 @@ export class Mailer {
   private async round(): Promise<{ claimed: number; sent: number }> {
     const now = this.options.clock.now();
     // A read first: an idle mail loop never takes the write transaction (SQLite's one writer).
-    const any = await this.engine.read(
-      oneStatement((x) =>
-        x.get('SELECT 1 AS due FROM mailbox WHERE next_send_at IS NOT NULL AND next_send_at <= ? LIMIT 1', [now]),
-      ),
+    const [any] = await this.engine.readOne(
+      'SELECT 1 AS due FROM mailbox WHERE next_send_at IS NOT NULL AND next_send_at <= ? LIMIT 1',
+      [now],
     );
     if (!any) return { claimed: 0, sent: 0 };
     const due = await this.engine.write(async (x) => {
@@ -221,14 +219,12 @@ export async function listMailbox(
   options: { accountId?: number; limit?: number } = {},
 ): Promise<MailboxRow[]> {
   const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
-  return engine.read(
-    oneStatement((x) =>
-      options.accountId === undefined
-        ? x.all<MailboxRow>('SELECT * FROM mailbox ORDER BY created_at DESC, id DESC LIMIT CAST(? AS INTEGER)', [limit])
-        : x.all<MailboxRow>(
-            'SELECT * FROM mailbox WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT CAST(? AS INTEGER)',
-            [options.accountId, limit],
-          ),
-    ),
-  );
+  return options.accountId === undefined
+    ? engine.readOne<MailboxRow>('SELECT * FROM mailbox ORDER BY created_at DESC, id DESC LIMIT CAST(? AS INTEGER)', [
+        limit,
+      ])
+    : engine.readOne<MailboxRow>(
+        'SELECT * FROM mailbox WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT CAST(? AS INTEGER)',
+        [options.accountId, limit],
+      );
 }

@@ -3,7 +3,7 @@
 // still pending stays, whatever its age, until that delivery has ended. Runs in batches, one short write
 // transaction each, account by account, walking events in id order (ids follow time closely; what is
 // deleted is always checked against the cutoff itself, so an out-of-order id is only kept longer).
-import { oneStatement, type Engine, type Executor } from '../storage/port.js';
+import type { Engine, Executor } from '../storage/port.js';
 
 export interface PruneCounts {
   events: number;
@@ -70,7 +70,7 @@ async function pruneBatch(
  */
 export async function prune(engine: Engine, cutoff: number, maxBatches = 200): Promise<PruneCounts> {
   let total: PruneCounts = { events: 0, deliveries: 0, attempts: 0, mail: 0 };
-  const accounts = await engine.read(oneStatement((x) => x.all<{ id: number }>('SELECT id FROM accounts ORDER BY id')));
+  const accounts = await engine.readOne<{ id: number }>('SELECT id FROM accounts ORDER BY id');
   let batches = 0;
   for (const { id } of accounts) {
     const accountId = Number(id);

@@ -1,18 +1,14 @@
 // Category tags, per item kind: list and create. Adding and removing them on items is part of items.ts.
-import { oneStatement, type Engine } from '../storage/port.js';
+import type { Engine } from '../storage/port.js';
 import { Errors } from '../errors.js';
 import type { Tree, TreeObject } from '../dialect/tree.js';
 import type { ItemKind } from './kinds.js';
 import type { Ctx } from './items.js';
 
 export async function listCategories(engine: Engine, ctx: Ctx, kind: ItemKind): Promise<TreeObject> {
-  const rows = await engine.read(
-    oneStatement((x) =>
-      x.all<{ id: number; name: string }>(
-        'SELECT id, name FROM categories WHERE account_id = ? AND kind = ? ORDER BY name, id',
-        [ctx.actor.accountId, kind.kind],
-      ),
-    ),
+  const rows = await engine.readOne<{ id: number; name: string }>(
+    'SELECT id, name FROM categories WHERE account_id = ? AND kind = ? ORDER BY name, id',
+    [ctx.actor.accountId, kind.kind],
   );
   return { count: rows.length, categories: { category: rows.map((r) => ({ id: r.id, name: r.name })) } };
 }

@@ -1,6 +1,6 @@
 // Activity templates: named sets of activities declared per account (Hookline's choice of API:
 // GET/POST /templates/, GET/PUT/DELETE /templates/{id}/), inserted with the `template` segment.
-import { oneStatement, type Engine } from '../storage/port.js';
+import type { Engine } from '../storage/port.js';
 import { Errors } from '../errors.js';
 import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
 import { parseTemplateActivities, type TemplateActivity } from './activities.js';
@@ -47,22 +47,19 @@ function templateTree(r: TemplateRow): TreeObject {
 const COLUMNS = 'id, name, activities, created_at, updated_at';
 
 export async function listTemplates(engine: Engine, ctx: Ctx): Promise<Map<string, Tree>> {
-  const rows = await engine.read(
-    oneStatement((x) =>
-      x.all<TemplateRow>(`SELECT ${COLUMNS} FROM templates WHERE account_id = ? ORDER BY id`, [ctx.actor.accountId]),
-    ),
-  );
+  const rows = await engine.readOne<TemplateRow>(`SELECT ${COLUMNS} FROM templates WHERE account_id = ? ORDER BY id`, [
+    ctx.actor.accountId,
+  ]);
   const out = new Map<string, Tree>([['count', rows.length]]);
   for (const r of rows) out.set(String(r.id), templateTree(r));
   return out;
 }
 
 export async function showTemplate(engine: Engine, ctx: Ctx, id: number): Promise<TreeObject> {
-  const row = await engine.read(
-    oneStatement((x) =>
-      x.get<TemplateRow>(`SELECT ${COLUMNS} FROM templates WHERE account_id = ? AND id = ?`, [ctx.actor.accountId, id]),
-    ),
-  );
+  const [row] = await engine.readOne<TemplateRow>(`SELECT ${COLUMNS} FROM templates WHERE account_id = ? AND id = ?`, [
+    ctx.actor.accountId,
+    id,
+  ]);
   if (!row) throw Errors.notFound('id', `No activity template with id ${id}`);
   return { template: templateTree(row) };
 }

@@ -45,7 +45,10 @@ export interface Executor {
   last?(): void;
 }
 
-/** A unit of one statement, that says so (Executor.last): `engine.read(oneStatement((x) => x.get(…)))`. */
+/**
+ * A unit of one statement, that says so (Executor.last): for a helper that takes an executor,
+ * `engine.read(oneStatement((x) => findHook(x, …)))`. A read of plain SQL is Engine.readOne.
+ */
 export function oneStatement<T>(fn: (x: Executor) => Promise<T>): (x: Executor) => Promise<T> {
   return (x) => {
     x.last?.();

@@ -338,9 +338,9 @@ export async function getHook(engine: Engine, accountId: number, hookId: number)
 
 /** The account's hooks: 'count' first, then each hook keyed by its id (the shape of record lists). */
 export async function listHooks(engine: Engine, accountId: number): Promise<Map<string, Tree>> {
-  const rows = await engine.read(
-    oneStatement((x) => x.all<HookRow>(`SELECT ${COLUMNS} FROM hooks WHERE account_id = ? ORDER BY id`, [accountId])),
-  );
+  const rows = await engine.readOne<HookRow>(`SELECT ${COLUMNS} FROM hooks WHERE account_id = ? ORDER BY id`, [
+    accountId,
+  ]);
   const out = new Map<string, Tree>();
   out.set('count', rows.length);
   for (const row of rows) out.set(String(row.id), hookTree(row));

@@ -14,7 +14,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Handlers } from '../app.js';
-import { oneStatement, type Engine } from '../../storage/port.js';
+import type { Engine } from '../../storage/port.js';
 import { pathId } from '../params.js';
 import { ApiError, Errors } from '../../errors.js';
 import { parseDate, parseId } from '../../records/values.js';
@@ -115,13 +115,9 @@ function sameOrigin(req: FastifyRequest): boolean {
  */
 async function failingSince(engine: Engine, accountId: number, hookId?: number): Promise<Map<number, number>> {
   const one = hookId === undefined ? '' : ' AND id = ?';
-  const rows = await engine.read(
-    oneStatement((x) =>
-      x.all<{ id: number; failing_since: number }>(
-        `SELECT id, failing_since FROM hooks WHERE account_id = ?${one} AND failing_since IS NOT NULL`,
-        hookId === undefined ? [accountId] : [accountId, hookId],
-      ),
-    ),
+  const rows = await engine.readOne<{ id: number; failing_since: number }>(
+    `SELECT id, failing_since FROM hooks WHERE account_id = ?${one} AND failing_since IS NOT NULL`,
+    hookId === undefined ? [accountId] : [accountId, hookId],
   );
   return new Map(rows.map((r) => [Number(r.id), Number(r.failing_since)]));
 }

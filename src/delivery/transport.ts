@@ -4,7 +4,8 @@
 // thread that claims and records (a Node process is otherwise one core), and so that the next delivery of a
 // hook starts on that thread the moment an answer comes in. Both answer the same SendResult; neither ever
 // throws for a receiver's failure.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../start-worker.js';
 import { buildNotification, type NotificationSource } from './notification.js';
 import { Sender, failedAttempt, type SendResult } from './send.js';
 import type { TargetGuard } from './ssrf.js';
@@ -182,19 +183,6 @@ export interface ThreadOptions {
   timeoutMs: number;
 }
 
-/**
- * Starts the worker module: the compiled .js next to this file, or — running from the TypeScript sources
- * (tests, bench) — the .ts source through tsx's loader, registered inside the thread.
- */
-function startWorker(workerData: unknown): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./send-thread.js', import.meta.url), { workerData });
-  const entry = JSON.stringify(new URL('./send-thread.ts', import.meta.url).href);
-  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}); });`, {
-    eval: true,
-    workerData,
-  });
-}
-
 interface Queued {
   job: SendJob;
   resolve: (r: SendResult) => void;
@@ -216,7 +204,11 @@ class SenderThread {
   constructor(private readonly o: ThreadOptions) {}
 
   private start(): NonNullable<SenderThread['current']> {
-    const worker = startWorker({ allowedTargets: this.o.allowedTargets, timeoutMs: this.o.timeoutMs, caps: this.caps });
+    const worker = startWorker(new URL('./send-thread.js', import.meta.url), {
+      allowedTargets: this.o.allowedTargets,
+      timeoutMs: this.o.timeoutMs,
+      caps: this.caps,
+    });
     this.isLoaded = false;
     // The thread's first message (an empty batch of answers) says it has loaded; a thread that fails to
     // load is not waited for either.

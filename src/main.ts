@@ -101,7 +101,7 @@ export async function startServer(
   options: { logger?: Logger; plugins?: AppDeps['plugins'] } = {},
 ): Promise<Server> {
   const logger = options.logger ?? makeLogger(config.logLevel);
-  const engine = await openStorage(config);
+  const engine = await openStorage({ ...config, server: true });
   if (config.adminEmail) await ensureAdmin(engine, config.adminEmail, config.adminToken);
   const { guard, mailer, delivery, metrics } = buildDelivery(engine, config, { logger });
   // A committed write that made deliveries due wakes the engine at once (otherwise it polls).

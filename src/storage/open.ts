@@ -4,7 +4,12 @@ import type { Engine } from './port.js';
 import { openSqlite } from './sqlite/engine.js';
 import { openPostgres } from './postgres/engine.js';
 
-export async function openStorage(options: { databaseUrl: string; dataDir: string }): Promise<Engine> {
+/** `server`: a long-running server (SQLite checkpoints on a thread of its own), not a command that runs once. */
+export async function openStorage(options: {
+  databaseUrl: string;
+  dataDir: string;
+  server?: boolean;
+}): Promise<Engine> {
   if (options.databaseUrl) return openPostgres({ url: options.databaseUrl });
-  return openSqlite({ file: path.join(options.dataDir, 'hookline.sqlite') });
+  return openSqlite({ file: path.join(options.dataDir, 'hookline.sqlite'), backgroundCheckpoints: options.server });
 }

@@ -8,6 +8,7 @@ import type { Dialect, Engine, Executor } from '../port.js';
 import { GroupCommitter, type HandoffTx, type TxConnection } from '../group-commit.js';
 import { migrations } from './migrations.js';
 import { LastStatement } from '../last-statement.js';
+import { BackgroundCheckpointer } from './checkpointer.js';
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
@@ -124,12 +125,18 @@ function migrate(db: Database.Database): void {
 export interface SqliteOptions {
   /** Path of the database file. */
   file: string;
+  /**
+   * Checkpoint the write-ahead log on a thread of its own (checkpointer.ts) instead of in the commits that
+   * fill it (SQLite's default): what the server does, so its API never stalls for a checkpoint.
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 export function openSqlite(options: SqliteOptions): Engine {
   fs.mkdirSync(path.dirname(options.file), { recursive: true });
   const writer = open(options.file);
   migrate(writer);
+  const checkpointer = options.backgroundCheckpoints ? new BackgroundCheckpointer(options.file, writer) : null;
   const reader = open(options.file);
   const last = new LastStatement();
   const writeExec = new SqliteExecutor(writer, last);
@@ -142,7 +149,10 @@ export function openSqlite(options: SqliteOptions): Engine {
       last.begin(alone);
       writer.exec('BEGIN IMMEDIATE');
     },
-    commit: async () => void writer.exec('COMMIT'),
+    commit: async () => {
+      writer.exec('COMMIT');
+      checkpointer?.committed();
+    },
     rollback: async () => {
       if (writer.inTransaction) writer.exec('ROLLBACK');
       writeExec.forgetIds();
@@ -183,6 +193,7 @@ export function openSqlite(options: SqliteOptions): Engine {
     async close() {
       await committer.drain();
       await reading;
+      await checkpointer?.close();
       writer.close();
       reader.close();
     },

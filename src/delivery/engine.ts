@@ -4,9 +4,7 @@
 // admins' e-mail when a delivery finally fails. It wakes on notify() (after a write that made deliveries
 // due, for low latency) and otherwise polls; the database holds all of its state, so any number of nodes
 // can run one, and a node that dies leaves only leases that expire.
-import os from 'node:os';
 import { setMaxListeners } from 'node:events';
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DeliveryHandoff, Engine, Executor } from '../storage/port.js';
 import type { Config } from '../config.js';
@@ -44,6 +42,7 @@ import { disabledMail, failureMail, goneMail } from './failure-mail.js';
 import { attemptTree } from './history.js';
 import { sendTest } from './test-send.js';
 import { RateLimits } from './rate.js';
+import { deadOnThisHost, expireLeases, leaseHolders, newOwner } from './owners.js';
 
 export interface DeliveryEngineOptions {
   engine: Engine;
@@ -159,7 +158,7 @@ export class DeliveryEngine {
     this.transport.limit({ concurrency: o.concurrency, perHook: o.concurrencyPerHook });
     this.leaseMs = o.leaseMs ?? leaseMsFor({ deliveryLeaseMs: 0, deliveryTimeoutMs: o.timeoutMs, deliveryThreads: 1 });
     this.pollMs = o.pollMs ?? 75;
-    this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.owner = o.owner ?? newOwner();
     this.handoff = this.handoffPort();
     // Every request in flight listens for the stop: hundreds of listeners are expected, not a leak.
     setMaxListeners(0, this.stopSignal.signal);
@@ -202,7 +201,24 @@ export class DeliveryEngine {
     this.transport.start?.();
     // New deliveries of this process's writes come straight here where the storage can (handoff.ts).
     if (this.o.handOff !== false) this.engine.handOffTo?.(this.handoff);
-    this.loopDone = this.loop();
+    this.loopDone = this.takeOverFromDead().then(() => this.loop());
+  }
+
+  /**
+   * Ends the leases of this host's processes that are gone (a crash, a kill -9), so what they held goes out
+   * now instead of when their leases run out (owners.ts). Never fails the start: the leases run out anyway.
+   */
+  private async takeOverFromDead(): Promise<void> {
+    try {
+      const now = this.clock.now();
+      const holders = await leaseHolders(this.lanesReader, now);
+      for (const owner of holders.filter(deadOnThisHost)) {
+        const n = await this.engine.write((x) => expireLeases(x, owner, now));
+        if (n > 0) this.o.logger?.info({ owner, deliveries: n }, 'taking over the deliveries of a stopped process');
+      }
+    } catch (e) {
+      this.o.logger?.error({ err: (e as Error).message }, 'reading the leases of stopped processes failed');
+    }
   }
 
   /**

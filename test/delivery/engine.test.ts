@@ -2,6 +2,8 @@
 // clock for the retry schedule (no sleeping), and the properties that matter — every failure kind counts,
 // retries end in one e-mail, a hanging receiver starves nobody, an expired lease is re-claimed with the same
 // webhook-id, stop() hands work back, and a manual redelivery is recorded as such.
+import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
@@ -711,6 +713,53 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
       state: 'succeeded',
       attempt_count: 1,
     });
+  });
+
+  it('at start, takes over at once what stopped processes of this host held, and leaves live holders alone', async () => {
+    const clock = drivenClock();
+    const r = await recv();
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url, secret: 'k' });
+    const events: number[] = [];
+    for (let i = 0; i < 5; i++) events.push(await raiseEvent(engine, accountId, { now: clock.now() }));
+    // A pid no process has: one that has just exited.
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
+    const host = os.hostname();
+    const alive = delivery(clock); // an engine of this process: its owner is alive
+    const owners = [
+      `${host}:${deadPid}:aaaaaa`, // a crashed process of this host
+      `${host}:${process.pid}:bbbbbb`, // an earlier run with this process's pid (a container's first process)
+      `${host}:${process.ppid}:cccccc`, // a live process of this host
+      `other-host.example:${deadPid}:dddddd`, // another host: its processes are not ours to judge
+      alive.owner,
+    ];
+    for (const [i, owner] of owners.entries())
+      await engine.write((x) =>
+        x.run(
+          'UPDATE deliveries SET lease_owner = ?, lease_until = ?, attempt_count = 1 WHERE account_id = ? AND hook_id = ? AND event_id = ?',
+          [owner, clock.now() + 3_600_000, accountId, hookId, events[i]],
+        ),
+      );
+    const d = delivery(clock);
+    d.start();
+    await r.waitFor(2);
+    await d.settle();
+    expect(r.requests.map((q) => q.headers['webhook-id']).sort()).toEqual(
+      [webhookId(hookId, events[0]), webhookId(hookId, events[1])].sort(),
+    );
+    for (const e of events.slice(0, 2))
+      // The crashed holder's attempt made again under its number: one attempt, one expired lease.
+      expect(await deliveryOf(engine, accountId, hookId, e)).toMatchObject({
+        state: 'succeeded',
+        attempt_count: 1,
+        expired_leases: 1,
+      });
+    for (const [i, e] of events.slice(2).entries())
+      expect(await deliveryOf(engine, accountId, hookId, e)).toMatchObject({
+        state: 'pending',
+        lease_owner: owners[i + 2],
+        expired_leases: 0,
+      });
   });
 
   it('a delivery whose lease ran out too often is failed past its last attempt, not sent again, and its admins told', async () => {

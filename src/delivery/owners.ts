@@ -1,0 +1,66 @@
+// Lease owners: who holds a claim. A delivery engine's owner is named `host:pid:random`, so that a node
+// starting after a crash can tell the leases of a dead process on its own host from those of live ones.
+// A lease otherwise runs out on its own (HOOKLINE_DELIVERY_LEASE, 80 s by default), and until then what the
+// dead process held waits. At start, the engine ends the leases of the dead processes of its host at once
+// (takeOverFromDead): they are then taken over as any expired lease is (claim.ts: the same attempt again,
+// the same webhook-id). A lease of another host, or of a process still alive, is left alone; an owner of
+// any other form (a configured one) too.
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Executor } from '../storage/port.js';
+
+const OWNER = /^(.+):(\d+):([0-9a-f]{6})$/;
+
+/** The owners made in this process, alive as long as it runs (tests and tools may run several engines). */
+const ours = new Set<string>();
+
+/** A new owner name for an engine of this process. */
+export function newOwner(): string {
+  const owner = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  ours.add(owner);
+  return owner;
+}
+
+/**
+ * Whether `owner` names a process of this host that no longer runs: no process has its pid, or the pid is
+ * this process's own (a previous run with the same pid, as a container's first process has) and the name is
+ * not one this process made. A pid reused by an unrelated process reads as alive, and the lease runs out on
+ * its own. Hosts sharing a name and a database from separate pid namespaces would take each other's leases
+ * over early: a repeated attempt, never a lost one.
+ */
+export function deadOnThisHost(owner: string): boolean {
+  const m = OWNER.exec(owner);
+  if (!m || m[1] !== os.hostname() || ours.has(owner)) return false;
+  const pid = Number(m[2]);
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    // EPERM: it exists, as another user's process.
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** The owners holding leases that have not run out at `now`. */
+export async function leaseHolders(x: Pick<Executor, 'all'>, now: number): Promise<string[]> {
+  const rows = await x.all<{ owner: string }>(
+    `SELECT DISTINCT lease_owner AS owner FROM deliveries
+      WHERE state = 'pending' AND lease_owner IS NOT NULL AND lease_until >= ?`,
+    [now],
+  );
+  return rows.map((r) => r.owner);
+}
+
+/**
+ * Ends the leases `owner` holds: they run out now, and the next claim takes them over as any expired lease.
+ * Answers how many.
+ */
+export async function expireLeases(x: Executor, owner: string, now: number): Promise<number> {
+  const r = await x.run(
+    `UPDATE deliveries SET lease_until = ?, updated_at = ?
+      WHERE state = 'pending' AND lease_owner = ? AND lease_until >= ?`,
+    [now - 1, now, owner, now],
+  );
+  return r.changes;
+}

@@ -24,6 +24,8 @@ export interface CheckpointThreadData {
   everyCommits: number;
   /** …or once any do and this long has passed since the last checkpoint */
   atLeastEveryMs: number;
+  /** the writer's automatic checkpoint (WRITER_SAFETY_NET_PAGES): the thread stands back once the log is there */
+  safetyNetPages: number;
 }
 
 export type FromCheckpointThread =
@@ -59,6 +61,7 @@ export class BackgroundCheckpointer {
       pollMs: o.pollMs ?? 100,
       everyCommits: o.everyCommits ?? 16,
       atLeastEveryMs: o.atLeastEveryMs ?? 1000,
+      safetyNetPages: WRITER_SAFETY_NET_PAGES,
     };
     const worker = startWorker(new URL('./checkpoint-thread.js', import.meta.url), data);
     this.worker = worker;

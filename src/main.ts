@@ -11,6 +11,7 @@ import { buildApp, type AppDeps } from './http/app.js';
 import { buildDelivery } from './delivery/engine.js';
 import type { DeliveryEngine } from './delivery/engine.js';
 import { metricsRoutes } from './http/routes/metrics.js';
+import { healthRoutes } from './http/routes/health.js';
 import { prune } from './delivery/retention.js';
 import { hookRoutes } from './http/routes/hooks.js';
 import { portalRoutes } from './http/routes/portal.js';
@@ -119,6 +120,7 @@ export async function startServer(
       reportRoutes,
       makeUploadRoutes({ maxBytes: config.uploadLimit }),
       metricsRoutes(metrics, config.metricsToken),
+      healthRoutes(engine, config.metricsToken),
       ...(options.plugins ?? []),
     ],
   });

@@ -1,0 +1,35 @@
+// GET /health: whether this server can serve, for a load balancer or an orchestrator's probe presenting
+// HOOKLINE_METRICS_TOKEN as a bearer token, like /metrics (every route asks for credentials; a probe can send
+// a header). It answers 200 when a read of the database answers within HEALTH_TIMEOUT_MS, 503 naming what
+// failed otherwise. Without a token the path does not exist.
+import type { FastifyInstance } from 'fastify';
+import type { Engine } from '../../storage/port.js';
+
+/** How long the database may take to answer before the server reads as failing. */
+export const HEALTH_TIMEOUT_MS = 2000;
+
+export function healthRoutes(engine: Engine, token: string) {
+  return (app: FastifyInstance): void => {
+    if (!token) return;
+    app.get('/health', { config: { bearer: token } }, async (_req, reply) => {
+      const database = await databaseHealth(engine);
+      reply.code(database === 'ok' ? 200 : 503).header('cache-control', 'no-store');
+      return { status: database === 'ok' ? 'ok' : 'failing', engine: engine.dialect.name, database };
+    });
+  };
+}
+
+/** 'ok', or what went wrong: the error's message, or that no answer came within `timeoutMs`. */
+export async function databaseHealth(engine: Engine, timeoutMs = HEALTH_TIMEOUT_MS): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${timeoutMs} ms`), timeoutMs);
+  });
+  try {
+    return await Promise.race([engine.readOne('SELECT 1 AS one').then(() => 'ok'), late]);
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -10,9 +10,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, type EngineName } from '../support/engines.js';
-import { freshDatabase, type FreshDatabase } from '../support/fresh-database.js';
-import { api, serve, stop, type Proc } from '../support/serve.js';
+import { ENGINES } from '../support/engines.js';
+import { databaseFor, type FreshDatabase } from '../support/fresh-database.js';
+import { api, serve, serverEnv, stop, type Proc } from '../support/serve.js';
 import { receiver, smtpSink, type Receiver, type SmtpSink } from '../delivery/helpers.js';
 import { openStorage } from '../../src/storage/open.js';
 import { EXPIRED_LEASES_FORGIVEN } from '../../src/delivery/claim.js';
@@ -38,12 +38,6 @@ function behaviour(eventId: number, k: number): 'ok' | 'error' | 'reset' | 'redi
   return 'ok';
 }
 
-/** A fresh PostgreSQL database for the server (dropped afterwards); SQLite needs none. */
-async function database(engine: EngineName): Promise<FreshDatabase> {
-  if (engine === 'sqlite') return { url: '', drop: async () => undefined };
-  return freshDatabase('hookline_chaos');
-}
-
 describe.each(ENGINES)('chaos on %s: kill -9 again and again, receivers failing every way', (engine) => {
   let dir: string;
   let db: FreshDatabase;
@@ -55,7 +49,7 @@ describe.each(ENGINES)('chaos on %s: kill -9 again and again, receivers failing 
   let badSignatures = 0;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-chaos-'));
-    db = await database(engine);
+    db = await databaseFor(engine, 'hookline_chaos');
     smtp = await smtpSink();
     rx = await receiver((req, res, body) => {
       const id = String(req.headers['webhook-id']);
@@ -80,19 +74,16 @@ describe.each(ENGINES)('chaos on %s: kill -9 again and again, receivers failing 
   });
 
   it('loses nothing, and ends every delivery as it should', async () => {
-    const env = {
-      HOOKLINE_DATA_DIR: dir,
-      HOOKLINE_DATABASE_URL: db.url,
-      HOOKLINE_ADMIN_EMAIL: ADMIN.email,
-      HOOKLINE_ADMIN_TOKEN: ADMIN.token,
-      HOOKLINE_ALLOWED_TARGETS: '127.0.0.0/8',
-      HOOKLINE_DELIVERY_TIMEOUT: '500ms',
-      HOOKLINE_DELIVERY_LEASE: '2s',
-      HOOKLINE_RETRY_SCHEDULE: '100ms,200ms,300ms,400ms',
-      HOOKLINE_SMTP_URL: smtp.url,
-      HOOKLINE_MAIL_FROM: 'hookline@chaos.example',
-      HOOKLINE_LOG_LEVEL: 'error',
-    };
+    const env = serverEnv(
+      { dir, databaseUrl: db.url, admin: ADMIN },
+      {
+        HOOKLINE_DELIVERY_TIMEOUT: '500ms',
+        HOOKLINE_DELIVERY_LEASE: '2s',
+        HOOKLINE_RETRY_SCHEDULE: '100ms,200ms,300ms,400ms',
+        HOOKLINE_SMTP_URL: smtp.url,
+        HOOKLINE_MAIL_FROM: 'hookline@chaos.example',
+      },
+    );
     let p: Proc = await serve(env);
     const hooks = [
       { contenttype: 'json', constrainttype: 'all', event: 'items.create' },

@@ -6,17 +6,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, type EngineName } from '../support/engines.js';
-import { freshDatabase, type FreshDatabase } from '../support/fresh-database.js';
-import { api, serve, stop, type Proc } from '../support/serve.js';
+import { ENGINES } from '../support/engines.js';
+import { databaseFor, type FreshDatabase } from '../support/fresh-database.js';
+import { api, serve, serverEnv, stop, type Proc } from '../support/serve.js';
 import { receiver, type Receiver } from '../delivery/helpers.js';
 
 const ADMIN = { email: 'restart@example.org', token: 'restart-token-0123456789abcdef' };
-
-async function database(engine: EngineName): Promise<FreshDatabase> {
-  if (engine === 'sqlite') return { url: '', drop: async () => undefined };
-  return freshDatabase('hookline_restart');
-}
 
 describe.each(ENGINES)('a restart after kill -9 on %s', (engine) => {
   let dir: string;
@@ -25,7 +20,7 @@ describe.each(ENGINES)('a restart after kill -9 on %s', (engine) => {
   const procs: Proc[] = [];
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-restart-'));
-    db = await database(engine);
+    db = await databaseFor(engine, 'hookline_restart');
     // The first request is never answered: the process is killed while it is in flight.
     rx = await receiver((_req, res, _body, n) => (n === 1 ? undefined : res.end('ok')));
   });
@@ -37,14 +32,7 @@ describe.each(ENGINES)('a restart after kill -9 on %s', (engine) => {
   });
 
   it('sends what the dead process had in flight again at once, with the same webhook-id', async () => {
-    const env = {
-      HOOKLINE_DATA_DIR: dir,
-      HOOKLINE_DATABASE_URL: db.url,
-      HOOKLINE_ADMIN_EMAIL: ADMIN.email,
-      HOOKLINE_ADMIN_TOKEN: ADMIN.token,
-      HOOKLINE_ALLOWED_TARGETS: '127.0.0.0/8',
-      HOOKLINE_LOG_LEVEL: 'error',
-    };
+    const env = serverEnv({ dir, databaseUrl: db.url, admin: ADMIN });
     const first = await serve(env);
     procs.push(first);
     const hook = await api(first, ADMIN, 'POST', '/hooks/', {

@@ -25,3 +25,9 @@ export async function freshDatabase(prefix: string): Promise<FreshDatabase> {
   url.pathname = `/${name}`;
   return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
+
+/** What a server on `engine` needs of its own: a fresh PostgreSQL database, or (SQLite) nothing. */
+export async function databaseFor(engine: 'sqlite' | 'postgres', prefix: string): Promise<FreshDatabase> {
+  if (engine === 'sqlite') return { url: '', drop: async () => undefined };
+  return freshDatabase(prefix);
+}

@@ -12,6 +12,25 @@ export interface Proc {
   output: () => string;
 }
 
+/**
+ * A server's environment: its data directory (SQLite) or database URL (PostgreSQL), its admin, receivers
+ * on loopback allowed, only errors logged; `extra` added.
+ */
+export function serverEnv(
+  o: { dir: string; databaseUrl: string; admin: { email: string; token: string } },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    HOOKLINE_DATA_DIR: o.dir,
+    HOOKLINE_DATABASE_URL: o.databaseUrl,
+    HOOKLINE_ADMIN_EMAIL: o.admin.email,
+    HOOKLINE_ADMIN_TOKEN: o.admin.token,
+    HOOKLINE_ALLOWED_TARGETS: '127.0.0.0/8',
+    HOOKLINE_LOG_LEVEL: 'error',
+    ...extra,
+  };
+}
+
 /** Starts `hookline serve` on a free port with `env` added; resolves once it serves. */
 export async function serve(env: Record<string, string>): Promise<Proc> {
   const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0'], {

@@ -42,7 +42,11 @@ export function deadOnThisHost(owner: string): boolean {
   }
 }
 
-/** The owners holding leases that have not run out at `now`. */
+/**
+ * The owners holding leases that have not run out at `now`. Both engines answer it from the pending
+ * deliveries' index (deliveries_pending_by_hook, which holds lease_until), so its cost follows the
+ * deliveries waiting, never the history of those done.
+ */
 export async function leaseHolders(x: Pick<Executor, 'all'>, now: number): Promise<string[]> {
   const rows = await x.all<{ owner: string }>(
     `SELECT DISTINCT lease_owner AS owner FROM deliveries

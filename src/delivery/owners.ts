@@ -42,17 +42,17 @@ export function deadOnThisHost(owner: string): boolean {
   }
 }
 
+/** The owners of leases that have not run out. Param: now. */
+export const LEASE_HOLDERS = `SELECT DISTINCT lease_owner AS owner FROM deliveries
+      WHERE state = 'pending' AND lease_owner IS NOT NULL AND lease_until >= ?`;
+
 /**
  * The owners holding leases that have not run out at `now`. Both engines answer it from the pending
  * deliveries' index (deliveries_pending_by_hook, which holds lease_until), so its cost follows the
  * deliveries waiting, never the history of those done.
  */
 export async function leaseHolders(x: Pick<Executor, 'all'>, now: number): Promise<string[]> {
-  const rows = await x.all<{ owner: string }>(
-    `SELECT DISTINCT lease_owner AS owner FROM deliveries
-      WHERE state = 'pending' AND lease_owner IS NOT NULL AND lease_until >= ?`,
-    [now],
-  );
+  const rows = await x.all<{ owner: string }>(LEASE_HOLDERS, [now]);
   return rows.map((r) => r.owner);
 }
 

@@ -9,6 +9,7 @@ import { FAN_OUT } from '../../src/records/events.js';
 import { ONE_WRITER_LANE, claimSql, lanesSql } from '../../src/delivery/claim.js';
 import { MATCHING_HOOKS, fanOutLeasingSql } from '../../src/delivery/handoff.js';
 import { CLEAR_FAILING_MANY, CLEAR_FAILING_ONE } from '../../src/delivery/record.js';
+import { LEASE_HOLDERS } from '../../src/delivery/owners.js';
 import type { Executor } from '../../src/storage/port.js';
 import { insertHook, newAccount, raiseEvent } from './helpers.js';
 
@@ -187,6 +188,22 @@ describe.each(ENGINES)('dispatch on %s', (name) => {
       expect(text).toMatch(/Index Scan using \w+ on events/);
       expect(text).toMatch(/Index Scan using \w+ on hooks/);
       expect(text).not.toMatch(/Seq Scan on (hooks|events|deliveries)/);
+    }
+  });
+
+  it('the start’s read of lease holders walks the pending deliveries’ index, never the history', async () => {
+    const plans = await db.engine.read(async (x) =>
+      name === 'sqlite'
+        ? [
+            (await x.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${LEASE_HOLDERS}`, [1]))
+              .map((p) => p.detail)
+              .join('\n'),
+          ]
+        : pgPlans(x, LEASE_HOLDERS, [1]),
+    );
+    for (const text of plans) {
+      expect(text).toMatch(/deliveries_pending_by_hook/);
+      expect(text).not.toMatch(/Seq Scan on deliveries|SCAN deliveries(?! USING)/);
     }
   });
 

@@ -43,6 +43,7 @@ import { attemptTree } from './history.js';
 import { sendTest } from './test-send.js';
 import { RateLimits } from './rate.js';
 import { deadOnThisHost, expireLeases, leaseHolders, newOwner } from './owners.js';
+import { within } from '../within.js';
 
 export interface DeliveryEngineOptions {
   engine: Engine;
@@ -189,10 +190,7 @@ export class DeliveryEngine {
    * whatever they do: what the server waits for before it says it is serving.
    */
   async ready(boundMs = 10_000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((r) => (timer = setTimeout(r, boundMs).unref()));
-    await Promise.race([this.transport.ready?.(), bound]);
-    clearTimeout(timer);
+    await within(this.transport.ready?.() ?? Promise.resolve(), boundMs, () => undefined, { unref: true });
   }
 
   start(): void {
@@ -328,12 +326,11 @@ export class DeliveryEngine {
     // the grace period.
     this.transport.release();
     const all = this.settle();
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
+    const late = await within(
       all.then(() => false),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
-    ]);
-    clearTimeout(timer);
+      graceMs,
+      () => true,
+    );
     if (late) {
       this.stopSignal.abort();
       await all;

@@ -4,6 +4,7 @@
 // failed otherwise. Without a token the path does not exist.
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../storage/port.js';
+import { within } from '../../within.js';
 
 /** How long the database may take to answer before the server reads as failing. */
 export const HEALTH_TIMEOUT_MS = 2000;
@@ -21,15 +22,13 @@ export function healthRoutes(engine: Engine, token: string) {
 
 /** 'ok', or what went wrong: the error's message, or that no answer came within `timeoutMs`. */
 export async function databaseHealth(engine: Engine, timeoutMs = HEALTH_TIMEOUT_MS): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve(`no answer within ${timeoutMs} ms`), timeoutMs);
-  });
   try {
-    return await Promise.race([engine.readOne('SELECT 1 AS one').then(() => 'ok'), late]);
+    return await within(
+      engine.readOne('SELECT 1 AS one').then(() => 'ok'),
+      timeoutMs,
+      () => `no answer within ${timeoutMs} ms`,
+    );
   } catch (e) {
     return (e as Error).message;
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -13,6 +13,7 @@
 import type { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { startWorker } from '../../start-worker.js';
+import { within } from '../../within.js';
 
 /** What the thread is started with. */
 export interface CheckpointThreadData {
@@ -110,12 +111,11 @@ export class BackgroundCheckpointer {
     if (!worker) return;
     this.worker = null;
     worker.postMessage('stop');
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
+    const late = await within(
       this.exited.then(() => false),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 5000))),
-    ]);
-    clearTimeout(timer);
+      5000,
+      () => true,
+    );
     // One that does not stop in time is ended where it is (a checkpoint cut short is safe: SQLite redoes it).
     if (late) await worker.terminate();
   }

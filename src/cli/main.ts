@@ -63,7 +63,7 @@ program
           '',
           'Try it:',
           `  curl -u "${cfg.adminEmail}:$HOOKLINE_ADMIN_TOKEN" -H 'Accept: application/json' ${server.url}/contacts/`,
-          `Deliveries in a browser: ${server.url}/portal/ (the same e-mail and token)`,
+          `Deliveries in a browser: ${server.url}/portal/ (sign in with the same e-mail and token)`,
         );
       } else if (opts.quickstart) {
         // The quick start's own admin, made on this machine for trying Hookline out: printed to be pasted.
@@ -74,7 +74,7 @@ program
           '',
           'Try it:',
           `  curl -u '${email}:${token}' -H 'Accept: application/json' ${server.url}/contacts/`,
-          `Deliveries in a browser: ${server.url}/portal/ (the same e-mail and token)`,
+          `Deliveries in a browser: ${server.url}/portal/ (sign in with the same e-mail and token)`,
         );
       }
       if (opts.quickstart && overrides.allowedTargets) {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { createHash } from 'node:crypto';
 import type { Engine } from '../storage/port.js';
 import { authenticate, type Actor } from '../accounts/accounts.js';
+import { SESSION_COOKIE, cookieValue, sessionActor } from '../accounts/sessions.js';
 import { safeEqual } from '../webhooks/signer.js';
 import { AccountCache } from '../records/account-cache.js';
 import type { Ctx } from '../records/items.js';
@@ -50,10 +51,17 @@ declare module 'fastify' {
   interface FastifyRequest {
     actor?: Actor;
     tree?: TreeObject;
+    /** the portal session's cookie value, when the request signed in with one (accounts/sessions.ts) */
+    session?: string;
   }
   interface FastifyContextConfig {
     /** the route takes this bearer token instead of a user's Basic login */
     bearer?: string;
+    /**
+     * a delivery portal route: 'session' takes the portal's sign-in cookie as well as a Basic login;
+     * 'public' (the sign-in page itself) takes no login at all
+     */
+    portal?: 'session' | 'public';
   }
 }
 
@@ -120,6 +128,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const given = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] ?? '';
       if (!safeEqual(given, bearer)) throw Errors.unauthorized();
       return;
+    }
+    const portal = req.routeOptions.config?.portal;
+    if (portal === 'public') return;
+    if (portal === 'session') {
+      // Read on every request (not cached), so that a session signed out on any node ends at once.
+      const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
+      const actor = session ? await sessionActor(engine, session, clock.now()) : null;
+      if (actor) {
+        req.actor = actor;
+        req.session = session!;
+        return;
+      }
     }
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
     if (!m) throw Errors.unauthorized();

@@ -13,6 +13,8 @@ import { Mailer } from '../../src/delivery/mailer.js';
 import { systemClock } from '../../src/delivery/clock.js';
 import { deliveryOf, insertHook, raiseEvent, receiver, type Receiver } from '../delivery/helpers.js';
 import { insertAttempt } from '../../src/delivery/record.js';
+import { ensureAdmin, hashToken } from '../../src/accounts/accounts.js';
+import { SESSION_TTL_MS, startSession } from '../../src/accounts/sessions.js';
 
 /** A receiver's answer that would run script if the page took it for markup. */
 const HOSTILE = `<img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>`;
@@ -104,12 +106,28 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
     await f.t.close();
   });
 
-  it('asks a browser to log in, and shows an error as a page', async () => {
-    const r = await get(f.t, '/portal/');
-    expect(r.status).toBe(401);
-    expect(r.headers['www-authenticate']).toBe('Basic realm="Hookline"');
-    expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
-    expect(r.text).toContain('<h1>Error 401</h1>');
+  it('sends a browser that has not signed in to the sign-in page, which comes back; errors are pages too', async () => {
+    const r = await get(f.t, `/portal/hooks/${f.hookId}/?state=failed`);
+    expect(r.status).toBe(303);
+    expect(r.headers.location).toBe(
+      `/portal/login?next=${encodeURIComponent(`/portal/hooks/${f.hookId}/?state=failed`)}`,
+    );
+    // No WWW-Authenticate: the browser shows the sign-in page, not its own prompt.
+    expect(r.headers['www-authenticate']).toBeUndefined();
+    const signIn = await get(f.t, String(r.headers.location));
+    expect(signIn.status).toBe(200);
+    expect(signIn.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(signIn.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(signIn.text).toContain('<h1>Sign in</h1>');
+    expect(signIn.text).toContain(`name="next" value="/portal/hooks/${f.hookId}/?state=failed"`);
+    // A wrong Basic login is not signed in either; a form posted without one gets the sign-in page.
+    expect((await get(f.t, '/portal/', { ...f.t.adminA, token: 'wrong' })).status).toBe(303);
+    const posted = await f.t.app.inject({ method: 'POST', url: `/portal/hooks/${f.hookId}/test`, payload: '' });
+    expect(posted.statusCode).toBe(401);
+    expect(posted.body).toContain('<h1>Sign in</h1>');
+    const missing = await get(f.t, '/portal/hooks/999999999/', f.t.adminA);
+    expect(missing.status).toBe(404);
+    expect(missing.text).toContain('<h1>Error 404</h1>');
   });
 
   it('is for admins, and each admin sees only the hooks of their own account', async () => {
@@ -353,6 +371,236 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
   });
 });
 
+/** Signs in on the sign-in page as a browser on the portal's own page does; `headers` override. */
+function signIn(
+  t: TestApp,
+  email: string,
+  token: string,
+  extra: { next?: string; headers?: Record<string, string> } = {},
+) {
+  const form = new URLSearchParams({ email, token, ...(extra.next === undefined ? {} : { next: extra.next }) });
+  return t.app.inject({
+    method: 'POST',
+    url: '/portal/login',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(extra.headers ?? { 'sec-fetch-site': 'same-origin' }),
+    },
+    payload: form.toString(),
+  });
+}
+
+/** The session cookie a sign-in set ('' for none). */
+const sessionOf = (r: { headers: Record<string, unknown> }) =>
+  /^hookline_session=([^;]*)/.exec(String(r.headers['set-cookie'] ?? ''))?.[1] ?? '';
+
+/** A page or form with the session cookie (and no Basic login). */
+function withSession(t: TestApp, cookie: string, method: 'GET' | 'POST', url: string, body = '') {
+  return t.app.inject({
+    method,
+    url,
+    headers: {
+      cookie: `other=1; hookline_session=${cookie}`,
+      accept: 'text/html',
+      ...(method === 'POST'
+        ? { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' }
+        : {}),
+    },
+    payload: body,
+  });
+}
+
+/** The form token of the form posting to `action` on a page. */
+const tokenOf = (html: string, action: string) =>
+  new RegExp(
+    `action="${action.replace(/[/?]/g, '\\$&')}"[^>]*>\\s*<input type="hidden" name="token" value="([^"]+)"`,
+  ).exec(html)?.[1] ?? '';
+
+describe.each(ENGINES)('delivery portal sessions on %s', (engineName) => {
+  let f: Fixture;
+  beforeAll(async () => {
+    f = await fixture(engineName);
+  });
+  afterAll(async () => {
+    await f.delivery.stop({ graceMs: 0 });
+    await f.rx.close();
+    await f.t.close();
+  });
+
+  it('signs an admin in with the API’s e-mail and token: an HttpOnly cookie for the portal only, its secret not stored', async () => {
+    const r = await signIn(f.t, f.t.adminA.email.toUpperCase(), f.t.adminA.token, {
+      next: `/portal/hooks/${f.hookId}/`,
+    });
+    expect(r.statusCode).toBe(303);
+    expect(r.headers.location).toBe(`/portal/hooks/${f.hookId}/`);
+    const cookie = String(r.headers['set-cookie']);
+    expect(cookie).toMatch(
+      /^hookline_session=[0-9]+\.[A-Za-z0-9_-]{43}; Path=\/portal; Max-Age=43200; HttpOnly; SameSite=Lax$/,
+    );
+    const value = sessionOf(r);
+    expect(value.startsWith(`${f.t.adminA.accountId}.`)).toBe(true);
+    // Only the secret's hash is kept.
+    const rows = await f.t.db.engine.readOne<{ id_hash: string; user_id: number }>(
+      'SELECT id_hash, user_id FROM portal_sessions WHERE account_id = ?',
+      [f.t.adminA.accountId],
+    );
+    expect(rows.map((x) => Number(x.user_id))).toContain(f.t.adminA.userId);
+    for (const row of rows) expect(value).not.toContain(row.id_hash);
+
+    const page = await withSession(f.t, value, 'GET', `/portal/hooks/${f.hookId}/`);
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain(`<span class="who">${f.t.adminA.email}`);
+    expect(page.body).toContain('<button type="submit">Sign out</button>');
+    // A session's page is another account's 404 like a Basic login's.
+    const b = sessionOf(await signIn(f.t, f.t.adminB.email, f.t.adminB.token));
+    expect((await withSession(f.t, b, 'GET', `/portal/hooks/${f.hookId}/`)).statusCode).toBe(404);
+    // Account A's id with account B's secret is not a session.
+    const forged = `${f.t.adminA.accountId}.${b.split('.')[1]}`;
+    expect((await withSession(f.t, forged, 'GET', '/portal/')).statusCode).toBe(303);
+    // Behind a proxy that ends TLS, the cookie is for HTTPS only.
+    const secure = await signIn(f.t, f.t.adminA.email, f.t.adminA.token, {
+      headers: { 'sec-fetch-site': 'same-origin', 'x-forwarded-proto': 'https' },
+    });
+    expect(String(secure.headers['set-cookie'])).toMatch(/; Secure$/);
+  });
+
+  it('refuses a wrong token, an unknown e-mail, a member and a sign-in posted from another site: no session', async () => {
+    const before = await f.t.db.engine.readOne<{ n: number }>('SELECT COUNT(*) AS n FROM portal_sessions');
+    for (const [email, token] of [
+      [f.t.adminA.email, 'hl_wrong'],
+      ['nobody@example.org', f.t.adminA.token],
+      [f.t.adminA.email, ''],
+    ]) {
+      const r = await signIn(f.t, email, token);
+      expect(r.statusCode).toBe(401);
+      expect(r.headers['set-cookie']).toBeUndefined();
+      expect(r.body).toContain('That e-mail and API token do not match a user.');
+      expect(r.body).not.toContain(token || 'hl_never');
+    }
+    const member = await signIn(f.t, f.t.memberA.email, f.t.memberA.token);
+    expect(member.statusCode).toBe(403);
+    expect(member.headers['set-cookie']).toBeUndefined();
+    expect(member.body).toContain('The portal is for admins of the account.');
+    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }] as Record<
+      string,
+      string
+    >[]) {
+      const r = await signIn(f.t, f.t.adminA.email, f.t.adminA.token, { headers });
+      expect(r.statusCode).toBe(403);
+      expect(r.headers['set-cookie']).toBeUndefined();
+    }
+    const after = await f.t.db.engine.readOne<{ n: number }>('SELECT COUNT(*) AS n FROM portal_sessions');
+    expect(Number(after[0].n)).toBe(Number(before[0].n));
+  });
+
+  it('goes on only to a page of the portal', async () => {
+    for (const [next, to] of [
+      [`/portal/hooks/${f.hookId}/?state=failed`, `/portal/hooks/${f.hookId}/?state=failed`],
+      ['//evil.example/portal/', '/portal/'],
+      ['https://evil.example/', '/portal/'],
+      ['/portal\\@evil.example', '/portal/'],
+      ['/portalx', '/portal/'],
+      ['/metrics', '/portal/'],
+    ]) {
+      const r = await signIn(f.t, f.t.adminA.email, f.t.adminA.token, { next });
+      expect(r.headers.location, next).toBe(to);
+    }
+    const page = await get(f.t, `/portal/login?next=${encodeURIComponent('//evil.example/')}`);
+    expect(page.text).toContain('name="next" value="/portal/"');
+  });
+
+  it('a session’s form token works for its buttons, and not for a Basic login or another session', async () => {
+    const one = sessionOf(await signIn(f.t, f.t.adminA.email, f.t.adminA.token));
+    const two = sessionOf(await signIn(f.t, f.t.adminA.email, f.t.adminA.token));
+    const page = (await withSession(f.t, one, 'GET', `/portal/hooks/${f.hookId}/`)).body;
+    const action = `/portal/hooks/${f.hookId}/deliveries/recover`;
+    const token = tokenOf(page, action);
+    expect(token).not.toBe('');
+    const body = `token=${token}&since=2999-01-01`;
+    expect((await withSession(f.t, one, 'POST', action, body)).headers.location).toBe(
+      `/portal/hooks/${f.hookId}/?recovered=0`,
+    );
+    expect((await withSession(f.t, two, 'POST', action, body)).statusCode).toBe(403);
+    expect((await postForm(f.t.app, f.t.adminA, action, body)).statusCode).toBe(403);
+  });
+
+  it('signs out: the session ends at once (on every node), the cookie is cleared; only with the page’s token, from this site', async () => {
+    const value = sessionOf(await signIn(f.t, f.t.adminA.email, f.t.adminA.token));
+    const page = (await withSession(f.t, value, 'GET', '/portal/')).body;
+    const token = tokenOf(page, '/portal/logout');
+    expect(token).not.toBe('');
+    // Forged, missing or cross-site: refused, still signed in.
+    expect((await withSession(f.t, value, 'POST', '/portal/logout', 'token=forged')).statusCode).toBe(403);
+    const cross = await f.t.app.inject({
+      method: 'POST',
+      url: '/portal/logout',
+      headers: {
+        cookie: `hookline_session=${value}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        'sec-fetch-site': 'cross-site',
+      },
+      payload: `token=${token}`,
+    });
+    expect(cross.statusCode).toBe(403);
+    expect((await withSession(f.t, value, 'GET', '/portal/')).statusCode).toBe(200);
+
+    const out = await withSession(f.t, value, 'POST', '/portal/logout', `token=${token}`);
+    expect(out.statusCode).toBe(303);
+    expect(out.headers.location).toBe('/portal/login?signedout=1');
+    expect(String(out.headers['set-cookie'])).toMatch(/^hookline_session=; Path=\/portal; Max-Age=0; HttpOnly/);
+    // Gone here and on another node of the same database.
+    const other = await buildApp({
+      engine: f.t.db.engine,
+      bodyLimit: 1024 * 1024,
+      plugins: [portalRoutes(f.delivery)],
+    });
+    try {
+      for (const app of [f.t.app, other]) {
+        const r = await app.inject({
+          method: 'GET',
+          url: '/portal/',
+          headers: { cookie: `hookline_session=${value}` },
+        });
+        expect(r.statusCode).toBe(303);
+        expect(r.headers.location).toBe('/portal/login?next=%2Fportal%2F');
+      }
+    } finally {
+      await other.close();
+    }
+    expect((await get(f.t, '/portal/login?signedout=1')).text).toContain('Signed out.');
+  });
+
+  it('ends when it expires and when the user’s API token changes', async () => {
+    const old = await startSession(
+      f.t.db.engine,
+      { accountId: f.t.adminA.accountId, userId: f.t.adminA.userId, tokenHash: hashToken(f.t.adminA.token) },
+      Date.now() - SESSION_TTL_MS - 1000,
+    );
+    expect((await withSession(f.t, old, 'GET', '/portal/')).statusCode).toBe(303);
+    // A sign-in clears the account's expired sessions.
+    const live = sessionOf(await signIn(f.t, f.t.adminA.email, f.t.adminA.token));
+    const left = await f.t.db.engine.readOne<{ n: number }>(
+      'SELECT COUNT(*) AS n FROM portal_sessions WHERE account_id = ? AND expires_at <= ?',
+      [f.t.adminA.accountId, Date.now()],
+    );
+    expect(Number(left[0].n)).toBe(0);
+    expect((await withSession(f.t, live, 'GET', '/portal/')).statusCode).toBe(200);
+    // A new API token for the admin (as a restart with another HOOKLINE_ADMIN_TOKEN gives).
+    await ensureAdmin(f.t.db.engine, f.t.adminA.email, 'hl_a-new-token-for-the-admin');
+    expect((await withSession(f.t, live, 'GET', '/portal/')).statusCode).toBe(303);
+    const again = await signIn(f.t, f.t.adminA.email, 'hl_a-new-token-for-the-admin');
+    expect((await withSession(f.t, sessionOf(again), 'GET', '/portal/')).statusCode).toBe(200);
+    await ensureAdmin(f.t.db.engine, f.t.adminA.email, f.t.adminA.token);
+  });
+
+  it('takes no cookie but its own: anything else in it is not a session', async () => {
+    for (const cookie of ['', 'abc', '0.x', `${f.t.adminA.accountId}.${'A'.repeat(43)}`, `${'9'.repeat(30)}.x`]) {
+      const r = await withSession(f.t, cookie, 'GET', '/portal/');
+      expect(r.statusCode, cookie).toBe(303);
+    }
+  });
+});
+
 const browserPath = inject('chromium');
 
 describe.runIf(browserPath)('delivery portal in Chromium', () => {
@@ -375,13 +623,24 @@ describe.runIf(browserPath)('delivery portal in Chromium', () => {
     await f.t.close();
   });
 
-  it('an admin logs in, opens a hook, reads the failed attempts as text and redelivers one', async () => {
-    const context = await browser.newContext({
-      httpCredentials: { username: f.t.adminA.email, password: f.t.adminA.token },
-    });
+  it('an admin signs in, opens a hook, reads the failed attempts as text, redelivers one and signs out', async () => {
+    const context = await browser.newContext();
     const page = await context.newPage();
     try {
+      // Not signed in: the sign-in page, which comes back to the page asked for.
       await page.goto(`${base}/portal/`);
+      await page.waitForURL(`${base}/portal/login?next=%2Fportal%2F`);
+      await page.getByLabel('E-mail').fill(f.t.adminA.email);
+      await page.getByLabel('API token').fill('hl_not-the-token');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      expect(await page.getByRole('alert').textContent()).toBe('That e-mail and API token do not match a user.');
+      await page.getByLabel('E-mail').fill(f.t.adminA.email);
+      await page.getByLabel('API token').fill(f.t.adminA.token);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${base}/portal/`);
+      expect(await page.locator('.who').textContent()).toContain(f.t.adminA.email);
+      // The session's cookie is not for scripts.
+      expect(await page.evaluate(() => document.cookie)).toBe('');
       await page.getByRole('link', { name: '<b>Sales & "CRM"</b>' }).click();
       await page.waitForURL(`${base}/portal/hooks/${f.hookId}/`);
       expect(await page.locator('h1').textContent()).toBe('<b>Sales & "CRM"</b>');
@@ -416,6 +675,14 @@ describe.runIf(browserPath)('delivery portal in Chromium', () => {
       await page.getByRole('button', { name: 'Recover' }).click();
       await page.waitForURL(/recovered=/);
       expect(await page.getByRole('status').textContent()).toBe('0 failed deliveries are pending again.');
+
+      // Signing out ends it: the portal asks to sign in again.
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL(`${base}/portal/login?signedout=1`);
+      expect(await page.getByRole('status').textContent()).toBe('Signed out.');
+      await page.goto(`${base}/portal/hooks/${f.hookId}/`);
+      await page.waitForURL(/\/portal\/login\?next=/);
+      expect(await page.locator('h1').textContent()).toBe('Sign in');
     } finally {
       f.failing.on = true;
       await context.close();

@@ -1,10 +1,14 @@
 // The delivery portal (Hookline's choice): web pages for an account's admins, in any browser, to see each
 // hook's deliveries and attempts and send one again — what GitHub's "Recent Deliveries", Stripe's dashboard
-// and Svix's App Portal give their users. Server-rendered HTML, no script: the same HTTP Basic login as the
-// API (the browser asks for it), every value escaped (a receiver's answer is shown as text, whatever it
+// and Svix's App Portal give their users. Server-rendered HTML, no script: a sign-in page that takes the
+// API's e-mail and token and starts a session (accounts/sessions.ts) with a Sign out button, or the API's own
+// HTTP Basic login for scripts; every value escaped (a receiver's answer is shown as text, whatever it
 // holds), a Content-Security-Policy that runs nothing, and a form token on every button, so another site
 // cannot make an admin's browser press one.
 //
+//   GET  /portal/login?next=                               the sign-in page (no login needed)
+//   POST /portal/login                                     signs in: e-mail, API token (a session cookie)
+//   POST /portal/logout                                    signs out (form field `token`)
 //   GET  /portal/                                          the account's hooks
 //   GET  /portal/hooks/{id}/?state=&before=                 a hook's deliveries, newest first, with attempts
 //   GET  /portal/hooks/{id}/deliveries/{eventId}/           one delivery: its request and every answer whole
@@ -24,6 +28,8 @@ import { DELIVERY_STATES, readDeliveries, readDelivery, type DeliveryView } from
 import type { DeliveryEngine } from '../../delivery/engine.js';
 import { webhookId } from '../../webhooks/signer.js';
 import type { Tree, TreeObject } from '../../dialect/tree.js';
+import { authenticate, hashToken } from '../../accounts/accounts.js';
+import { SESSION_COOKIE, SESSION_TTL_MS, endSession, startSession } from '../../accounts/sessions.js';
 
 const PAGE = 50;
 /** Characters of each answer a hook's page shows (the delivery's own page shows it whole). */
@@ -57,34 +63,52 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .
 th{font-weight:600;background:#f4f6f9}code,pre{font:12px/1.4 ui-monospace,monospace}pre{white-space:pre-wrap;word-break:break-all;margin:.25rem 0;max-height:16rem;overflow:auto;background:#f7f8fa;padding:.4rem}
 .state-succeeded{color:#1e7d32}.state-failed{color:#b3261e}.state-pending{color:#8a5a00}.off{color:#6b7280}
 .notice{padding:.6rem .8rem;background:#eef4ff;border:1px solid #c7d7f5}.notice.bad{background:#fdeeee;border-color:#f1c4c4}
-nav a{margin-right:.8rem}form{display:inline}button{font:inherit;cursor:pointer}`;
+nav a{margin-right:.8rem}.who{float:right}form{display:inline}button{font:inherit;cursor:pointer}
+.signin{display:block;max-width:24rem}.signin label{display:block;margin:.6rem 0}.signin input{display:block;width:100%;font:inherit;padding:.3rem}`;
 
-function page(title: string, body: string): string {
+/**
+ * A page; `req`, when someone is signed in: the header names them, with a Sign out button when they signed in
+ * on the sign-in page (an HTTP Basic login has nothing to sign out of: the browser keeps sending it).
+ */
+function page(title: string, body: string, req?: FastifyRequest): string {
+  const who = req?.actor
+    ? `<span class="who">${esc(req.actor.email)}${
+        req.session
+          ? ` <form method="post" action="/portal/logout"><input type="hidden" name="token" value="${esc(
+              formToken(req, SIGN_OUT),
+            )}"><button type="submit">Sign out</button></form>`
+          : ''
+      }</span>`
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(title)} · Hookline</title><style>${STYLE}</style></head>
-<body><header><nav><a href="/portal/">Hooks</a></nav></header><main>
+<body><header><nav><a href="/portal/">Hooks</a>${who}</nav></header><main>
 ${body}
 </main></body></html>`;
 }
 
+/** What the Sign out button's form token is made for (a hook's buttons: `hook:{id}`). */
+const SIGN_OUT = 'sign-out';
+
 /**
- * The form token: an HMAC of the hook, keyed by the login the page was asked with. Another site can neither
- * read it from the page nor make it without the admin's credentials; every node of a cluster and every
- * restart computes the same, and a changed token (the login's) retires it.
+ * The form token: an HMAC of what the form does (a hook's buttons, or signing out), keyed by the login the
+ * page was asked with: the session's cookie, or the Basic login. Another site can neither read it from the
+ * page nor make it without the admin's credentials; every node of a cluster and every restart computes the
+ * same, and a changed login (a new API token, another session) retires it.
  */
-const formToken = (req: FastifyRequest, hookId: number): string =>
+const formToken = (req: FastifyRequest, purpose: number | typeof SIGN_OUT): string =>
   createHmac(
     'sha256',
     createHash('sha256')
-      .update(`portal:${req.headers.authorization ?? ''}`)
+      .update(req.session ? `portal-session:${req.session}` : `portal:${req.headers.authorization ?? ''}`)
       .digest(),
   )
-    .update(`hook:${hookId}`)
+    .update(purpose === SIGN_OUT ? SIGN_OUT : `hook:${purpose}`)
     .digest('base64url');
 
-function tokenMatches(req: FastifyRequest, hookId: number, given: unknown): boolean {
-  const want = Buffer.from(formToken(req, hookId));
+function tokenMatches(req: FastifyRequest, purpose: number | typeof SIGN_OUT, given: unknown): boolean {
+  const want = Buffer.from(formToken(req, purpose));
   const got = Buffer.from(typeof given === 'string' ? given : '');
   return got.length === want.length && timingSafeEqual(got, want);
 }
@@ -235,22 +259,111 @@ function hookForms(hookId: number, token: string): string {
 <button type="submit">Recover</button></form>`;
 }
 
+/**
+ * Where signing in goes on to: a portal page given as `next`, or the hooks. Only a path of the portal
+ * (printable, no backslash), so a link cannot send a signed-in browser elsewhere.
+ */
+function nextPage(next: unknown): string {
+  return typeof next === 'string' && /^\/portal(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/.test(next) ? next : '/portal/';
+}
+
+/** The sign-in page, with a line saying why it is shown again (fixed wording or a failed sign-in's). */
+function signInPage(next: string, note = ''): string {
+  return page(
+    'Sign in',
+    `<h1>Sign in</h1>
+${note}
+<form method="post" action="/portal/login" class="signin">
+<input type="hidden" name="next" value="${esc(next)}">
+<label>E-mail <input type="email" name="email" autocomplete="username" required></label>
+<label>API token <input type="password" name="token" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button></form>
+<p class="off">The portal is for the account's admins: the e-mail and API token the API takes. A session lasts ${
+      SESSION_TTL_MS / 3_600_000
+    } hours.</p>`,
+  );
+}
+
+/**
+ * The session cookie: only the portal's paths get it, no script reads it, another site's requests carry it
+ * only for a link followed (Lax: a form posted from elsewhere does not), and only over HTTPS once the request
+ * came over it (or through a proxy that says so).
+ */
+function sessionCookie(req: FastifyRequest, value: string, maxAgeSeconds: number): string {
+  const https = req.protocol === 'https' || /^\s*https\b/i.test(String(req.headers['x-forwarded-proto'] ?? ''));
+  return `${SESSION_COOKIE}=${value}; Path=/portal; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${
+    https ? '; Secure' : ''
+  }`;
+}
+
 export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver' | 'test'>) {
   return (app: FastifyInstance, h: Handlers): void => {
     void app.register(async (portal) => {
-      // Errors as a page too (the login prompt included: 401 keeps its WWW-Authenticate).
+      // Every page takes the sign-in cookie as well as a Basic login (app.ts); the sign-in page none.
+      portal.addHook('onRoute', (route) => {
+        route.config = { portal: 'session', ...(route.config as object) };
+      });
+
+      // Not signed in: a page asked for goes to the sign-in page, which comes back to it; a form posted gets
+      // the sign-in page. No WWW-Authenticate: the browser shows the page rather than its own prompt (scripts
+      // send their Basic login without being asked). Other errors are pages too.
       portal.setErrorHandler((error: Error, req, reply) => {
         const api = h.errorOf(error, req);
         const status = api.statusCode;
-        if (status === 401) reply.header('www-authenticate', 'Basic realm="Hookline"');
+        if (status === 401) {
+          if (req.method === 'GET' || req.method === 'HEAD')
+            return reply.redirect(`/portal/login?next=${encodeURIComponent(nextPage(req.url))}`, 303);
+          return reply.code(401).headers(HEADERS).send(signInPage('/portal/'));
+        }
         const text = Object.values(api.errors).join(' ');
         return reply
           .code(status)
           .headers(HEADERS)
-          .send(page(`Error ${status}`, `<h1>Error ${status}</h1><p>${esc(text)}</p>`));
+          .send(page(`Error ${status}`, `<h1>Error ${status}</h1><p>${esc(text)}</p>`, req));
       });
 
-      const html = (reply: FastifyReply, title: string, body: string) => reply.headers(HEADERS).send(page(title, body));
+      const html = (req: FastifyRequest, reply: FastifyReply, title: string, body: string) =>
+        reply.headers(HEADERS).send(page(title, body, req));
+
+      portal.get('/portal/login', { config: { portal: 'public' } }, async (req, reply) => {
+        const q = req.query as Record<string, unknown>;
+        const note = q.signedout === '1' ? '<p class="notice" role="status">Signed out.</p>' : '';
+        return reply.headers(HEADERS).send(signInPage(nextPage(q.next), note));
+      });
+
+      portal.post('/portal/login', { config: { portal: 'public' } }, async (req, reply) => {
+        // A sign-in posted from another site would sign the browser in to someone else's session.
+        if (!sameOrigin(req)) throw Errors.forbidden('This form came from another site: sign in on this page');
+        const body = h.body(req) as Record<string, Tree>;
+        const next = nextPage(body.next);
+        const email = typeof body.email === 'string' ? body.email.trim() : '';
+        const token = typeof body.token === 'string' ? body.token : '';
+        const actor = email && token ? await authenticate(h.engine, email, token) : null;
+        const again = (status: number, text: string) =>
+          reply
+            .code(status)
+            .headers(HEADERS)
+            .send(signInPage(next, `<p class="notice bad" role="alert">${esc(text)}</p>`));
+        if (!actor) return again(401, 'That e-mail and API token do not match a user.');
+        if (actor.role !== 'admin') return again(403, 'The portal is for admins of the account.');
+        const session = await startSession(
+          h.engine,
+          { accountId: actor.accountId, userId: actor.userId, tokenHash: hashToken(token) },
+          h.clock.now(),
+        );
+        reply.header('set-cookie', sessionCookie(req, session, SESSION_TTL_MS / 1000));
+        return reply.redirect(next, 303);
+      });
+
+      portal.post('/portal/logout', async (req, reply) => {
+        if (req.session) {
+          if (!sameOrigin(req) || !tokenMatches(req, SIGN_OUT, (h.body(req) as Record<string, Tree>).token))
+            throw Errors.forbidden('This form has expired or came from another site: reload the page and try again');
+          await endSession(h.engine, req.session);
+        }
+        reply.header('set-cookie', sessionCookie(req, '', 0));
+        return reply.redirect('/portal/login?signedout=1', 303);
+      });
 
       portal.get('/portal', async (req, reply) => {
         h.requireAdmin(req);
@@ -259,7 +372,7 @@ export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver' | 'test'
           .filter(([k]) => k !== 'count')
           .map(([, v]) => v as TreeObject);
         const since = await failingSince(h.engine, accountId);
-        return html(reply, 'Hooks', `<h1>Hooks</h1>\n${hookRows(hooks, since)}`);
+        return html(req, reply, 'Hooks', `<h1>Hooks</h1>\n${hookRows(hooks, since)}`);
       });
 
       portal.get('/portal/hooks/:id', async (req, reply) => {
@@ -295,7 +408,7 @@ ${hookForms(hookId, token)}
 <p>${filter(undefined, 'all')} · ${DELIVERY_STATES.map((s) => filter(s, s)).join(' · ')}</p>
 ${deliveryRows(list, token)}
 ${older}`;
-        return html(reply, title, body);
+        return html(req, reply, title, body);
       });
 
       portal.get('/portal/hooks/:id/deliveries/:eventId', async (req, reply) => {
@@ -327,7 +440,7 @@ its own <code>webhook-timestamp</code> and signatures.</p>
 <pre>${esc(request.body)}</pre>
 <h2>Attempts</h2>
 ${attemptList(d)}`;
-        return html(reply, title, body);
+        return html(req, reply, title, body);
       });
 
       /** A form of the hook's page: an admin's, with its token, from this site; answers the hook's id. */

@@ -6,6 +6,7 @@ import { v4SecretRotation } from '../schema-v4.js';
 import { v5SharedRateLimits } from '../schema-v5.js';
 import { v6HookHeaders } from '../schema-v6.js';
 import { v7ExpiredLeases } from '../schema-v7.js';
+import { v8PortalSessions } from '../schema-v8.js';
 
 export const migrations: Migration[] = [
   {
@@ -31,4 +32,5 @@ export const migrations: Migration[] = [
   v5SharedRateLimits({ int: 'INTEGER' }),
   v6HookHeaders(),
   v7ExpiredLeases(),
+  v8PortalSessions({ int: 'INTEGER' }),
 ];

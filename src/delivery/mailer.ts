@@ -1,11 +1,14 @@
 // Admin e-mail through an outbox: a message is first written to the `mailbox` table — in the transaction
 // that decided to send it (a delivery failing for good), so a crash can lose neither — and then sent over
 // SMTP (HOOKLINE_SMTP_URL) by the mail loop, at least once, retried on MAIL_RETRY_SCHEDULE. Without SMTP
-// the message is only kept, and `hookline mailbox` shows it.
+// the message is only kept, and `hookline mailbox` shows it. A message being sent is leased to its mail
+// loop (MAIL_LEASE_MS, its owner named as a delivery engine's: owners.ts); a mail loop starting after a
+// crash sends at once what a stopped process of its host was sending, instead of when that lease runs out.
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Engine, Executor } from '../storage/port.js';
 import type { Clock } from './clock.js';
+import { deadOnThisHost, newOwner } from './owners.js';
 
 export interface MailMessage {
   accountId: number;
@@ -26,6 +29,8 @@ export interface MailboxRow {
   next_send_at: number | null;
   send_attempts: number;
   last_error: string | null;
+  /** the mail loop sending it now (owners.ts); null: nobody is */
+  lease_owner: string | null;
 }
 
 /** Delays before each new try of an unsent e-mail (after the first); then it is given up (and kept). */
@@ -52,6 +57,8 @@ export class Mailer {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<number> | null = null;
   private again = false;
+  /** whose lease a message being sent here carries (owners.ts) */
+  readonly owner = newOwner();
 
   constructor(
     private readonly engine: Engine,
@@ -94,7 +101,10 @@ export class Mailer {
     return { id, sent: row?.sent_at != null, ...(row?.last_error ? { error: row.last_error } : {}) };
   }
 
-  /** Starts the mail loop: sends what is due now and every pollMs (default 5 s), and at wake(). */
+  /**
+   * Starts the mail loop: sends what is due now and every pollMs (default 5 s), and at wake(). First, what
+   * stopped processes of this host were sending is due again at once (takeOverFromDead).
+   */
   start(): void {
     if (!this.transport || this.timer) return;
     const tick = () => {
@@ -104,7 +114,39 @@ export class Mailer {
           if (this.timer) this.timer = setTimeout(tick, this.options.pollMs ?? 5_000);
         });
     };
-    this.timer = setTimeout(tick, 0);
+    this.timer = setTimeout(() => void this.takeOverFromDead().finally(tick), 0);
+  }
+
+  /**
+   * The messages a stopped process of this host was sending (a crash, a kill -9) are due now rather than
+   * when their leases run out; each is sent again under the same Message-ID, its next try counted. Answers
+   * how many. Never throws: the leases run out anyway.
+   */
+  async takeOverFromDead(): Promise<number> {
+    let taken = 0;
+    try {
+      const now = this.options.clock.now();
+      const holders = await this.engine.readOne<{ owner: string }>(
+        `SELECT DISTINCT lease_owner AS owner FROM mailbox
+          WHERE next_send_at IS NOT NULL AND next_send_at > ? AND lease_owner IS NOT NULL`,
+        [now],
+      );
+      for (const { owner } of holders.filter((h) => deadOnThisHost(h.owner))) {
+        const r = await this.engine.write((x) =>
+          x.run(
+            `UPDATE mailbox SET next_send_at = ?, lease_owner = NULL
+              WHERE next_send_at IS NOT NULL AND next_send_at > ? AND lease_owner = ?`,
+            [now, now, owner],
+          ),
+        );
+        taken += r.changes;
+        if (r.changes > 0)
+          this.options.logger?.info({ owner, messages: r.changes }, 'taking over the e-mails of a stopped process');
+      }
+    } catch (e) {
+      this.options.logger?.error({ err: (e as Error).message }, 'reading the e-mails of stopped processes failed');
+    }
+    return taken;
   }
 
   /** Something was queued: send it now rather than at the next poll. */
@@ -154,8 +196,8 @@ export class Mailer {
       );
       for (const m of rows)
         await x.run(
-          'UPDATE mailbox SET next_send_at = ?, send_attempts = send_attempts + 1 WHERE account_id = ? AND id = ?',
-          [now + MAIL_LEASE_MS, m.account_id, m.id],
+          'UPDATE mailbox SET next_send_at = ?, send_attempts = send_attempts + 1, lease_owner = ? WHERE account_id = ? AND id = ?',
+          [now + MAIL_LEASE_MS, this.owner, m.account_id, m.id],
         );
       return rows;
     });
@@ -168,15 +210,13 @@ export class Mailer {
       await this.engine.write((x) =>
         error === null
           ? x.run(
-              'UPDATE mailbox SET sent_at = ?, next_send_at = NULL, last_error = NULL WHERE account_id = ? AND id = ?',
+              'UPDATE mailbox SET sent_at = ?, next_send_at = NULL, last_error = NULL, lease_owner = NULL WHERE account_id = ? AND id = ?',
               [at, m.account_id, m.id],
             )
-          : x.run('UPDATE mailbox SET next_send_at = ?, last_error = ? WHERE account_id = ? AND id = ?', [
-              retry === undefined ? null : at + retry,
-              error,
-              m.account_id,
-              m.id,
-            ]),
+          : x.run(
+              'UPDATE mailbox SET next_send_at = ?, last_error = ?, lease_owner = NULL WHERE account_id = ? AND id = ?',
+              [retry === undefined ? null : at + retry, error, m.account_id, m.id],
+            ),
       );
       if (error === null) sent++;
       else

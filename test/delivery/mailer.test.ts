@@ -1,5 +1,7 @@
 // Admin e-mail on both engines: through a real SMTP server when configured, kept in the mailbox either way,
 // and never lost when SMTP is missing or down: the mailbox is an outbox, retried until the last try.
+import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
 import { MAIL_RETRY_SCHEDULE, Mailer, listMailbox, mailState } from '../../src/delivery/mailer.js';
@@ -91,6 +93,65 @@ describe.each(ENGINES)('mail outbox on %s', (name) => {
         next_send_at: null,
       });
     } finally {
+      await db.destroy();
+    }
+  });
+
+  it('at start, sends at once what a stopped process of this host was sending; live and foreign holders keep theirs', async () => {
+    db = await makeEngine(name);
+    const clock = drivenClock();
+    const alive = new Mailer(db.engine, { smtpUrl: smtp.url, from: 'x@test', clock });
+    const mailer = new Mailer(db.engine, { smtpUrl: smtp.url, from: 'x@test', clock, pollMs: 60_000 });
+    try {
+      const { accountId } = await newAccount(db.engine);
+      // A pid no process has: one that has just exited.
+      const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
+      const host = os.hostname();
+      const owners = [
+        `${host}:${deadPid}:aaaaaa`, // a crashed process of this host
+        `${host}:${process.ppid}:cccccc`, // a live process of this host
+        `other-host.example:${deadPid}:dddddd`, // another host: not ours to judge
+        alive.owner, // a mail loop of this process
+      ];
+      const ids: number[] = [];
+      for (const [i, owner] of owners.entries()) {
+        const id = await db.engine.write((x) =>
+          alive.enqueue(x, { accountId, to: ['a@example.org'], subject: `Held ${i}`, text: 'x' }),
+        );
+        ids.push(id);
+        // As a claim leaves it while its holder sends it: leased, one try counted.
+        await db.engine.write((x) =>
+          x.run(
+            'UPDATE mailbox SET next_send_at = ?, send_attempts = 1, lease_owner = ? WHERE account_id = ? AND id = ?',
+            [clock.now() + 120_000, owner, accountId, id],
+          ),
+        );
+      }
+      const before = smtp.mails.length;
+      mailer.start();
+      for (let i = 0; i < 200 && smtp.mails.length === before; i++) await new Promise((r) => setTimeout(r, 25));
+      await mailer.flush();
+      expect(smtp.mails.slice(before).map((m) => /Subject: (.*)/.exec(m.text)?.[1])).toEqual(['Held 0']);
+      const rows = new Map((await listMailbox(db.engine, { accountId })).map((m) => [m.id, m]));
+      // Sent under its next try, its lease let go.
+      expect(rows.get(ids[0])).toMatchObject({
+        sent_at: clock.now(),
+        next_send_at: null,
+        send_attempts: 2,
+        lease_owner: null,
+      });
+      for (const [i, id] of ids.slice(1).entries())
+        expect(rows.get(id)).toMatchObject({
+          sent_at: null,
+          next_send_at: clock.now() + 120_000,
+          send_attempts: 1,
+          lease_owner: owners[i + 1],
+        });
+      // Nothing more to take over.
+      expect(await mailer.takeOverFromDead()).toBe(0);
+    } finally {
+      await mailer.close();
+      await alive.close();
       await db.destroy();
     }
   });

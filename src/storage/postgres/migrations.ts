@@ -7,6 +7,7 @@ import { v5SharedRateLimits } from '../schema-v5.js';
 import { v6HookHeaders } from '../schema-v6.js';
 import { v7ExpiredLeases } from '../schema-v7.js';
 import { v8PortalSessions } from '../schema-v8.js';
+import { v9MailLeaseOwner } from '../schema-v9.js';
 
 export const migrations: Migration[] = [
   {
@@ -33,4 +34,5 @@ export const migrations: Migration[] = [
   v6HookHeaders(),
   v7ExpiredLeases(),
   v8PortalSessions({ int: 'BIGINT' }),
+  v9MailLeaseOwner(),
 ];

@@ -9,7 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { receiver, type Receiver } from '../delivery/helpers.js';
-import { CLI, api as call, serve, type Proc } from '../support/serve.js';
+import { CLI, api as call, serve, serverEnv, type Proc } from '../support/serve.js';
 
 const ADMIN = { email: 'e2e@example.org', token: 'e2e-token-0123456789abcdef' };
 const SECRET = 's3cret-e2e';
@@ -38,17 +38,18 @@ describe('webhooks end to end (hookline serve on SQLite)', () => {
     rx = await receiver((_req, res) => {
       if (!hanging) res.end('ok');
     });
-    env = {
-      HOOKLINE_DATA_DIR: dir,
-      HOOKLINE_ADMIN_EMAIL: ADMIN.email,
-      HOOKLINE_ADMIN_TOKEN: ADMIN.token,
-      HOOKLINE_ALLOWED_TARGETS: '127.0.0.0/8',
-      // The hanging request must still hang when the process is killed; the lease (at least twice the
-      // timeout, for deliveries claimed ahead) decides how soon the restarted process sends it again.
-      HOOKLINE_DELIVERY_TIMEOUT: '4s',
-      HOOKLINE_DELIVERY_LEASE: '9s',
-      HOOKLINE_RETRY_SCHEDULE: '1s',
-    };
+    env = serverEnv(
+      { dir, databaseUrl: '', admin: ADMIN },
+      {
+        // Everything logged, so that the check that no secret is in the logs sees every line.
+        HOOKLINE_LOG_LEVEL: 'info',
+        // The hanging request must still hang when the process is killed; the lease (at least twice the
+        // timeout, for deliveries claimed ahead) decides how soon the restarted process sends it again.
+        HOOKLINE_DELIVERY_TIMEOUT: '4s',
+        HOOKLINE_DELIVERY_LEASE: '9s',
+        HOOKLINE_RETRY_SCHEDULE: '1s',
+      },
+    );
   });
   afterAll(async () => {
     await rx.close();

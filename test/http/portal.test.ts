@@ -68,6 +68,12 @@ async function fixture(engineName: (typeof ENGINES)[number]): Promise<Fixture> {
   return { t, rx, delivery, hookId, events, failing };
 }
 
+async function closeFixture(f: Fixture): Promise<void> {
+  await f.delivery.stop({ graceMs: 0 });
+  await f.rx.close();
+  await f.t.close();
+}
+
 async function get(t: TestApp, url: string, user?: User, headers: Record<string, string> = {}) {
   const r = await t.app.inject({
     method: 'GET',
@@ -97,14 +103,8 @@ const tokenIn = (html: string) => /name="token" value="([^"]+)"/.exec(html)?.[1]
 
 describe.each(ENGINES)('delivery portal on %s', (engineName) => {
   let f: Fixture;
-  beforeAll(async () => {
-    f = await fixture(engineName);
-  });
-  afterAll(async () => {
-    await f.delivery.stop({ graceMs: 0 });
-    await f.rx.close();
-    await f.t.close();
-  });
+  beforeAll(async () => void (f = await fixture(engineName)));
+  afterAll(() => closeFixture(f));
 
   it('sends a browser that has not signed in to the sign-in page, which comes back; errors are pages too', async () => {
     const r = await get(f.t, `/portal/hooks/${f.hookId}/?state=failed`);
@@ -418,14 +418,8 @@ const tokenOf = (html: string, action: string) =>
 
 describe.each(ENGINES)('delivery portal sessions on %s', (engineName) => {
   let f: Fixture;
-  beforeAll(async () => {
-    f = await fixture(engineName);
-  });
-  afterAll(async () => {
-    await f.delivery.stop({ graceMs: 0 });
-    await f.rx.close();
-    await f.t.close();
-  });
+  beforeAll(async () => void (f = await fixture(engineName)));
+  afterAll(() => closeFixture(f));
 
   it('signs an admin in with the API’s e-mail and token: an HttpOnly cookie for the portal only, its secret not stored', async () => {
     const r = await signIn(f.t, f.t.adminA.email.toUpperCase(), f.t.adminA.token, {
@@ -618,9 +612,7 @@ describe.runIf(browserPath)('delivery portal in Chromium', () => {
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
-    await f.delivery.stop({ graceMs: 0 });
-    await f.rx.close();
-    await f.t.close();
+    await closeFixture(f);
   });
 
   it('an admin signs in, opens a hook, reads the failed attempts as text, redelivers one and signs out', async () => {

@@ -119,6 +119,7 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
     expect(signIn.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(signIn.headers['content-security-policy']).toContain("default-src 'none'");
     expect(signIn.text).toContain('<h1>Sign in</h1>');
+    expect(signIn.text).not.toContain('<nav>'); // nothing to go to before signing in
     expect(signIn.text).toContain(`name="next" value="/portal/hooks/${f.hookId}/?state=failed"`);
     // A wrong Basic login is not signed in either; a form posted without one gets the sign-in page.
     expect((await get(f.t, '/portal/', { ...f.t.adminA, token: 'wrong' })).status).toBe(303);

@@ -67,8 +67,9 @@ nav a{margin-right:.8rem}.who{float:right}form{display:inline}button{font:inheri
 .signin{display:block;max-width:24rem}.signin label{display:block;margin:.6rem 0}.signin input{display:block;width:100%;font:inherit;padding:.3rem}`;
 
 /**
- * A page; `req`, when someone is signed in: the header names them, with a Sign out button when they signed in
- * on the sign-in page (an HTTP Basic login has nothing to sign out of: the browser keeps sending it).
+ * A page; `req`, when someone is signed in: the header links their hooks and names them, with a Sign out
+ * button when they signed in on the sign-in page (an HTTP Basic login has nothing to sign out of: the browser
+ * keeps sending it). The sign-in page has no header.
  */
 function page(title: string, body: string, req?: FastifyRequest): string {
   const who = req?.actor
@@ -83,7 +84,7 @@ function page(title: string, body: string, req?: FastifyRequest): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(title)} · Hookline</title><style>${STYLE}</style></head>
-<body><header><nav><a href="/portal/">Hooks</a>${who}</nav></header><main>
+<body><header>${req?.actor ? `<nav><a href="/portal/">Hooks</a>${who}</nav>` : ''}</header><main>
 ${body}
 </main></body></html>`;
 }

@@ -42,7 +42,7 @@ import { disabledMail, failureMail, goneMail } from './failure-mail.js';
 import { attemptTree } from './history.js';
 import { sendTest } from './test-send.js';
 import { RateLimits } from './rate.js';
-import { deadOnThisHost, expireLeases, leaseHolders, newOwner } from './owners.js';
+import { expireLeases, leaseHolders, newOwner, takeOverFromDead } from './owners.js';
 import { within } from '../within.js';
 
 export interface DeliveryEngineOptions {
@@ -207,16 +207,13 @@ export class DeliveryEngine {
    * now instead of when their leases run out (owners.ts). Never fails the start: the leases run out anyway.
    */
   private async takeOverFromDead(): Promise<void> {
-    try {
-      const now = this.clock.now();
-      const holders = await leaseHolders(this.lanesReader, now);
-      for (const owner of holders.filter(deadOnThisHost)) {
-        const n = await this.engine.write((x) => expireLeases(x, owner, now));
-        if (n > 0) this.o.logger?.info({ owner, deliveries: n }, 'taking over the deliveries of a stopped process');
-      }
-    } catch (e) {
-      this.o.logger?.error({ err: (e as Error).message }, 'reading the leases of stopped processes failed');
-    }
+    const now = this.clock.now();
+    await takeOverFromDead({
+      holders: () => leaseHolders(this.lanesReader, now),
+      expire: (owner) => this.engine.write((x) => expireLeases(x, owner, now)),
+      what: 'deliveries',
+      logger: this.o.logger,
+    });
   }
 
   /**

@@ -8,7 +8,7 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Engine, Executor } from '../storage/port.js';
 import type { Clock } from './clock.js';
-import { deadOnThisHost, newOwner } from './owners.js';
+import { newOwner, takeOverFromDead } from './owners.js';
 
 export interface MailMessage {
   accountId: number;
@@ -123,30 +123,29 @@ export class Mailer {
    * how many. Never throws: the leases run out anyway.
    */
   async takeOverFromDead(): Promise<number> {
-    let taken = 0;
-    try {
-      const now = this.options.clock.now();
-      const holders = await this.engine.readOne<{ owner: string }>(
-        `SELECT DISTINCT lease_owner AS owner FROM mailbox
-          WHERE next_send_at IS NOT NULL AND next_send_at > ? AND lease_owner IS NOT NULL`,
-        [now],
-      );
-      for (const { owner } of holders.filter((h) => deadOnThisHost(h.owner))) {
-        const r = await this.engine.write((x) =>
-          x.run(
-            `UPDATE mailbox SET next_send_at = ?, lease_owner = NULL
-              WHERE next_send_at IS NOT NULL AND next_send_at > ? AND lease_owner = ?`,
-            [now, now, owner],
-          ),
-        );
-        taken += r.changes;
-        if (r.changes > 0)
-          this.options.logger?.info({ owner, messages: r.changes }, 'taking over the e-mails of a stopped process');
-      }
-    } catch (e) {
-      this.options.logger?.error({ err: (e as Error).message }, 'reading the e-mails of stopped processes failed');
-    }
-    return taken;
+    const now = this.options.clock.now();
+    return takeOverFromDead({
+      holders: async () =>
+        (
+          await this.engine.readOne<{ owner: string }>(
+            `SELECT DISTINCT lease_owner AS owner FROM mailbox
+              WHERE next_send_at IS NOT NULL AND next_send_at > ? AND lease_owner IS NOT NULL`,
+            [now],
+          )
+        ).map((r) => r.owner),
+      expire: async (owner) =>
+        (
+          await this.engine.write((x) =>
+            x.run(
+              `UPDATE mailbox SET next_send_at = ?, lease_owner = NULL
+                WHERE next_send_at IS NOT NULL AND next_send_at > ? AND lease_owner = ?`,
+              [now, now, owner],
+            ),
+          )
+        ).changes,
+      what: 'e-mails',
+      logger: this.options.logger,
+    });
   }
 
   /** Something was queued: send it now rather than at the next poll. */

@@ -7,6 +7,7 @@
 // any other form (a configured one) too.
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { Executor } from '../storage/port.js';
 
 const OWNER = /^(.+):(\d+):([0-9a-f]{6})$/;
@@ -67,4 +68,29 @@ export async function expireLeases(x: Executor, owner: string, now: number): Pro
     [now - 1, now, owner, now],
   );
   return r.changes;
+}
+
+/**
+ * Ends at once what the stopped processes of this host hold, for a delivery engine's or a mail loop's start:
+ * `holders()` reads the owners of leases that have not run out, `expire(owner)` ends one's leases and answers
+ * how many; each owner taken over is logged as holding that many `what`. Answers how many in all. Never
+ * throws (logged instead): the leases run out anyway.
+ */
+export async function takeOverFromDead(o: {
+  holders: () => Promise<string[]>;
+  expire: (owner: string) => Promise<number>;
+  what: 'deliveries' | 'e-mails';
+  logger?: Logger;
+}): Promise<number> {
+  let taken = 0;
+  try {
+    for (const owner of (await o.holders()).filter(deadOnThisHost)) {
+      const n = await o.expire(owner);
+      taken += n;
+      if (n > 0) o.logger?.info({ owner, [o.what]: n }, `taking over the ${o.what} of a stopped process`);
+    }
+  } catch (e) {
+    o.logger?.error({ err: (e as Error).message }, `taking over the ${o.what} of stopped processes failed`);
+  }
+  return taken;
 }

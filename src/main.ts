@@ -13,6 +13,7 @@ import type { DeliveryEngine } from './delivery/engine.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { healthRoutes } from './http/routes/health.js';
 import { prune } from './delivery/retention.js';
+import { sweepSessions } from './accounts/sessions.js';
 import { hookRoutes } from './http/routes/hooks.js';
 import { portalRoutes } from './http/routes/portal.js';
 import { batchRoutes } from './http/routes/batch.js';
@@ -70,31 +71,62 @@ export async function quickstartAdmin(engine: Engine, dataDir: string): Promise<
 }
 
 /**
- * HOOKLINE_RETENTION: a prune a minute after start and every ten minutes after, in the background (each
- * run bounded; one at a time). Nothing when the retention is 0.
+ * A background task a minute after start and every `everyMs` after, one run at a time; a failure is logged
+ * and the next run tries again. stop() waits for a run in progress (it finishes before storage closes).
  */
-function startPruner(engine: Engine, retentionMs: number, logger: Logger): { stop(): Promise<void> } {
-  if (retentionMs <= 0) return { stop: async () => undefined };
+function startPeriodic(
+  what: string,
+  everyMs: number,
+  task: () => Promise<void>,
+  logger: Logger,
+): { stop(): Promise<void> } {
   let running: Promise<void> | null = null;
   const run = () => {
-    running ??= prune(engine, Date.now() - retentionMs)
-      .then((c) => {
-        if (c.events + c.mail > 0) logger.info(c, 'retention: deleted what is older than HOOKLINE_RETENTION');
-      })
-      .catch((e: Error) => logger.error({ err: e.message }, 'retention: pruning failed'))
+    running ??= task()
+      .catch((e: Error) => logger.error({ err: e.message }, `${what} failed`))
       .finally(() => (running = null));
   };
   const first = setTimeout(run, 60_000);
-  const every = setInterval(run, 10 * 60_000);
+  const every = setInterval(run, everyMs);
   first.unref();
   every.unref();
   return {
     async stop() {
       clearTimeout(first);
       clearInterval(every);
-      await running; // a run in progress finishes before storage closes
+      await running;
     },
   };
+}
+
+/** HOOKLINE_RETENTION: a prune every ten minutes (each run bounded). Nothing when the retention is 0. */
+function startPruner(engine: Engine, retentionMs: number, logger: Logger): { stop(): Promise<void> } {
+  if (retentionMs <= 0) return { stop: async () => undefined };
+  return startPeriodic(
+    'retention: pruning',
+    10 * 60_000,
+    async () => {
+      const c = await prune(engine, Date.now() - retentionMs);
+      if (c.events + c.mail > 0) logger.info(c, 'retention: deleted what is older than HOOKLINE_RETENTION');
+    },
+    logger,
+  );
+}
+
+/**
+ * Expired portal sessions are deleted every hour, whatever the retention: a sign-in deletes its own
+ * account's, but an account nobody signs in to again would keep them.
+ */
+function startSessionSweep(engine: Engine, logger: Logger): { stop(): Promise<void> } {
+  return startPeriodic(
+    'portal sessions: sweeping',
+    60 * 60_000,
+    async () => {
+      const n = await sweepSessions(engine, Date.now());
+      if (n > 0) logger.info({ sessions: n }, 'portal sessions: deleted expired sessions');
+    },
+    logger,
+  );
 }
 
 export async function startServer(
@@ -131,6 +163,7 @@ export async function startServer(
   // so the first events after a start do not wait for them.
   await delivery.ready();
   const pruner = startPruner(engine, config.retentionMs, logger);
+  const sweeper = startSessionSweep(engine, logger);
   return {
     app,
     engine,
@@ -143,6 +176,7 @@ export async function startServer(
       await delivery.stop({ graceMs: 10_000 });
       await mailer.close();
       await pruner.stop();
+      await sweeper.stop();
       await engine.close();
     },
   };

@@ -23,6 +23,11 @@ export interface UserRow {
   token_hash: string;
 }
 
+/** The acting user a row of users is (an API login, a portal session). */
+export function actorOf(u: UserRow): Actor {
+  return { accountId: Number(u.account_id), userId: Number(u.id), email: u.email, name: u.name, role: u.role };
+}
+
 export function newToken(): string {
   return `hl_${randomBytes(32).toString('base64url')}`;
 }
@@ -48,7 +53,7 @@ export async function authenticate(engine: Engine, email: string, token: string)
   const stored = Buffer.from(user?.token_hash ?? '00'.repeat(32), 'hex');
   const ok = stored.length === given.length && timingSafeEqual(stored, given);
   if (!user || !ok) return null;
-  return { accountId: user.account_id, userId: user.id, email: user.email, name: user.name, role: user.role };
+  return actorOf(user);
 }
 
 export async function createAccount(

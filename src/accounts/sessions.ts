@@ -5,10 +5,11 @@
 // The browser's cookie holds `accountId.secret`, the secret 256 random bits. Only the secret's SHA-256 is
 // stored (as API tokens are), beside the user and the hash of the API token they signed in with: a session
 // ends when it is signed out (its row deleted, at once on every node), when it expires, or when the user's API
-// token changes. Expired rows of an account go when one of its users next signs in.
+// token changes. Expired rows of an account go when one of its users next signs in, and every hour
+// (sweepSessions, from the server's start).
 import { createHash, randomBytes } from 'node:crypto';
 import type { Engine } from '../storage/port.js';
-import type { Actor, Role } from './accounts.js';
+import { actorOf, type Actor, type UserRow } from './accounts.js';
 
 /** The cookie that holds a session (only the portal's paths are sent it). */
 export const SESSION_COOKIE = 'hookline_session';
@@ -45,16 +46,19 @@ export async function startSession(
 export async function sessionActor(engine: Engine, value: string, now: number): Promise<Actor | null> {
   const key = parse(value);
   if (!key) return null;
-  const rows = await engine.readOne<{ account_id: number; id: number; email: string; name: string; role: Role }>(
-    `SELECT u.account_id, u.id, u.email, u.name, u.role
+  const rows = await engine.readOne<UserRow>(
+    `SELECT u.account_id, u.id, u.email, u.name, u.role, u.token_hash
        FROM portal_sessions s
        JOIN users u ON u.account_id = s.account_id AND u.id = s.user_id AND u.token_hash = s.token_hash
       WHERE s.account_id = ? AND s.id_hash = ? AND s.expires_at > ?`,
     [key.accountId, key.idHash, now],
   );
-  const u = rows[0];
-  if (!u) return null;
-  return { accountId: Number(u.account_id), userId: Number(u.id), email: u.email, name: u.name, role: u.role };
+  return rows[0] ? actorOf(rows[0]) : null;
+}
+
+/** Deletes every account's expired sessions; answers how many. */
+export async function sweepSessions(engine: Engine, now: number): Promise<number> {
+  return engine.write(async (x) => (await x.run('DELETE FROM portal_sessions WHERE expires_at <= ?', [now])).changes);
 }
 
 /** Ends the session a cookie value names (nothing for one that is not, or no longer, a session). */

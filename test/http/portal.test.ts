@@ -14,7 +14,7 @@ import { systemClock } from '../../src/delivery/clock.js';
 import { deliveryOf, insertHook, raiseEvent, receiver, type Receiver } from '../delivery/helpers.js';
 import { insertAttempt } from '../../src/delivery/record.js';
 import { ensureAdmin, hashToken } from '../../src/accounts/accounts.js';
-import { SESSION_TTL_MS, startSession } from '../../src/accounts/sessions.js';
+import { SESSION_TTL_MS, startSession, sweepSessions } from '../../src/accounts/sessions.js';
 
 /** A receiver's answer that would run script if the page took it for markup. */
 const HOSTILE = `<img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>`;
@@ -586,6 +586,30 @@ describe.each(ENGINES)('delivery portal sessions on %s', (engineName) => {
     const again = await signIn(f.t, f.t.adminA.email, 'hl_a-new-token-for-the-admin');
     expect((await withSession(f.t, sessionOf(again), 'GET', '/portal/')).statusCode).toBe(200);
     await ensureAdmin(f.t.db.engine, f.t.adminA.email, f.t.adminA.token);
+  });
+
+  it('sweeps every account’s expired sessions, and only those', async () => {
+    const now = Date.now();
+    const as = (u: User) => ({ accountId: u.accountId, userId: u.userId, tokenHash: hashToken(u.token) });
+    // The live one first: a sign-in deletes its own account's expired sessions.
+    const liveB = await startSession(f.t.db.engine, as(f.t.adminB), now);
+    const expiredA = await startSession(f.t.db.engine, as(f.t.adminA), now - SESSION_TTL_MS - 1000);
+    const expiredB = await startSession(f.t.db.engine, as(f.t.adminB), now - SESSION_TTL_MS - 1000);
+    const count = async () =>
+      Number((await f.t.db.engine.readOne<{ n: number }>('SELECT COUNT(*) AS n FROM portal_sessions'))[0].n);
+    const before = await count();
+    expect(await sweepSessions(f.t.db.engine, now)).toBeGreaterThanOrEqual(2);
+    expect(await count()).toBeLessThanOrEqual(before - 2);
+    const left = await f.t.db.engine.readOne<{ n: number }>(
+      'SELECT COUNT(*) AS n FROM portal_sessions WHERE expires_at <= ?',
+      [now],
+    );
+    expect(Number(left[0].n)).toBe(0);
+    expect(await sweepSessions(f.t.db.engine, now)).toBe(0);
+    for (const gone of [expiredA, expiredB]) {
+      expect((await withSession(f.t, gone, 'GET', '/portal/')).statusCode).toBe(303);
+    }
+    expect((await withSession(f.t, liveB, 'GET', '/portal/')).statusCode).toBe(200);
   });
 
   it('takes no cookie but its own: anything else in it is not a session', async () => {

@@ -7,6 +7,7 @@ import { openStorage } from '../storage/open.js';
 import { addGroup, addUser, createAccount, type Role } from '../accounts/accounts.js';
 import { addCounts, prune } from '../delivery/retention.js';
 import { recoverFailed } from '../delivery/recover.js';
+import { replayMissing } from '../delivery/replay.js';
 import { getHook } from '../webhooks/hooks.js';
 import { parseDate } from '../records/values.js';
 import { listMailbox, mailState } from '../delivery/mailer.js';
@@ -269,6 +270,26 @@ deliveries
       await getHook(engine, Number(opts.account), Number(opts.hook)); // the account's own hook, or an error
       const n = await recoverFailed(engine, Number(opts.account), Number(opts.hook), { since, until }, Date.now());
       process.stdout.write(`recovered ${n} failed deliver${n === 1 ? 'y' : 'ies'}; a running serve sends them\n`);
+    }),
+  );
+
+deliveries
+  .command('replay')
+  .description(
+    'send a hook the events of a window that it matches and was never sent (raised while it was paused, or before it was made)',
+  )
+  .requiredOption('--account <id>', 'account id')
+  .requiredOption('--hook <id>', 'hook id')
+  .requiredOption('--since <when>', 'date or date-time, e.g. 2026-11-28 or 2026-11-28T09:00:00Z')
+  .option('--until <when>', 'date or date-time (default: now)')
+  .action(async (opts: { account: string; hook: string; since: string; until?: string }) =>
+    withStorage(async (engine) => {
+      const since = parseDate(opts.since);
+      const until = opts.until === undefined ? undefined : parseDate(opts.until);
+      if (since === null || until === null) throw new Error('--since and --until take a date or date-time');
+      await getHook(engine, Number(opts.account), Number(opts.hook)); // the account's own hook, or an error
+      const n = await replayMissing(engine, Number(opts.account), Number(opts.hook), { since, until }, Date.now());
+      process.stdout.write(`replayed ${n} event${n === 1 ? '' : 's'} to the hook; a running serve sends them\n`);
     }),
   );
 

@@ -209,6 +209,38 @@ describe('hookline CLI', () => {
     expect(p.out).toMatch(/^deleted 1 events, 1 deliveries, 0 attempts, 0 e-mails/);
   }, 30_000);
 
+  it('deliveries replay gives a paused hook the events of the window it never sent, for its own account only', async () => {
+    const dir = tmp();
+    const a = run(['account', 'create', '--name', 'Acme', '--admin-email', 'ops@acme.example'], {
+      HOOKLINE_DATA_DIR: dir,
+    });
+    const accountId = Number(/account (\d+) created/.exec(a.out)![1]);
+    const engine = openSqlite({ file: path.join(dir, 'hookline.sqlite') });
+    const hookId = await insertHook(engine, accountId, { url: 'http://127.0.0.1:9/' });
+    await engine.write((x) => x.run('UPDATE hooks SET active = 0 WHERE id = ?', [hookId]));
+    await raiseEvent(engine, accountId, { now: Date.parse('2026-11-01T12:00:00Z') });
+    const recent = await raiseEvent(engine, accountId, { now: Date.parse('2026-11-27T12:00:00Z') });
+    await engine.close();
+    const replay = (account: number, ...more: string[]) =>
+      run(['deliveries', 'replay', '--account', String(account), '--hook', String(hookId), ...more], {
+        HOOKLINE_DATA_DIR: dir,
+      });
+    const other = replay(accountId + 1, '--since', '2026-11-20');
+    expect(other.code).toBe(2);
+    expect(other.err).toContain(`No hook ${hookId}`);
+    expect(replay(accountId, '--since', 'last week').code).toBe(2);
+    const r = replay(accountId, '--since', '2026-11-20');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('replayed 1 event to the hook');
+    expect(replay(accountId, '--since', '2026-11-20').out).toContain('replayed 0 events');
+    const check = openSqlite({ file: path.join(dir, 'hookline.sqlite') });
+    const rows = await check.read((x) =>
+      x.all<{ event_id: number; state: string }>('SELECT event_id, state FROM deliveries WHERE hook_id = ?', [hookId]),
+    );
+    await check.close();
+    expect(rows.map((d) => [Number(d.event_id), d.state])).toEqual([[recent, 'pending']]);
+  }, 30_000);
+
   it('deliveries test sends a hook its latest event now, with an id of its own, and records nothing', async () => {
     const dir = tmp();
     const rx = await receiver();

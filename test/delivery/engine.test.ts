@@ -19,6 +19,7 @@ import { Mailer, listMailbox } from '../../src/delivery/mailer.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
 import { LocalTransport, ThreadTransport, type Transport } from '../../src/delivery/transport.js';
 import { listDeliveries } from '../../src/delivery/history.js';
+import { replayMissing } from '../../src/delivery/replay.js';
 import { systemClock } from '../../src/delivery/clock.js';
 import { solve360Signature, verifyStandard, webhookId } from '../../src/webhooks/signer.js';
 import { createHook, updateHook } from '../../src/webhooks/hooks.js';
@@ -395,6 +396,39 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     for (const eventId of events)
       expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({ state: 'succeeded' });
     expect(smtp.mails.length - mailsBefore).toBe(1);
+  });
+
+  it('replay: events raised while a hook was paused go out once replayed, each once, with its delivery’s webhook-id', async () => {
+    const clock = drivenClock();
+    const r = await recv();
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r.url });
+    const d = delivery(clock);
+    const setActive = (on: number) =>
+      engine.write((x) =>
+        x.run('UPDATE hooks SET active = ? WHERE account_id = ? AND id = ?', [on, accountId, hookId]),
+      );
+    await setActive(0);
+    const since = clock.now();
+    const events = [
+      await raiseEvent(engine, accountId, { now: clock.now(), objectId: 11 }),
+      await raiseEvent(engine, accountId, { now: clock.now() + 1, objectId: 12 }),
+    ];
+    await setActive(1);
+    clock.advance(1000);
+    // Not delivered later by themselves.
+    expect(await d.runDue()).toBe(0);
+    expect(await replayMissing(engine, accountId, hookId, { since }, clock.now())).toBe(2);
+    expect(await d.runDue()).toBe(2);
+    expect(r.requests.map((q) => JSON.parse(q.body.toString()).objectid).sort()).toEqual([11, 12]);
+    expect(r.requests.map((q) => q.headers['webhook-id']).sort()).toEqual(
+      events.map((e) => webhookId(hookId, e)).sort(),
+    );
+    for (const eventId of events)
+      expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({ state: 'succeeded' });
+    expect(await replayMissing(engine, accountId, hookId, { since }, clock.now())).toBe(0);
+    expect(await d.runDue()).toBe(0);
+    expect(r.requests).toHaveLength(2);
   });
 
   it('with HOOKLINE_DISABLE_ON_GONE off, 410 Gone is a failed attempt like any other', async () => {

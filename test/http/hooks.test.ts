@@ -5,6 +5,7 @@ import { call, makeApp, type TestApp } from '../support/app.js';
 import { hookRoutes } from '../../src/http/routes/hooks.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
 import { raiseEvent } from '../delivery/helpers.js';
+import { raise } from '../../src/records/events.js';
 import { insertAttempt } from '../../src/delivery/record.js';
 import { webhookId } from '../../src/webhooks/signer.js';
 
@@ -242,5 +243,106 @@ describe.each(ENGINES)('hooks API on %s', (engine) => {
       ['succeeded', 5],
       ['failed', 5],
     ]);
+  });
+  it('replay: events of the window the hook matches and never sent get a delivery now, once', async () => {
+    const c = await call(t, t.adminA, 'POST', '/hooks/', {
+      body: { event: 'items.create', constrainttype: 'contact', url: 'http://127.0.0.1:9/' },
+    });
+    const hookId = Number((c.body.hook ?? c.body).id);
+    const day = Date.parse('2026-10-20T00:00:00Z');
+    const h = (n: number) => day + n * 3_600_000;
+    // Sent while the hook was on (its delivery stays as it is), then the hook paused.
+    const sent = await raiseEvent(t.db.engine, t.adminA.accountId, { now: h(4) });
+    const setState = (eventId: number, state: string) =>
+      t.db.engine.write((x) =>
+        x.run('UPDATE deliveries SET state = ? WHERE account_id = ? AND hook_id = ? AND event_id = ?', [
+          state,
+          t.adminA.accountId,
+          hookId,
+          eventId,
+        ]),
+      );
+    await setState(sent, 'succeeded');
+    await t.db.engine.write((x) =>
+      x.run('UPDATE hooks SET active = 0 WHERE account_id = ? AND id = ?', [t.adminA.accountId, hookId]),
+    );
+    const before = await raiseEvent(t.db.engine, t.adminA.accountId, { now: h(-1) });
+    const missed = await raiseEvent(t.db.engine, t.adminA.accountId, { now: h(1) });
+    await raiseEvent(t.db.engine, t.adminA.accountId, { now: h(2), objectKind: 'company' });
+    await raiseEvent(t.db.engine, t.adminA.accountId, { now: h(3), type: 'items.update' });
+    await raiseEvent(t.db.engine, t.adminB.accountId, { now: h(2) });
+    const after = await raiseEvent(t.db.engine, t.adminA.accountId, { now: h(26) });
+
+    const url = `/hooks/${hookId}/deliveries/replay/`;
+    expect((await call(t, t.adminB, 'POST', url, { body: { since: '2026-10-20' } })).status).toBe(404);
+    expect((await call(t, t.memberA, 'POST', url, { body: { since: '2026-10-20' } })).status).toBe(403);
+    const missing = await call(t, t.adminA, 'POST', url, { body: {} });
+    expect(missing.status).toBe(400);
+    expect(Object.keys(missing.body.errors)).toEqual(['since']);
+    const backwards = await call(t, t.adminA, 'POST', url, { body: { since: '2026-10-21', until: '2026-10-20' } });
+    expect(Object.keys(backwards.body.errors)).toEqual(['until']);
+
+    const deliveries = () =>
+      t.db.engine.read((x) =>
+        x.all<{ event_id: number; state: string; attempt_count: number; next_attempt_at: number; created_at: number }>(
+          'SELECT event_id, state, attempt_count, next_attempt_at, created_at FROM deliveries WHERE account_id = ? AND hook_id = ? ORDER BY event_id',
+          [t.adminA.accountId, hookId],
+        ),
+      );
+    const nothingYet = await deliveries();
+    const notifiedBefore = notified;
+    const window = { since: '2026-10-20', until: '2026-10-21T00:00:00Z' };
+    const r = await call(t, t.adminA, 'POST', url, { wire: 'json', body: window });
+    expect(r.status).toBe(200);
+    expect(Number(r.body.replayed)).toBe(1);
+    expect(notified).toBe(notifiedBefore + 1);
+    const now = await deliveries();
+    expect(now.length).toBe(nothingYet.length + 1);
+    const replayed = now.find((d) => Number(d.event_id) === missed)!;
+    expect(replayed.state).toBe('pending');
+    expect(Number(replayed.attempt_count)).toBe(0);
+    expect(Number(replayed.created_at)).toBe(h(1)); // the event's time: recover's window finds it
+    expect(Number(replayed.next_attempt_at)).toBeGreaterThan(h(26));
+    expect(now.find((d) => Number(d.event_id) === sent)!.state).toBe('succeeded');
+
+    // Again: nothing more. A wider window: the events before and after that one.
+    expect(Number((await call(t, t.adminA, 'POST', url, { body: window })).body.replayed)).toBe(0);
+    const wide = await call(t, t.adminA, 'POST', url, { body: { since: '2026-10-19', until: '2026-10-23' } });
+    expect(Number(wide.body.replayed)).toBe(2);
+    const ids = (await deliveries()).map((d) => Number(d.event_id));
+    expect(ids).toEqual(expect.arrayContaining([before, missed, sent, after]));
+    expect(ids.length).toBe(4);
+  });
+
+  it('replay walks every batch of a long window and stops at its start', async () => {
+    const c = await call(t, t.adminA, 'POST', '/hooks/', {
+      body: { event: 'items.delete', url: 'http://127.0.0.1:9/', active: 0 },
+    });
+    const hookId = Number((c.body.hook ?? c.body).id);
+    const start = Date.parse('2026-09-01T00:00:00Z');
+    // 1,234 deletes over a day (more than two batches), between other events of the account.
+    await t.db.engine.write(async (x) => {
+      for (let i = 0; i < 1234; i++) {
+        for (const type of ['items.delete', 'items.update'] as const) {
+          await raise(x, {
+            accountId: t.adminA.accountId,
+            type,
+            objectId: 5000 + i,
+            objectKind: 'contact',
+            content: { item: { id: 5000 + i } },
+            now: start + i * 60_000,
+          });
+        }
+      }
+    });
+    const url = `/hooks/${hookId}/deliveries/replay/`;
+    const half = new Date(start + 617 * 60_000).toISOString();
+    expect(Number((await call(t, t.adminA, 'POST', url, { body: { since: half } })).body.replayed)).toBe(617);
+    expect(Number((await call(t, t.adminA, 'POST', url, { body: { since: '2026-09-01' } })).body.replayed)).toBe(617);
+    const n = await t.db.engine.readOne<{ n: number }>(
+      'SELECT COUNT(*) AS n FROM deliveries WHERE account_id = ? AND hook_id = ?',
+      [t.adminA.accountId, hookId],
+    );
+    expect(Number(n[0].n)).toBe(1234);
   });
 });

@@ -360,10 +360,34 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
     });
   });
 
+  it('replays the events since a time (UTC) that the hook never sent, once', async () => {
+    const setActive = (on: number) =>
+      f.t.db.engine.write((x) => x.run('UPDATE hooks SET active = ? WHERE id = ?', [on, f.hookId]));
+    await setActive(0);
+    const at = Date.now() + 120_000;
+    const missed = await raiseEvent(f.t.db.engine, f.t.adminA.accountId, { now: at, objectId: 105 });
+    await setActive(1);
+    expect(await deliveryOf(f.t.db.engine, f.t.adminA.accountId, f.hookId, missed)).toBeUndefined();
+    const page = await get(f.t, `/portal/hooks/${f.hookId}/`, f.t.adminA);
+    const action = `/portal/hooks/${f.hookId}/deliveries/replay`;
+    expect(page.text).toContain(`action="${action}"`);
+    const replay = (since: string) =>
+      postForm(f.t.app, f.t.adminA, action, `token=${tokenIn(page.text)}&since=${encodeURIComponent(since)}`);
+    expect((await replay('soon')).statusCode).toBe(400);
+    const since = new Date(at - 60_000).toISOString().slice(0, 16);
+    const r = await replay(since);
+    expect(r.headers.location).toBe(`/portal/hooks/${f.hookId}/?replayed=1`);
+    expect((await get(f.t, String(r.headers.location), f.t.adminA)).text).toContain(
+      '1 event never sent to this hook is pending now.',
+    );
+    expect(await deliveryOf(f.t.db.engine, f.t.adminA.accountId, f.hookId, missed)).toBeDefined();
+    expect((await replay(since)).headers.location).toBe(`/portal/hooks/${f.hookId}/?replayed=0`);
+  });
+
   it('notices take only numbers from the query: a crafted link shows nothing', async () => {
     const r = await get(
       f.t,
-      `/portal/hooks/${f.hookId}/?recovered=%3Cscript%3E&tested=%3Cb%3Ex&redelivered=1x&status=%3Ci%3E`,
+      `/portal/hooks/${f.hookId}/?recovered=%3Cscript%3E&replayed=-1&tested=%3Cb%3Ex&redelivered=1x&status=%3Ci%3E`,
       f.t.adminA,
     );
     expect(r.status).toBe(200);
@@ -688,10 +712,15 @@ describe.runIf(browserPath)('delivery portal in Chromium', () => {
       await page.waitForURL(`${base}/portal/hooks/${f.hookId}/`);
 
       // Recover, with the time as the browser's own date-time field sends it.
-      await page.locator('input[name="since"]').fill('2026-01-01T00:00');
+      await page.getByLabel(/Failed deliveries of events since/).fill('2026-01-01T00:00');
       await page.getByRole('button', { name: 'Recover' }).click();
       await page.waitForURL(/recovered=/);
       expect(await page.getByRole('status').textContent()).toBe('0 failed deliveries are pending again.');
+      // Replay: every event since then was sent to this hook already.
+      await page.getByLabel(/Events never sent to this hook/).fill('2026-01-01T00:00');
+      await page.getByRole('button', { name: 'Replay' }).click();
+      await page.waitForURL(/replayed=/);
+      expect(await page.getByRole('status').textContent()).toBe('0 events never sent to this hook are pending now.');
 
       // Signing out ends it: the portal asks to sign in again.
       await page.getByRole('button', { name: 'Sign out' }).click();

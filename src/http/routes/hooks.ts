@@ -1,12 +1,14 @@
 // Webhook management (dialect §5) and the operations API on deliveries (Hookline's choice of paths):
 // /hooks/, /hooks/{id}/, /hooks/{id}/test/, /hooks/{id}/deliveries/, /hooks/{id}/deliveries/{eventId}/,
-// /hooks/{id}/deliveries/{eventId}/redeliver/, /hooks/{id}/deliveries/recover/. Admins only.
-import type { FastifyInstance } from 'fastify';
+// /hooks/{id}/deliveries/{eventId}/redeliver/, /hooks/{id}/deliveries/recover/, /hooks/{id}/deliveries/replay/.
+// Admins only.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Handlers } from '../app.js';
 import { pathId } from '../params.js';
 import { Errors } from '../../errors.js';
 import { parseDate, parseId } from '../../records/values.js';
 import { recoverFailed } from '../../delivery/recover.js';
+import { replayMissing } from '../../delivery/replay.js';
 import { createHook, deleteHook, getHook, listHooks, updateHook, type UrlChecker } from '../../webhooks/hooks.js';
 import { DELIVERY_STATES, listDeliveries, showDelivery } from '../../delivery/history.js';
 import type { DeliveryEngine } from '../../delivery/engine.js';
@@ -90,7 +92,8 @@ export function hookRoutes(
       const d = await showDelivery(h.engine, req.actor!.accountId, pathId(req, 'id'), pathId(req, 'eventId'));
       return h.send(req, reply, d);
     });
-    app.post('/hooks/:id/deliveries/recover', async (req, reply) => {
+    /** The hook of a recover or replay (another account's: 404) and its window, since to until. */
+    const windowOf = async (req: FastifyRequest) => {
       h.requireAdmin(req);
       const hookId = pathId(req, 'id');
       await getHook(h.engine, req.actor!.accountId, hookId);
@@ -98,8 +101,17 @@ export function hookRoutes(
       const since = when(p, 'since', true)!;
       const until = when(p, 'until', false);
       if (until !== undefined && until <= since) throw Errors.badRequest('until', 'until must be after since');
-      const recovered = await recoverFailed(h.engine, req.actor!.accountId, hookId, { since, until }, h.clock.now());
+      return { accountId: req.actor!.accountId, hookId, window: { since, until } };
+    };
+    app.post('/hooks/:id/deliveries/recover', async (req, reply) => {
+      const { accountId, hookId, window } = await windowOf(req);
+      const recovered = await recoverFailed(h.engine, accountId, hookId, window, h.clock.now());
       return h.send(req, reply, { recovered });
+    });
+    app.post('/hooks/:id/deliveries/replay', async (req, reply) => {
+      const { accountId, hookId, window } = await windowOf(req);
+      const replayed = await replayMissing(h.engine, accountId, hookId, window, h.clock.now());
+      return h.send(req, reply, { replayed });
     });
     app.post('/hooks/:id/test', async (req, reply) => {
       h.requireAdmin(req);

@@ -14,6 +14,7 @@
 //   GET  /portal/hooks/{id}/deliveries/{eventId}/           one delivery: its request and every answer whole
 //   POST /portal/hooks/{id}/deliveries/{eventId}/redeliver  a manual attempt now (form field `token`)
 //   POST /portal/hooks/{id}/deliveries/recover              failed deliveries since a time: pending again
+//   POST /portal/hooks/{id}/deliveries/replay               events since a time the hook never sent: sent now
 //   POST /portal/hooks/{id}/test                            a test notification now (nothing recorded)
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -23,6 +24,7 @@ import { pathId } from '../params.js';
 import { ApiError, Errors } from '../../errors.js';
 import { parseDate, parseId } from '../../records/values.js';
 import { recoverFailed } from '../../delivery/recover.js';
+import { replayMissing } from '../../delivery/replay.js';
 import { getHook, listHooks } from '../../webhooks/hooks.js';
 import { DELIVERY_STATES, readDeliveries, readDelivery, type DeliveryView } from '../../delivery/history.js';
 import type { DeliveryEngine } from '../../delivery/engine.js';
@@ -248,16 +250,28 @@ function notice(q: Record<string, unknown>): string {
   const recovered = q.recovered === '0' ? 0 : parseId(q.recovered);
   if (recovered !== null)
     return line(true, `${recovered} failed deliver${recovered === 1 ? 'y is' : 'ies are'} pending again.`);
+  const replayed = q.replayed === '0' ? 0 : parseId(q.replayed);
+  if (replayed !== null)
+    return line(
+      true,
+      `${replayed} event${replayed === 1 ? '' : 's'} never sent to this hook ${replayed === 1 ? 'is' : 'are'} pending now.`,
+    );
   return '';
 }
 
-/** The hook's forms: a test notification, and recovering failed deliveries since a time (UTC). */
+/**
+ * The hook's forms: a test notification, recovering failed deliveries since a time (UTC), and replaying the
+ * events since a time that the hook never sent.
+ */
 function hookForms(hookId: number, token: string): string {
   const t = `<input type="hidden" name="token" value="${esc(token)}">`;
   return `<div><form method="post" action="/portal/hooks/${hookId}/test">${t}<button type="submit">Send a test notification</button></form></div>
 <form method="post" action="/portal/hooks/${hookId}/deliveries/recover">${t}
 <label>Failed deliveries of events since <input type="datetime-local" name="since" required> UTC</label>
-<button type="submit">Recover</button></form>`;
+<button type="submit">Recover</button></form>
+<form method="post" action="/portal/hooks/${hookId}/deliveries/replay">${t}
+<label>Events never sent to this hook (raised while it was off) since <input type="datetime-local" name="since" required> UTC</label>
+<button type="submit">Replay</button></form>`;
 }
 
 /**
@@ -481,15 +495,25 @@ ${attemptList(d)}`;
         }
       });
 
-      portal.post('/portal/hooks/:id/deliveries/recover', async (req, reply) => {
+      /** A recover or replay form: its hook (another account's: 404) and `since`. */
+      const sinceForm = async (req: FastifyRequest) => {
         const hookId = formOf(req);
         const raw = (h.body(req) as Record<string, Tree>).since;
         const since = typeof raw === 'string' ? parseDate(raw) : null;
         if (since === null) throw Errors.badRequest('since', 'since must be a date or date-time (UTC)');
         const accountId = req.actor!.accountId;
-        await getHook(h.engine, accountId, hookId); // another account's: 404
+        await getHook(h.engine, accountId, hookId);
+        return { accountId, hookId, since };
+      };
+      portal.post('/portal/hooks/:id/deliveries/recover', async (req, reply) => {
+        const { accountId, hookId, since } = await sinceForm(req);
         const n = await recoverFailed(h.engine, accountId, hookId, { since }, h.clock.now());
         return back(reply, hookId, `recovered=${n}`);
+      });
+      portal.post('/portal/hooks/:id/deliveries/replay', async (req, reply) => {
+        const { accountId, hookId, since } = await sinceForm(req);
+        const n = await replayMissing(h.engine, accountId, hookId, { since }, h.clock.now());
+        return back(reply, hookId, `replayed=${n}`);
       });
     });
   };

@@ -255,43 +255,56 @@ deliveries
     }),
   );
 
-deliveries
-  .command('recover')
-  .description("send again a hook's failed deliveries whose events were raised in a window (fresh retry schedule)")
-  .requiredOption('--account <id>', 'account id')
-  .requiredOption('--hook <id>', 'hook id')
-  .requiredOption('--since <when>', 'date or date-time, e.g. 2026-11-28 or 2026-11-28T09:00:00Z')
-  .option('--until <when>', 'date or date-time (default: now)')
-  .action(async (opts: { account: string; hook: string; since: string; until?: string }) =>
-    withStorage(async (engine) => {
-      const since = parseDate(opts.since);
-      const until = opts.until === undefined ? undefined : parseDate(opts.until);
-      if (since === null || until === null) throw new Error('--since and --until take a date or date-time');
-      await getHook(engine, Number(opts.account), Number(opts.hook)); // the account's own hook, or an error
-      const n = await recoverFailed(engine, Number(opts.account), Number(opts.hook), { since, until }, Date.now());
-      process.stdout.write(`recovered ${n} failed deliver${n === 1 ? 'y' : 'ies'}; a running serve sends them\n`);
-    }),
-  );
+/**
+ * A deliveries command on one hook and a window of time (recover, replay): checks the window and that the
+ * hook is the account's, then prints what `run` answers.
+ */
+function windowCommand(
+  name: string,
+  description: string,
+  run: (
+    engine: Engine,
+    accountId: number,
+    hookId: number,
+    window: { since: number; until?: number },
+  ) => Promise<string>,
+): void {
+  deliveries
+    .command(name)
+    .description(description)
+    .requiredOption('--account <id>', 'account id')
+    .requiredOption('--hook <id>', 'hook id')
+    .requiredOption('--since <when>', 'date or date-time, e.g. 2026-11-28 or 2026-11-28T09:00:00Z')
+    .option('--until <when>', 'date or date-time (default: now)')
+    .action(async (opts: { account: string; hook: string; since: string; until?: string }) =>
+      withStorage(async (engine) => {
+        const since = parseDate(opts.since);
+        const until = opts.until === undefined ? undefined : parseDate(opts.until);
+        if (since === null || until === null) throw new Error('--since and --until take a date or date-time');
+        const [accountId, hookId] = [Number(opts.account), Number(opts.hook)];
+        await getHook(engine, accountId, hookId); // the account's own hook, or an error
+        process.stdout.write(`${await run(engine, accountId, hookId, { since, until })}\n`);
+      }),
+    );
+}
 
-deliveries
-  .command('replay')
-  .description(
-    'send a hook the events of a window that it matches and was never sent (raised while it was paused, or before it was made)',
-  )
-  .requiredOption('--account <id>', 'account id')
-  .requiredOption('--hook <id>', 'hook id')
-  .requiredOption('--since <when>', 'date or date-time, e.g. 2026-11-28 or 2026-11-28T09:00:00Z')
-  .option('--until <when>', 'date or date-time (default: now)')
-  .action(async (opts: { account: string; hook: string; since: string; until?: string }) =>
-    withStorage(async (engine) => {
-      const since = parseDate(opts.since);
-      const until = opts.until === undefined ? undefined : parseDate(opts.until);
-      if (since === null || until === null) throw new Error('--since and --until take a date or date-time');
-      await getHook(engine, Number(opts.account), Number(opts.hook)); // the account's own hook, or an error
-      const n = await replayMissing(engine, Number(opts.account), Number(opts.hook), { since, until }, Date.now());
-      process.stdout.write(`replayed ${n} event${n === 1 ? '' : 's'} to the hook; a running serve sends them\n`);
-    }),
-  );
+windowCommand(
+  'recover',
+  "send again a hook's failed deliveries whose events were raised in a window (fresh retry schedule)",
+  async (engine, accountId, hookId, window) => {
+    const n = await recoverFailed(engine, accountId, hookId, window, Date.now());
+    return `recovered ${n} failed deliver${n === 1 ? 'y' : 'ies'}; a running serve sends them`;
+  },
+);
+
+windowCommand(
+  'replay',
+  'send a hook the events of a window that it matches and was never sent (raised while it was paused, or before it was made)',
+  async (engine, accountId, hookId, window) => {
+    const n = await replayMissing(engine, accountId, hookId, window, Date.now());
+    return `replayed ${n} event${n === 1 ? '' : 's'} to the hook; a running serve sends them`;
+  },
+);
 
 program
   .command('prune')

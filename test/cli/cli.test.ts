@@ -16,6 +16,18 @@ function run(args: string[], env: Record<string, string>) {
 }
 
 /** run(), without blocking this process: for commands that talk to a receiver in it. */
+/** A data directory with the account Acme made by the CLI, and a hook of it (its database open). */
+async function acmeWithHook() {
+  const dir = tmp();
+  const a = run(['account', 'create', '--name', 'Acme', '--admin-email', 'ops@acme.example'], {
+    HOOKLINE_DATA_DIR: dir,
+  });
+  const accountId = Number(/account (\d+) created/.exec(a.out)![1]);
+  const engine = openSqlite({ file: path.join(dir, 'hookline.sqlite') });
+  const hookId = await insertHook(engine, accountId, { url: 'http://127.0.0.1:9/' });
+  return { dir, accountId, engine, hookId };
+}
+
 function runAsync(
   args: string[],
   env: Record<string, string>,
@@ -141,13 +153,7 @@ describe('hookline CLI', () => {
   }, 30_000);
 
   it("deliveries recover puts the failed deliveries of the window back to pending, for the hook's own account only", async () => {
-    const dir = tmp();
-    const a = run(['account', 'create', '--name', 'Acme', '--admin-email', 'ops@acme.example'], {
-      HOOKLINE_DATA_DIR: dir,
-    });
-    const accountId = Number(/account (\d+) created/.exec(a.out)![1]);
-    const engine = openSqlite({ file: path.join(dir, 'hookline.sqlite') });
-    const hookId = await insertHook(engine, accountId, { url: 'http://127.0.0.1:9/' });
+    const { dir, accountId, engine, hookId } = await acmeWithHook();
     const old = await raiseEvent(engine, accountId, { now: Date.parse('2026-11-01T12:00:00Z') });
     const recent = await raiseEvent(engine, accountId, { now: Date.parse('2026-11-27T12:00:00Z') });
     await engine.write((x) =>
@@ -210,13 +216,7 @@ describe('hookline CLI', () => {
   }, 30_000);
 
   it('deliveries replay gives a paused hook the events of the window it never sent, for its own account only', async () => {
-    const dir = tmp();
-    const a = run(['account', 'create', '--name', 'Acme', '--admin-email', 'ops@acme.example'], {
-      HOOKLINE_DATA_DIR: dir,
-    });
-    const accountId = Number(/account (\d+) created/.exec(a.out)![1]);
-    const engine = openSqlite({ file: path.join(dir, 'hookline.sqlite') });
-    const hookId = await insertHook(engine, accountId, { url: 'http://127.0.0.1:9/' });
+    const { dir, accountId, engine, hookId } = await acmeWithHook();
     await engine.write((x) => x.run('UPDATE hooks SET active = 0 WHERE id = ?', [hookId]));
     await raiseEvent(engine, accountId, { now: Date.parse('2026-11-01T12:00:00Z') });
     const recent = await raiseEvent(engine, accountId, { now: Date.parse('2026-11-27T12:00:00Z') });

@@ -14,6 +14,7 @@ import { metricsRoutes } from './http/routes/metrics.js';
 import { healthRoutes } from './http/routes/health.js';
 import { prune } from './delivery/retention.js';
 import { sweepSessions } from './accounts/sessions.js';
+import { startPeriodic, type Periodic } from './periodic.js';
 import { hookRoutes } from './http/routes/hooks.js';
 import { portalRoutes } from './http/routes/portal.js';
 import { batchRoutes } from './http/routes/batch.js';
@@ -70,41 +71,12 @@ export async function quickstartAdmin(engine: Engine, dataDir: string): Promise<
   return { email, token };
 }
 
-/**
- * A background task a minute after start and every `everyMs` after, one run at a time; a failure is logged
- * and the next run tries again. stop() waits for a run in progress (it finishes before storage closes).
- */
-function startPeriodic(
-  what: string,
-  everyMs: number,
-  task: () => Promise<void>,
-  logger: Logger,
-): { stop(): Promise<void> } {
-  let running: Promise<void> | null = null;
-  const run = () => {
-    running ??= task()
-      .catch((e: Error) => logger.error({ err: e.message }, `${what} failed`))
-      .finally(() => (running = null));
-  };
-  const first = setTimeout(run, 60_000);
-  const every = setInterval(run, everyMs);
-  first.unref();
-  every.unref();
-  return {
-    async stop() {
-      clearTimeout(first);
-      clearInterval(every);
-      await running;
-    },
-  };
-}
-
 /** HOOKLINE_RETENTION: a prune every ten minutes (each run bounded). Nothing when the retention is 0. */
-function startPruner(engine: Engine, retentionMs: number, logger: Logger): { stop(): Promise<void> } {
+function startPruner(engine: Engine, retentionMs: number, logger: Logger): Periodic {
   if (retentionMs <= 0) return { stop: async () => undefined };
   return startPeriodic(
     'retention: pruning',
-    10 * 60_000,
+    { firstMs: 60_000, everyMs: 10 * 60_000 },
     async () => {
       const c = await prune(engine, Date.now() - retentionMs);
       if (c.events + c.mail > 0) logger.info(c, 'retention: deleted what is older than HOOKLINE_RETENTION');
@@ -117,10 +89,10 @@ function startPruner(engine: Engine, retentionMs: number, logger: Logger): { sto
  * Expired portal sessions are deleted every hour, whatever the retention: a sign-in deletes its own
  * account's, but an account nobody signs in to again would keep them.
  */
-function startSessionSweep(engine: Engine, logger: Logger): { stop(): Promise<void> } {
+function startSessionSweep(engine: Engine, logger: Logger): Periodic {
   return startPeriodic(
     'portal sessions: sweeping',
-    60 * 60_000,
+    { firstMs: 60_000, everyMs: 60 * 60_000 },
     async () => {
       const n = await sweepSessions(engine, Date.now());
       if (n > 0) logger.info({ sessions: n }, 'portal sessions: deleted expired sessions');

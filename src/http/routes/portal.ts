@@ -247,10 +247,12 @@ function notice(q: Record<string, unknown>): string {
     return line(ok, `Test notification of event ${tested}: ${ok ? 'accepted' : 'refused'} (${answered(status)}).`);
   }
   if (q.tested === 'none') return line(false, 'No test notification sent: no recent event of this hook’s kind yet.');
-  const recovered = q.recovered === '0' ? 0 : parseId(q.recovered);
+  // A count: 0 or a positive whole number (parseId refuses 0).
+  const count = (v: unknown) => (v === '0' ? 0 : parseId(v));
+  const recovered = count(q.recovered);
   if (recovered !== null)
     return line(true, `${recovered} failed deliver${recovered === 1 ? 'y is' : 'ies are'} pending again.`);
-  const replayed = q.replayed === '0' ? 0 : parseId(q.replayed);
+  const replayed = count(q.replayed);
   if (replayed !== null)
     return line(
       true,

@@ -40,10 +40,53 @@ export interface FannedEvent {
  */
 export const HOOKS_MATCHING = `account_id = ? AND event = ? AND active = 1 AND constrainttype IN ('all', ?)`;
 
-/** The fan-out's hooks (HOOKS_MATCHING), with what sending needs. */
-export const MATCHING_HOOKS = `SELECT id, rate_limit, ${hookColumns('hooks')}
+/**
+ * The fan-out's hooks (HOOKS_MATCHING), with what sending needs; the previous secret with its end, since
+ * what is read is kept beyond this event (Executor.cached).
+ */
+export const MATCHING_HOOKS = `SELECT id, rate_limit, title, url, contenttype, secret, active, retry_schedule, headers,
+            previous_secret, previous_secret_until
        FROM hooks
       WHERE ${HOOKS_MATCHING}`;
+
+/** A matching hook as kept between events: sending's view of it, with and without its previous secret. */
+interface KeptHook {
+  id: number;
+  rateLimit: number;
+  /** without a previous secret */
+  hook: ClaimedDelivery['hook'];
+  /** with it, until `previousUntil` (the same object when there is none) */
+  withPrevious: ClaimedDelivery['hook'];
+  previousUntil: number;
+}
+
+async function readMatchingHooks(x: Executor, accountId: number, type: string, objectKind: string) {
+  const rows = await x.all<MatchedHook & { previous_secret_until: number | null }>(MATCHING_HOOKS, [
+    accountId,
+    type,
+    objectKind,
+  ]);
+  return rows.map((r): KeptHook => {
+    const hook = hookOf({ ...r, previous_secret: '' });
+    const previous = r.previous_secret ?? '';
+    return {
+      id: Number(r.id),
+      rateLimit: Number(r.rate_limit),
+      hook,
+      withPrevious: previous === '' ? hook : { ...hook, previousSecret: previous },
+      previousUntil: Number(r.previous_secret_until ?? 0),
+    };
+  });
+}
+
+/**
+ * The hooks an event of this type and kind goes to: read once, then kept for as long as the account's hooks
+ * stay as they were (Executor.cached), since nearly every event of a busy account asks the same.
+ */
+function matchingHooks(x: Executor, accountId: number, type: string, objectKind: string): Promise<KeptHook[]> {
+  const read = () => readMatchingHooks(x, accountId, type, objectKind);
+  return x.cached ? x.cached('hooks', `match ${accountId} ${type} ${objectKind}`, read) : read();
+}
 
 const INSERT_DELIVERY = `INSERT INTO deliveries (account_id, hook_id, event_id, state, attempt_count, next_attempt_at, lease_until, lease_owner, created_at, updated_at)
      VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)`;
@@ -59,13 +102,13 @@ export async function fanOutHandingOff(
   e: FannedEvent & { objectKind: string },
 ): Promise<number> {
   const { accountId, eventId, now } = e;
-  const hooks = await x.all<MatchedHook>(MATCHING_HOOKS, [now, accountId, e.type, e.objectKind]);
+  const hooks = await matchingHooks(x, accountId, e.type, e.objectKind);
   let unleased = 0;
-  for (const r of hooks) {
-    const taken = !(Number(r.rate_limit) > 0) && h.take(r.id);
+  for (const k of hooks) {
+    const taken = !(k.rateLimit > 0) && h.take(k.id);
     await x.run(INSERT_DELIVERY, [
       accountId,
-      r.id,
+      k.id,
       eventId,
       taken ? 1 : 0,
       now,
@@ -78,19 +121,19 @@ export async function fanOutHandingOff(
       unleased++;
       continue;
     }
-    h.handed(sendable(r, e));
+    h.handed(sendable(k.id, k.previousUntil > now ? k.withPrevious : k.hook, e));
   }
   return unleased;
 }
 
 /** A delivery the engine took, as a claim would have read it. */
-function sendable(r: MatchedHook, e: FannedEvent): ClaimedDelivery {
+function sendable(hookId: number, hook: ClaimedDelivery['hook'], e: FannedEvent): ClaimedDelivery {
   return {
     accountId: e.accountId,
-    hookId: Number(r.id),
+    hookId,
     eventId: e.eventId,
     attempt: 1,
-    hook: hookOf(r),
+    hook,
     event: { type: e.type, objectId: e.objectId, content: e.content, createdAt: e.now },
   };
 }
@@ -125,7 +168,7 @@ export function handOverLeased(
   for (const r of rows) {
     if (r.leased) {
       h.took(Number(r.id));
-      h.handed(sendable(r, e));
+      h.handed(sendable(Number(r.id), hookOf(r), e));
     } else unleased++;
   }
   return unleased;

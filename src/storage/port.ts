@@ -37,6 +37,13 @@ export interface Executor {
    */
   readonly handoff?: TxHandoff;
   /**
+   * What this write transaction's connection read of `table` before under the same `key`, if the table cannot
+   * have changed since (no write of it on this connection, no rollback of one, no other connection's commit);
+   * otherwise `read()`, kept for next time. The value is shared between transactions: never change it. Absent
+   * where the engine cannot tell (PostgreSQL: other processes write it unannounced), and in reads.
+   */
+  cached?<T>(table: 'hooks', key: string, read: () => Promise<T>): Promise<T>;
+  /**
    * The unit's next statement is its last. Where statements are round trips (PostgreSQL), a read or a write
    * unit that commits alone and has run nothing yet runs that statement as its own transaction (one round
    * trip instead of three: BEGIN, the statement, COMMIT). A statement after it is refused. Absent where it

@@ -2,8 +2,10 @@
 // that creates them — leased as they are written, sent once it commits, never claimed — within the same caps
 // as claiming ahead; what it does not take is claimed as before. Real SQLite and PostgreSQL, real receivers
 // on loopback, on the main thread and on a sender thread.
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
+import { ENGINES, PG_URL, makeEngine, type TestEngine } from '../support/engines.js';
 import { DeliveryEngine, type DeliveryEngineOptions } from '../../src/delivery/engine.js';
 import { Mailer } from '../../src/delivery/mailer.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
@@ -11,7 +13,7 @@ import { ThreadTransport } from '../../src/delivery/transport.js';
 import { systemClock } from '../../src/delivery/clock.js';
 import type { DeliveryObserver } from '../../src/delivery/metrics.js';
 import { raise } from '../../src/records/events.js';
-import type { DeliveryHandoff, Engine } from '../../src/storage/port.js';
+import type { DeliveryHandoff, Engine, Executor } from '../../src/storage/port.js';
 import {
   attemptRows,
   deliveryOf,
@@ -198,6 +200,83 @@ describe.each(MODES)('hand-off on %s, sending on the %s', (name, mode) => {
     await r.waitFor(1);
     expect(next).toEqual({ handed: 0, claimed: 1 });
   });
+
+  it('each event goes to the hooks as they are when it is raised: changed here, rolled back, changed by another process, a previous secret run out', async () => {
+    const [r1, r2] = [await recv(), await recv()];
+    const { accountId } = await newAccount(engine);
+    const hookId = await insertHook(engine, accountId, { url: r1.url, secret: 'new-secret' });
+    start();
+    const setUrl = (x: Executor, url: string) => x.run('UPDATE hooks SET url = ? WHERE id = ?', [url, hookId]);
+    await raiseEvent(engine, accountId, { now: Date.now(), objectId: 1 });
+    await r1.waitFor(1);
+    // A previous secret whose overlap runs out in a moment: the next event is signed with both, a later one not.
+    const until = Date.now() + 300;
+    await engine.write((x) =>
+      x.run('UPDATE hooks SET previous_secret = ?, previous_secret_until = ? WHERE id = ?', [
+        'old-secret',
+        until,
+        hookId,
+      ]),
+    );
+    await raiseEvent(engine, accountId, { now: Date.now(), objectId: 2 });
+    await r1.waitFor(2);
+    await new Promise((res) => setTimeout(res, Math.max(0, until - Date.now() + 20)));
+    await raiseEvent(engine, accountId, { now: Date.now(), objectId: 3 });
+    await r1.waitFor(3);
+    const signatures = r1.requests.map((q) => String(q.headers['webhook-signature']).split(' ').length);
+    expect(signatures).toEqual([1, 2, 1]);
+    // Changed here.
+    await engine.write((x) => setUrl(x, r2.url));
+    await raiseEvent(engine, accountId, { now: Date.now(), objectId: 4 });
+    await r2.waitFor(1);
+    // Changed, an event raised after it in the same transaction, then rolled back: the next event goes where
+    // the hook committed says.
+    await expect(
+      engine.write(async (x) => {
+        await setUrl(x, r1.url);
+        await raise(x, raised(accountId, 5));
+        throw new Error('changed its mind');
+      }),
+    ).rejects.toThrow('changed its mind');
+    await raiseEvent(engine, accountId, { now: Date.now(), objectId: 6 });
+    await r2.waitFor(2);
+    // Changed by another connection (the CLI, another process): pointed back, then turned off.
+    await elsewhere('UPDATE hooks SET url = ? WHERE id = ?', [r1.url, hookId]);
+    await raiseEvent(engine, accountId, { now: Date.now(), objectId: 7 });
+    await r1.waitFor(4);
+    await elsewhere('UPDATE hooks SET active = 0 WHERE id = ?', [hookId]);
+    const off = await raiseEvent(engine, accountId, { now: Date.now(), objectId: 8 });
+    expect(await deliveryOf(engine, accountId, hookId, off)).toBeUndefined();
+    await new Promise((res) => setTimeout(res, 100)); // nothing else comes
+    expect(objectIds(r1)).toEqual([1, 2, 3, 7]);
+    expect(objectIds(r2)).toEqual([4, 6]);
+  });
+
+  /** One statement through a connection of its own, as another process would write. */
+  async function elsewhere(sql: string, params: unknown[]): Promise<void> {
+    if (name === 'sqlite') {
+      const other = new Database(db.where);
+      try {
+        other.pragma('busy_timeout = 5000');
+        other.prepare(sql).run(...params);
+      } finally {
+        other.close();
+      }
+      return;
+    }
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      await c.query(`SET search_path TO ${db.where}`);
+      let n = 0;
+      await c.query(
+        sql.replace(/\?/g, () => `$${++n}`),
+        params,
+      );
+    } finally {
+      await c.end();
+    }
+  }
 });
 
 /** What raiseEvent raises, for writes that do more (or fail) in the same transaction. */

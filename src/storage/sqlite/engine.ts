@@ -9,6 +9,7 @@ import { GroupCommitter, type HandoffTx, type TxConnection } from '../group-comm
 import { migrations } from './migrations.js';
 import { LastStatement } from '../last-statement.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
+import { ReadCache } from './read-cache.js';
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
@@ -36,11 +37,16 @@ class SqliteExecutor implements Executor {
   created = false;
   /** the writer's, while a delivery engine takes new deliveries (set by the group committer) */
   handoff?: HandoffTx;
+  /** the writer's (Executor.cached) */
+  readonly cached?: <T>(table: 'hooks', key: string, read: () => Promise<T>) => Promise<T>;
   constructor(
     private readonly db: Database.Database,
     /** a statement costs no round trip here: Executor.last only refuses one after the last */
     private readonly lastStatement?: LastStatement,
-  ) {}
+    readCache?: ReadCache,
+  ) {
+    if (readCache) this.cached = (table, key, read) => readCache.get(table, key, read);
+  }
 
   last(): void {
     this.lastStatement?.mark();
@@ -139,7 +145,8 @@ export function openSqlite(options: SqliteOptions): Engine {
   const checkpointer = options.backgroundCheckpoints ? new BackgroundCheckpointer(options.file, writer) : null;
   const reader = open(options.file);
   const last = new LastStatement();
-  const writeExec = new SqliteExecutor(writer, last);
+  const readCache = new ReadCache(writer, ['hooks']);
+  const writeExec = new SqliteExecutor(writer, last, readCache);
   // Reads keep Executor.last's bookkeeping too, so a statement after a read's last is refused here as well.
   const readLast = new LastStatement();
   const readExec = new SqliteExecutor(reader, readLast);
@@ -148,13 +155,16 @@ export function openSqlite(options: SqliteOptions): Engine {
     begin: async (alone) => {
       last.begin(alone);
       writer.exec('BEGIN IMMEDIATE');
+      readCache.began();
     },
     commit: async () => {
       writer.exec('COMMIT');
+      readCache.ended();
       checkpointer?.committed();
     },
     rollback: async () => {
       if (writer.inTransaction) writer.exec('ROLLBACK');
+      readCache.ended();
       writeExec.forgetIds();
     },
   };

@@ -330,6 +330,26 @@ export async function updateHook(
   return hookTree(row);
 }
 
+/** For changes that leave the URL as it is: validate() checks a URL only when one is given. */
+const URL_UNCHANGED: UrlChecker = {
+  checkUrl: () => Promise.reject(new Error('the URL is not changed here')),
+};
+
+/**
+ * Turns a hook on or off (the portal's Pause and Turn on): updateHook with `active` alone, so the same rules
+ * hold. Turned on, its failing streak starts over and its waiting deliveries are due at once; paused, its
+ * deliveries wait and the events raised meanwhile are not sent to it (a replay sends them later).
+ */
+export function setHookActive(
+  engine: Engine,
+  accountId: number,
+  hookId: number,
+  active: boolean,
+  now: number,
+): Promise<TreeObject> {
+  return updateHook(engine, accountId, hookId, { active: active ? '1' : '0' }, now, URL_UNCHANGED);
+}
+
 export async function getHook(engine: Engine, accountId: number, hookId: number): Promise<TreeObject> {
   const row = await engine.read(oneStatement((x) => findHook(x, accountId, hookId)));
   if (!row) throw notFound(hookId);

@@ -11,7 +11,7 @@ import { DeliveryEngine } from '../../src/delivery/engine.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
 import { Mailer } from '../../src/delivery/mailer.js';
 import { systemClock } from '../../src/delivery/clock.js';
-import { deliveryOf, insertHook, raiseEvent, receiver, type Receiver } from '../delivery/helpers.js';
+import { deliveryOf, hookState, insertHook, raiseEvent, receiver, type Receiver } from '../delivery/helpers.js';
 import { insertAttempt } from '../../src/delivery/record.js';
 import { ensureAdmin, hashToken } from '../../src/accounts/accounts.js';
 import { SESSION_TTL_MS, startSession, sweepSessions } from '../../src/accounts/sessions.js';
@@ -384,6 +384,44 @@ describe.each(ENGINES)('delivery portal on %s', (engineName) => {
     expect((await replay(since)).headers.location).toBe(`/portal/hooks/${f.hookId}/?replayed=0`);
   });
 
+  it('pauses a hook and turns it on again: events raised meanwhile are not sent to it, a failing streak starts over', async () => {
+    const acc = f.t.adminA.accountId;
+    const action = `/portal/hooks/${f.hookId}/active`;
+    const page = await get(f.t, `/portal/hooks/${f.hookId}/`, f.t.adminA);
+    expect(page.text).toContain(`action="${action}"`);
+    expect(page.text).toContain('>Pause</button>');
+    const press = (active: string, token = tokenIn(page.text), headers?: Record<string, string>) =>
+      postForm(f.t.app, f.t.adminA, action, `token=${token}&active=${active}`, headers);
+    // Without the page's token, from another site, with a value that is not 0 or 1, by another account's
+    // admin: refused, and the hook stays on.
+    expect((await press('0', 'forged')).statusCode).toBe(403);
+    expect((await press('0', tokenIn(page.text), { 'sec-fetch-site': 'cross-site' })).statusCode).toBe(403);
+    expect((await press('maybe')).statusCode).toBe(400);
+    const other = await postForm(f.t.app, f.t.adminB, action, `token=${tokenIn(page.text)}&active=0`);
+    expect([403, 404]).toContain(other.statusCode);
+    expect(await hookState(f.t.db.engine, acc, f.hookId)).toMatchObject({ active: 1 });
+
+    const off = await press('0');
+    expect(off.headers.location).toBe(`/portal/hooks/${f.hookId}/?turned=off`);
+    const paused = await get(f.t, String(off.headers.location), f.t.adminA);
+    expect(paused.text).toContain('Paused: its deliveries wait until it is turned on');
+    expect(paused.text).toContain('inactive: deliveries wait');
+    expect(paused.text).toContain('>Turn on</button>');
+    expect((await get(f.t, '/portal/', f.t.adminA)).text).toContain('<span class="off">inactive</span>');
+    const missed = await raiseEvent(f.t.db.engine, acc, { now: Date.now(), objectId: 106 });
+    expect(await deliveryOf(f.t.db.engine, acc, f.hookId, missed)).toBeUndefined();
+
+    await f.t.db.engine.write((x) => x.run('UPDATE hooks SET failing_since = ? WHERE id = ?', [Date.now(), f.hookId]));
+    const on = await press('1', tokenIn(paused.text));
+    expect(on.headers.location).toBe(`/portal/hooks/${f.hookId}/?turned=on`);
+    const back = await get(f.t, String(on.headers.location), f.t.adminA);
+    expect(back.text).toContain('Turned on: its waiting deliveries go out now');
+    expect(back.text).not.toContain('Failing since');
+    expect(await hookState(f.t.db.engine, acc, f.hookId)).toEqual({ active: 1, failing_since: null });
+    const next = await raiseEvent(f.t.db.engine, acc, { now: Date.now(), objectId: 107 });
+    expect(await deliveryOf(f.t.db.engine, acc, f.hookId, next)).toMatchObject({ state: 'pending' });
+  });
+
   it('notices take only numbers from the query: a crafted link shows nothing', async () => {
     const r = await get(
       f.t,
@@ -664,7 +702,7 @@ describe.runIf(browserPath)('delivery portal in Chromium', () => {
     await closeFixture(f);
   });
 
-  it('an admin signs in, opens a hook, reads the failed attempts as text, redelivers one and signs out', async () => {
+  it('an admin signs in, opens a hook, reads the failed attempts as text, redelivers one, pauses the hook and turns it on, and signs out', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     try {
@@ -721,6 +759,15 @@ describe.runIf(browserPath)('delivery portal in Chromium', () => {
       await page.getByRole('button', { name: 'Replay' }).click();
       await page.waitForURL(/replayed=/);
       expect(await page.getByRole('status').textContent()).toBe('0 events never sent to this hook are pending now.');
+
+      // Paused and turned on again from its page.
+      await page.getByRole('button', { name: 'Pause' }).click();
+      await page.waitForURL(/turned=off/);
+      expect(await page.getByRole('status').textContent()).toContain('Paused: its deliveries wait');
+      await page.getByRole('button', { name: 'Turn on' }).click();
+      await page.waitForURL(/turned=on/);
+      expect(await page.getByRole('status').textContent()).toContain('Turned on');
+      expect(await page.getByRole('button', { name: 'Pause' }).count()).toBe(1);
 
       // Signing out ends it: the portal asks to sign in again.
       await page.getByRole('button', { name: 'Sign out' }).click();

@@ -16,6 +16,7 @@
 //   POST /portal/hooks/{id}/deliveries/recover              failed deliveries since a time: pending again
 //   POST /portal/hooks/{id}/deliveries/replay               events since a time the hook never sent: sent now
 //   POST /portal/hooks/{id}/test                            a test notification now (nothing recorded)
+//   POST /portal/hooks/{id}/active                          Pause (active=0) or Turn on (active=1) the hook
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Handlers } from '../app.js';
@@ -25,7 +26,7 @@ import { ApiError, Errors } from '../../errors.js';
 import { parseDate, parseId } from '../../records/values.js';
 import { recoverFailed } from '../../delivery/recover.js';
 import { replayMissing } from '../../delivery/replay.js';
-import { getHook, listHooks } from '../../webhooks/hooks.js';
+import { getHook, listHooks, setHookActive } from '../../webhooks/hooks.js';
 import { DELIVERY_STATES, readDeliveries, readDelivery, type DeliveryView } from '../../delivery/history.js';
 import type { DeliveryEngine } from '../../delivery/engine.js';
 import { webhookId } from '../../webhooks/signer.js';
@@ -247,6 +248,13 @@ function notice(q: Record<string, unknown>): string {
     return line(ok, `Test notification of event ${tested}: ${ok ? 'accepted' : 'refused'} (${answered(status)}).`);
   }
   if (q.tested === 'none') return line(false, 'No test notification sent: no recent event of this hook’s kind yet.');
+  if (q.turned === 'on')
+    return line(true, 'Turned on: its waiting deliveries go out now, and new events reach it again.');
+  if (q.turned === 'off')
+    return line(
+      true,
+      'Paused: its deliveries wait until it is turned on, and events raised meanwhile are not sent to it (Replay sends them later).',
+    );
   // A count: 0 or a positive whole number (parseId refuses 0).
   const count = (v: unknown) => (v === '0' ? 0 : parseId(v));
   const recovered = count(q.recovered);
@@ -262,12 +270,15 @@ function notice(q: Record<string, unknown>): string {
 }
 
 /**
- * The hook's forms: a test notification, recovering failed deliveries since a time (UTC), and replaying the
- * events since a time that the hook never sent.
+ * The hook's forms: pausing it or turning it on, a test notification, recovering failed deliveries since a
+ * time (UTC), and replaying the events since a time that the hook never sent.
  */
-function hookForms(hookId: number, token: string): string {
+function hookForms(hookId: number, token: string, active: boolean): string {
   const t = `<input type="hidden" name="token" value="${esc(token)}">`;
-  return `<div><form method="post" action="/portal/hooks/${hookId}/test">${t}<button type="submit">Send a test notification</button></form></div>
+  return `<div><form method="post" action="/portal/hooks/${hookId}/active">${t}<input type="hidden" name="active" value="${
+    active ? 0 : 1
+  }"><button type="submit">${active ? 'Pause' : 'Turn on'}</button></form>
+<form method="post" action="/portal/hooks/${hookId}/test">${t}<button type="submit">Send a test notification</button></form></div>
 <form method="post" action="/portal/hooks/${hookId}/deliveries/recover">${t}
 <label>Failed deliveries of events since <input type="datetime-local" name="since" required> UTC</label>
 <button type="submit">Recover</button></form>
@@ -420,7 +431,7 @@ export function portalRoutes(delivery: Pick<DeliveryEngine, 'redeliver' | 'test'
         }</p>
 ${since !== undefined ? `<p class="state-failed">Failing since ${esc(when(since))}: every delivery since then has failed for good.</p>` : ''}
 ${notice(q)}
-${hookForms(hookId, token)}
+${hookForms(hookId, token, Number(hook.active) === 1)}
 <h2>Deliveries</h2>
 <p>${filter(undefined, 'all')} · ${DELIVERY_STATES.map((s) => filter(s, s)).join(' · ')}</p>
 ${deliveryRows(list, token)}
@@ -495,6 +506,15 @@ ${attemptList(d)}`;
             return back(reply, hookId, 'tested=none');
           throw e;
         }
+      });
+
+      portal.post('/portal/hooks/:id/active', async (req, reply) => {
+        const hookId = formOf(req);
+        const active = (h.body(req) as Record<string, Tree>).active;
+        if (active !== '0' && active !== '1')
+          throw Errors.badRequest('active', 'active must be 0 (pause) or 1 (turn on)');
+        await setHookActive(h.engine, req.actor!.accountId, hookId, active === '1', h.clock.now()); // another account's: 404
+        return back(reply, hookId, `turned=${active === '1' ? 'on' : 'off'}`);
       });
 
       /** A recover or replay form: its hook (another account's: 404) and `since`. */

@@ -8,13 +8,14 @@ import { addGroup, addUser, createAccount, type Role } from '../accounts/account
 import { addCounts, prune } from '../delivery/retention.js';
 import { recoverFailed } from '../delivery/recover.js';
 import { replayMissing } from '../delivery/replay.js';
-import { getHook } from '../webhooks/hooks.js';
+import { getHook, listHooks, setHookActive } from '../webhooks/hooks.js';
 import { parseDate } from '../records/values.js';
 import { listMailbox, mailState } from '../delivery/mailer.js';
 import { listDeliveries, showDelivery } from '../delivery/history.js';
 import { buildDelivery } from '../delivery/engine.js';
 import { stringifyJson } from '../dialect/json.js';
 import type { Engine } from '../storage/port.js';
+import type { Tree } from '../dialect/tree.js';
 
 function fail(message: string): never {
   process.stderr.write(`hookline: ${message}\n`);
@@ -186,6 +187,48 @@ program
       }
     }),
   );
+
+const hooks = program.command('hooks').description("list an account's hooks, pause one or turn it on again");
+hooks
+  .command('list')
+  .description("an account's hooks, as GET /hooks/ answers them, secrets shown only as set or not (JSON)")
+  .requiredOption('--account <id>', 'account id')
+  .action(async (opts: { account: string }) =>
+    withStorage(async (engine) => {
+      const list = await listHooks(engine, Number(opts.account));
+      // A terminal's output ends up in logs and tickets: a secret is shown only as being there.
+      for (const hook of list.values()) {
+        if (typeof hook === 'object' && hook !== null && 'secret' in hook) {
+          const h = hook as Record<string, Tree>;
+          h.secret = h.secret === '' ? '' : '(set)';
+        }
+      }
+      process.stdout.write(`${stringifyJson(list)}\n`);
+    }),
+  );
+/** hooks pause, hooks resume: PUT /hooks/{id}/ with `active` alone (a running serve follows at its next event). */
+const turn = (name: string, description: string, active: boolean) =>
+  hooks
+    .command(name)
+    .description(description)
+    .requiredOption('--account <id>', 'account id')
+    .requiredOption('--hook <id>', 'hook id')
+    .action(async (opts: { account: string; hook: string }) =>
+      withStorage(async (engine) => {
+        await setHookActive(engine, Number(opts.account), Number(opts.hook), active, Date.now());
+        process.stdout.write(
+          active
+            ? `hook ${opts.hook} turned on: its waiting deliveries are due, its failing streak starts over\n`
+            : `hook ${opts.hook} paused: its deliveries wait, and events raised meanwhile are not sent to it\n`,
+        );
+      }),
+    );
+turn(
+  'pause',
+  'turn a hook off: its deliveries wait; events raised meanwhile are not sent to it (replay sends them)',
+  false,
+);
+turn('resume', 'turn a hook on again (one disabled for failing too): its waiting deliveries go out', true);
 
 const deliveries = program.command('deliveries').description('inspect and redeliver webhook deliveries');
 deliveries

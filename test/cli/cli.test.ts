@@ -1,9 +1,10 @@
 // The `hookline` command, run as a real process: serve (quick start and configured admin), account create,
-// user add, and start-time configuration errors.
+// user add, hooks list/pause/resume against a running server, deliveries, and start-time configuration errors.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqlite } from '../../src/storage/sqlite/engine.js';
 import { insertHook, raiseEvent, receiver } from '../delivery/helpers.js';
@@ -240,6 +241,76 @@ describe('hookline CLI', () => {
     await check.close();
     expect(rows.map((d) => [Number(d.event_id), d.state])).toEqual([[recent, 'pending']]);
   }, 30_000);
+
+  it('hooks pause and resume turn a running server’s hook off and on from its next event; hooks list hides secrets', async () => {
+    const dir = tmp();
+    const rx = await receiver();
+    const [email, token] = ['ops@example.org', 'tok-0123456789abcdef'];
+    const s = await serve({
+      HOOKLINE_DATA_DIR: dir,
+      HOOKLINE_ADMIN_EMAIL: email,
+      HOOKLINE_ADMIN_TOKEN: token,
+      HOOKLINE_ALLOWED_TARGETS: '127.0.0.0/8',
+    });
+    try {
+      const api = async (path: string, body: Record<string, unknown>) => {
+        const res = await fetch(`${s.url}${path}`, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from(`${email}:${token}`).toString('base64')}`,
+            accept: 'application/json',
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify(body),
+        });
+        return (await res.json()) as { id: number; item: { id: number } };
+      };
+      const hook = await api('/hooks/', {
+        title: 'crm',
+        event: 'items.create',
+        url: rx.url,
+        contenttype: 'json',
+        secret: 'cli-secret-value',
+      });
+      const create = async (firstname: string) => (await api('/contacts/', { firstname })).item.id;
+      const first = await create('One');
+      await rx.waitFor(1);
+      // The server's SQLite file, read by another process as the CLI reads it.
+      const file = path.join(dir, 'hookline.sqlite');
+      const db = new Database(file, { readonly: true });
+      const accountId = Number(db.prepare('SELECT account_id FROM hooks WHERE id = ?').pluck().get(hook.id));
+      db.close();
+      const cli = (...args: string[]) => runAsync(['hooks', ...args], { HOOKLINE_DATA_DIR: dir });
+      const list = await cli('list', '--account', String(accountId));
+      expect(list.code, list.err).toBe(0);
+      expect((JSON.parse(list.out) as Record<string, unknown>)[hook.id]).toMatchObject({
+        id: hook.id,
+        active: 1,
+        secret: '(set)',
+      });
+      expect(list.out).not.toContain('cli-secret-value');
+      const other = await cli('pause', '--account', String(accountId + 1), '--hook', String(hook.id));
+      expect(other.code).toBe(2);
+      expect(other.err).toContain(`No hook ${hook.id}`);
+      // The running server follows from its next event (it had kept the hook from the first one).
+      const paused = await cli('pause', '--account', String(accountId), '--hook', String(hook.id));
+      expect(paused.code, paused.err).toBe(0);
+      expect(paused.out).toContain(`hook ${hook.id} paused`);
+      await create('Two');
+      const resumed = await cli('resume', '--account', String(accountId), '--hook', String(hook.id));
+      expect(resumed.out).toContain(`hook ${hook.id} turned on`);
+      const third = await create('Three');
+      await rx.waitFor(2);
+      await new Promise((r) => setTimeout(r, 300)); // nothing else comes
+      expect(rx.requests.map((q) => (JSON.parse(q.body.toString()) as { objectid: number }).objectid)).toEqual([
+        first,
+        third,
+      ]);
+    } finally {
+      await s.stop();
+      await rx.close();
+    }
+  }, 60_000);
 
   it('deliveries test sends a hook its latest event now, with an id of its own, and records nothing', async () => {
     const dir = tmp();

@@ -3,7 +3,8 @@
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, parseDuration, settings, type Config } from '../config.js';
 import { makeLogger, quickstartAdmin, startServer } from '../main.js';
-import { openStorage } from '../storage/open.js';
+import { openStorage, sqliteFile } from '../storage/open.js';
+import { backupSqlite, restoreSqlite } from '../storage/sqlite/backup.js';
 import { addGroup, addUser, createAccount, type Role } from '../accounts/accounts.js';
 import { addCounts, prune } from '../delivery/retention.js';
 import { recoverFailed } from '../delivery/recover.js';
@@ -348,6 +349,51 @@ windowCommand(
     return `replayed ${n} event${n === 1 ? '' : 's'} to the hook; a running serve sends them`;
   },
 );
+
+/** The SQLite file of the configured data directory; a PostgreSQL install is backed up with its own tools. */
+function sqliteOnly(command: string): string {
+  const cfg = config();
+  if (cfg.databaseUrl)
+    fail(`${command} is for the embedded SQLite database; back up PostgreSQL with pg_dump and restore with pg_restore`);
+  return sqliteFile(cfg.dataDir);
+}
+
+program
+  .command('backup')
+  .description('copy the SQLite database into a new file, consistent while serve runs (uploads included)')
+  .requiredOption('--to <file>', 'the new file')
+  .action((opts: { to: string }) => {
+    const file = sqliteOnly('backup');
+    try {
+      const bytes = backupSqlite(file, opts.to);
+      process.stdout.write(`backed up ${file} to ${opts.to} (${bytes} bytes)\n`);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  });
+
+program
+  .command('restore')
+  .description('put a backup in place of the SQLite database (serve stopped); the database there is moved aside')
+  .requiredOption('--from <file>', 'a file made by hookline backup')
+  .option(
+    '--id-gap <n>',
+    'skip this many ids (when the newer database is lost: more than it may have handed out since the backup)',
+    '0',
+  )
+  .action((opts: { from: string; idGap: string }) => {
+    const file = sqliteOnly('restore');
+    try {
+      if (!/^\d+$/.test(opts.idGap)) throw new Error('--id-gap takes a whole number');
+      const r = restoreSqlite(opts.from, file, { idGap: Number(opts.idGap) });
+      process.stdout.write(
+        `restored ${opts.from} to ${file}; new ids follow ${r.lastId}` +
+          `${r.aside ? `; the database that was there is now ${r.aside}` : ''}\n`,
+      );
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  });
 
 program
   .command('prune')

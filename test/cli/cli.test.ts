@@ -312,6 +312,108 @@ describe('hookline CLI', () => {
     }
   }, 60_000);
 
+  it('backup copies a running server’s database while it writes; restore puts it back where no server runs', async () => {
+    const [email, token] = ['ops@example.org', 'tok-0123456789abcdef'];
+    const env = (dir: string) => ({ HOOKLINE_DATA_DIR: dir, HOOKLINE_ADMIN_EMAIL: email, HOOKLINE_ADMIN_TOKEN: token });
+    const count = async (url: string) => (await listContacts(url, email, token)).body.count;
+    const dir = tmp();
+    const backups = tmp();
+    const copy = path.join(backups, 'nightly', 'hookline-backup.sqlite');
+    const s = await serve(env(dir));
+    const create = (i: number) =>
+      fetch(`${s.url}/contacts/`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${email}:${token}`).toString('base64')}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ firstname: 'Backed', lastname: `Up ${i}` }),
+      }).then((r) => expect(r.status).toBe(200));
+    let writing = true;
+    let written = 0;
+    try {
+      for (let i = 0; i < 20; i++) await create(written++);
+      // Creates keep coming while the backup runs.
+      const writer = (async () => {
+        while (writing) await create(written++);
+      })();
+      const backup = await runAsync(['backup', '--to', copy], env(dir));
+      writing = false;
+      await writer;
+      expect(backup.code, backup.err).toBe(0);
+      expect(backup.out).toMatch(/^backed up .*hookline\.sqlite to .*hookline-backup\.sqlite \(\d+ bytes\)$/m);
+      expect((await runAsync(['backup', '--to', copy], env(dir))).err).toContain('exists already');
+      const busy = await runAsync(['restore', '--from', copy], env(dir));
+      expect(busy.code).toBe(2);
+      expect(busy.err).toContain('is in use: stop hookline serve');
+      expect(await count(s.url)).toBe(written);
+    } finally {
+      writing = false;
+      await s.stop();
+    }
+    // A consistent snapshot: every create it holds is whole, and it holds at least those before it began.
+    const db = new Database(copy, { readonly: true });
+    expect(db.prepare('PRAGMA integrity_check').pluck().get()).toBe('ok');
+    const kept = Number(db.prepare("SELECT COUNT(*) FROM items WHERE kind = 'contact'").pluck().get());
+    const events = Number(db.prepare("SELECT COUNT(*) FROM events WHERE type = 'items.create'").pluck().get());
+    db.close();
+    expect(kept).toBeGreaterThanOrEqual(20);
+    expect(kept).toBeLessThanOrEqual(written);
+    expect(events).toBe(kept);
+
+    // Into a new data directory (the newer database lost: ids skip a gap), and in place of the database the
+    // backup was made from (moved aside: ids go on after the ones it handed out).
+    const fresh = tmp();
+    const backupLast = new Database(copy, { readonly: true });
+    const lastInBackup = Number(backupLast.prepare('SELECT value FROM id_counter').pluck().get());
+    backupLast.close();
+    const r1 = await runAsync(['restore', '--from', copy, '--id-gap', '1000000'], env(fresh));
+    expect(r1.code, r1.err).toBe(0);
+    expect(r1.out).toContain(`new ids follow ${lastInBackup + 1_000_000}`);
+    expect(r1.out).not.toContain('the database that was there');
+    const r2 = await runAsync(['restore', '--from', copy], env(dir));
+    expect(r2.code, r2.err).toBe(0);
+    const aside = /the database that was there is now (\S+)/.exec(r2.out)![1];
+    expect(fs.existsSync(path.join(dir, 'hookline.sqlite-wal'))).toBe(false);
+    const old = new Database(aside, { readonly: true });
+    const usedBefore = Number(old.prepare('SELECT MAX(id) FROM events').pluck().get());
+    expect(Number(old.prepare("SELECT COUNT(*) FROM items WHERE kind = 'contact'").pluck().get())).toBe(written);
+    old.close();
+    for (const [d, after] of [
+      [fresh, lastInBackup + 1_000_000],
+      [dir, usedBefore],
+    ] as const) {
+      const again = await serve(env(d));
+      try {
+        expect(await count(again.url)).toBe(kept);
+        const res = await fetch(`${again.url}/contacts/`, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from(`${email}:${token}`).toString('base64')}`,
+            'content-type': 'application/json',
+            accept: 'application/json',
+          },
+          body: JSON.stringify({ firstname: 'After', lastname: 'Restore' }),
+        });
+        expect(((await res.json()) as { item: { id: number } }).item.id).toBeGreaterThan(after);
+      } finally {
+        await again.stop();
+      }
+    }
+    // What is not a backup is refused, and PostgreSQL has its own tools.
+    const junk = path.join(backups, 'junk.sqlite');
+    fs.writeFileSync(junk, 'not a database');
+    const bad = await runAsync(['restore', '--from', junk], env(fresh));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('is not a Hookline database (file is not a database)');
+    const pg = await runAsync(['backup', '--to', path.join(backups, 'x')], {
+      ...env(fresh),
+      HOOKLINE_DATABASE_URL: 'postgres://127.0.0.1:5432/test',
+    });
+    expect(pg.code).toBe(2);
+    expect(pg.err).toContain('pg_dump');
+  }, 90_000);
+
   it('deliveries test sends a hook its latest event now, with an id of its own, and records nothing', async () => {
     const dir = tmp();
     const rx = await receiver();

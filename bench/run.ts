@@ -71,21 +71,26 @@ if (only.has('delivery')) {
       `${'sender thread alone (no database, no engine)'.padEnd(46)} ${fmt(t.rate).padStart(8)} del/s   ratio ${fmt(t.rate / ref.rate, 2)}`,
     );
   }
-  // The closed loop is the figure the shared machine moves most (single rounds have read 0.29–0.39 within an
-  // hour): it is run BENCH_ROUNDS times, each round against its own pair of references, and the round with
-  // the median ratio is the figure; every round's ratio is printed beside it.
+  // The closed loop and the drain are the figures the shared machine moves most (single rounds have read
+  // 0.29–0.40 and 0.59–0.92): each is run BENCH_ROUNDS times, each round against its own pair of references,
+  // and the round with the median ratio is the figure; every round's ratio is printed beside it.
   const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-  for (const engine of engines) {
-    const runs: { e: DeliveryFigures; ref: { rate: number; cpuUs: number }; ratio: number }[] = [];
+  const median = async (figure: () => Promise<DeliveryFigures>) => {
+    const runs: { r: DeliveryFigures; ref: { rate: number; cpuUs: number }; ratio: number }[] = [];
     for (let i = 0; i < rounds; i++) {
-      const { r: e, ref } = await paired(() => endToEnd(engine, n));
-      runs.push({ e, ref, ratio: e.rate / ref.rate });
+      const { r, ref } = await paired(figure);
+      runs.push({ r, ref, ratio: r.rate / ref.rate });
     }
-    const { e, ref } = [...runs].sort((a, b) => a.ratio - b.ratio)[Math.floor((runs.length - 1) / 2)];
+    const mid = [...runs].sort((a, b) => a.ratio - b.ratio)[Math.floor((runs.length - 1) / 2)];
+    const all = rounds > 1 ? ` (median of ${rounds} rounds: ${runs.map((x) => fmt(x.ratio, 2)).join(', ')})` : '';
+    return { ...mid, all };
+  };
+  for (const engine of engines) {
+    const { r: e, ref, all } = await median(() => endToEnd(engine, n));
     const pgShare = engine === 'postgres' ? ` + PostgreSQL ${fmt(e.cpu?.database ?? NaN)}` : '';
     console.log(
       `${`hookline ${engine}: API → receiver`.padEnd(46)} ${fmt(e.rate).padStart(8)} del/s   p50 ${fmt(e.p50, 1).padStart(6)} ms   p99 ${fmt(e.p99, 1).padStart(6)} ms   ratio ${fmt(e.rate / ref.rate, 2)}` +
-        (rounds > 1 ? ` (median of ${rounds} rounds: ${runs.map((r) => fmt(r.ratio, 2)).join(', ')})` : '') +
+        all +
         `   CPU per event: Hookline ${fmt(e.cpu?.server ?? NaN)}${pgShare} + bench process (API client and receiver) ${fmt(e.cpu?.receiver ?? NaN)} µs` +
         // Work done rather than time waited for a core: steadier than the rate on a shared machine.
         `; Hookline's${engine === 'postgres' ? " and PostgreSQL's" : ''} = ${fmt(((e.cpu?.server ?? NaN) + (e.cpu?.database ?? 0)) / ref.cpuUs, 1)} × the reference's ${fmt(ref.cpuUs)} µs/req`,
@@ -101,11 +106,11 @@ if (only.has('delivery')) {
     );
     // CPU time per delivery, every thread of every process involved (PostgreSQL's too): unlike rates, it
     // hardly moves when the shared machine is busy, since it counts work, not waiting.
-    const drainLine = (label: string, d: DeliveryFigures, ref: { rate: number; cpuUs: number }) => {
+    const drainLine = (label: string, d: DeliveryFigures, ref: { rate: number; cpuUs: number }, all = '') => {
       const cpu = d.cpu ? d.cpu.server + d.cpu.database + d.cpu.receiver : NaN;
       const pgPart = engine === 'postgres' ? ` + PostgreSQL ${fmt(d.cpu?.database ?? NaN)}` : '';
       console.log(
-        `${label.padEnd(46)} ${fmt(d.rate).padStart(8)} del/s   ratio ${fmt(d.rate / ref.rate, 2)}` +
+        `${label.padEnd(46)} ${fmt(d.rate).padStart(8)} del/s   ratio ${fmt(d.rate / ref.rate, 2)}${all}` +
           `   CPU ${fmt(cpu)} µs/del (Hookline ${fmt(d.cpu?.server ?? NaN)}${pgPart} + receiver ${fmt(d.cpu?.receiver ?? NaN)}) = ${fmt(cpu / ref.cpuUs, 1)} × the reference's ${fmt(ref.cpuUs)} µs/req`,
       );
       const whole = d.wholeRate ?? NaN;
@@ -113,8 +118,8 @@ if (only.has('delivery')) {
         `${'    with its first second (cold server)'.padEnd(46)} ${fmt(whole).padStart(8)} del/s   ratio ${fmt(whole / ref.rate, 2)}`,
       );
     };
-    const threaded = await paired(() => drain(engine, drainN));
-    drainLine(`hookline ${engine}: drain of a backlog of ${drainN}`, threaded.r, threaded.ref);
+    const threaded = await median(() => drain(engine, drainN));
+    drainLine(`hookline ${engine}: drain of a backlog of ${drainN}`, threaded.r, threaded.ref, threaded.all);
     // The same with no sender thread: on this 2-core machine the receiver and the load generator take a
     // core, and the hop between threads can cost more than a second thread gains.
     const local = await paired(() => drain(engine, drainN, { HOOKLINE_DELIVERY_THREADS: '0' }));

@@ -350,27 +350,29 @@ windowCommand(
   },
 );
 
-/** The SQLite file of the configured data directory; a PostgreSQL install is backed up with its own tools. */
-function sqliteOnly(command: string): string {
+/**
+ * Runs a command on the configured data directory's SQLite file and prints what it answers; errors end it
+ * with exit code 2. A PostgreSQL install is backed up and restored with PostgreSQL's own tools.
+ */
+function onSqliteFile(command: string, run: (file: string) => string): void {
   const cfg = config();
   if (cfg.databaseUrl)
     fail(`${command} is for the embedded SQLite database; back up PostgreSQL with pg_dump and restore with pg_restore`);
-  return sqliteFile(cfg.dataDir);
+  const file = sqliteFile(cfg.dataDir);
+  try {
+    process.stdout.write(`${run(file)}\n`);
+  } catch (e) {
+    fail((e as Error).message);
+  }
 }
 
 program
   .command('backup')
   .description('copy the SQLite database into a new file, consistent while serve runs (uploads included)')
   .requiredOption('--to <file>', 'the new file')
-  .action((opts: { to: string }) => {
-    const file = sqliteOnly('backup');
-    try {
-      const bytes = backupSqlite(file, opts.to);
-      process.stdout.write(`backed up ${file} to ${opts.to} (${bytes} bytes)\n`);
-    } catch (e) {
-      fail((e as Error).message);
-    }
-  });
+  .action((opts: { to: string }) =>
+    onSqliteFile('backup', (file) => `backed up ${file} to ${opts.to} (${backupSqlite(file, opts.to)} bytes)`),
+  );
 
 program
   .command('restore')
@@ -381,19 +383,14 @@ program
     'skip this many ids (when the newer database is lost: more than it may have handed out since the backup)',
     '0',
   )
-  .action((opts: { from: string; idGap: string }) => {
-    const file = sqliteOnly('restore');
-    try {
+  .action((opts: { from: string; idGap: string }) =>
+    onSqliteFile('restore', (file) => {
       if (!/^\d+$/.test(opts.idGap)) throw new Error('--id-gap takes a whole number');
       const r = restoreSqlite(opts.from, file, { idGap: Number(opts.idGap) });
-      process.stdout.write(
-        `restored ${opts.from} to ${file}; new ids follow ${r.lastId}` +
-          `${r.aside ? `; the database that was there is now ${r.aside}` : ''}\n`,
-      );
-    } catch (e) {
-      fail((e as Error).message);
-    }
-  });
+      const aside = r.aside ? `; the database that was there is now ${r.aside}` : '';
+      return `restored ${opts.from} to ${file}; new ids follow ${r.lastId}${aside}`;
+    }),
+  );
 
 program
   .command('prune')

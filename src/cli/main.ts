@@ -393,6 +393,23 @@ program
   );
 
 program
+  .command('ids')
+  .description('the id counter, shared by every record, event and hook')
+  .command('skip')
+  .description(
+    'move the id counter past --count ids (after restoring a PostgreSQL dump: more than were handed out since it)',
+  )
+  .requiredOption('--count <n>', 'how many ids never to hand out')
+  .action(async (opts: { count: string }) =>
+    withStorage(async (engine) => {
+      const count = Number(opts.count);
+      if (!/^\d+$/.test(opts.count) || !Number.isSafeInteger(count) || count < 1)
+        throw new Error('--count takes a whole number, 1 or more');
+      process.stdout.write(`new ids start at ${await engine.skipIds(count)} or above\n`);
+    }),
+  );
+
+program
   .command('prune')
   .description('delete events (with their deliveries and attempts) and sent e-mail older than a duration now')
   .option('--older-than <duration>', 'e.g. 30d (default: HOOKLINE_RETENTION)')

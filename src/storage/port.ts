@@ -157,5 +157,12 @@ export interface Engine {
    * commit (delivery/handoff.ts).
    */
   handOffTo?(h: DeliveryHandoff): void;
+  /**
+   * Moves the id counter forward past `count` more ids, none of which is ever handed out, and answers the
+   * lowest id that may be handed out from now on (this process forgets the block of ids it holds). For a
+   * database restored from a backup: a webhook-id is made of ids, and the ids handed out after the backup
+   * must not come again (`hookline ids skip`). Blocks another running process holds stay its own.
+   */
+  skipIds(count: number): Promise<number>;
   close(): Promise<void>;
 }

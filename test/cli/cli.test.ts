@@ -414,6 +414,24 @@ describe('hookline CLI', () => {
     expect(pg.err).toContain('pg_dump');
   }, 90_000);
 
+  it('ids skip moves the id counter forward: what is made next has a higher id', async () => {
+    const dir = tmp();
+    const first = run(['account', 'create', '--name', 'Acme', '--admin-email', 'a@acme.example'], {
+      HOOKLINE_DATA_DIR: dir,
+    });
+    const before = Number(/account (\d+) created/.exec(first.out)![1]);
+    expect(run(['ids', 'skip', '--count', 'lots'], { HOOKLINE_DATA_DIR: dir }).code).toBe(2);
+    expect(run(['ids', 'skip', '--count', '0'], { HOOKLINE_DATA_DIR: dir }).err).toContain('1 or more');
+    const skip = run(['ids', 'skip', '--count', '50000'], { HOOKLINE_DATA_DIR: dir });
+    expect(skip.code, skip.err).toBe(0);
+    const floor = Number(/new ids start at (\d+) or above/.exec(skip.out)![1]);
+    expect(floor).toBeGreaterThan(before + 50_000);
+    const next = run(['account', 'create', '--name', 'Beta', '--admin-email', 'b@beta.example'], {
+      HOOKLINE_DATA_DIR: dir,
+    });
+    expect(Number(/account (\d+) created/.exec(next.out)![1])).toBeGreaterThanOrEqual(floor);
+  }, 30_000);
+
   it('deliveries test sends a hook its latest event now, with an id of its own, and records nothing', async () => {
     const dir = tmp();
     const rx = await receiver();

@@ -77,6 +77,17 @@ class IdBlocks {
     }
     return this.next++;
   }
+
+  /** See Engine.skipIds: whole blocks, so a node's next block starts past them. */
+  async skip(count: number): Promise<number> {
+    const blocks = Math.ceil(count / ID_BLOCK);
+    const r = await this.pool.query<{ block: number }>(
+      "SELECT setval('id_blocks', nextval('id_blocks') + CAST($1 AS BIGINT)) AS block",
+      [blocks],
+    );
+    this.next = this.end = 0;
+    return (r.rows[0].block + 1) * ID_BLOCK;
+  }
 }
 
 /**
@@ -333,6 +344,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
     write: (fn) => committer.submit(fn),
     onDeliveries: (listener) => committer.onDeliveries(listener),
     handOffTo: (h) => committer.handOffTo(h),
+    skipIds: (count) => ids.skip(count),
     async solo(fn) {
       const client = await pool.connect();
       try {

@@ -200,6 +200,13 @@ export function openSqlite(options: SqliteOptions): Engine {
     solo: (fn) => committer.submit(fn),
     onDeliveries: (listener) => committer.onDeliveries(listener),
     handOffTo: (h) => committer.handOffTo(h),
+    async skipIds(count) {
+      const value = await committer.submit((x) =>
+        x.get<{ value: number }>('UPDATE id_counter SET value = value + ? WHERE one = 1 RETURNING value', [count]),
+      );
+      writeExec.forgetIds();
+      return Number(value!.value) + 1;
+    },
     async close() {
       await committer.drain();
       await reading;

@@ -82,7 +82,7 @@ describe('the example receiver (docs/receiving.md)', () => {
     expect((await printed(4))[3]).toBe(`duplicate dlv_${hooks[0]}_${eventId}`);
   });
 
-  it('refuses a changed body, an old timestamp, another secret and an unsigned request', async () => {
+  it('refuses a changed body, an old timestamp, another secret and an unsigned request; takes the old secret’s signature during a rotation', async () => {
     const before = lines.length;
     const source = {
       hookId: 7,
@@ -102,15 +102,24 @@ describe('the example receiver (docs/receiving.md)', () => {
     const other = buildNotification({ ...source, hook: { ...source.hook, secret: 'another' } }, Date.now());
     expect(await post(other.headers, other.body)).toBe(401);
     expect(await post({ 'content-type': 'application/json' }, fresh.body)).toBe(401);
+    // While the hook's secret changes, the notification carries the old secret's signature too: a receiver
+    // still on the old one takes it.
+    const rotated = buildNotification(
+      { ...source, eventId: 10, hook: { ...source.hook, secret: 'the new secret', previousSecret: SECRET } },
+      Date.now(),
+    );
+    expect(rotated.headers['webhook-signature'].split(' ')).toHaveLength(2);
+    expect(await post(rotated.headers, rotated.body)).toBe(204);
     // The Solve360 header alone is checked too.
     const { 'webhook-signature': _s, ...solve360Only } = fresh.headers;
     expect(await post(solve360Only, changed)).toBe(401);
     expect(await post(solve360Only, fresh.body)).toBe(204);
-    expect((await printed(before + 6)).slice(before)).toEqual([
+    expect((await printed(before + 7)).slice(before)).toEqual([
       'refused 401 webhook-signature does not match',
       'refused 401 webhook-timestamp is not within 5 minutes of now',
       'refused 401 webhook-signature does not match',
       'refused 401 not signed',
+      'accepted dlv_7_10 items.update 12',
       'refused 401 X-Solve360-Hmac-Sha256 does not match',
       `accepted dlv_7_9 items.update 12`,
     ]);

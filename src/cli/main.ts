@@ -7,7 +7,7 @@ import { openStorage, sqliteFile } from '../storage/open.js';
 import { backupSqlite, restoreSqlite } from '../storage/sqlite/backup.js';
 import { addGroup, addUser, createAccount, type Role } from '../accounts/accounts.js';
 import { addCounts, prune } from '../delivery/retention.js';
-import { recoverFailed } from '../delivery/recover.js';
+import { recoverFailed, type EventWindow } from '../delivery/recover.js';
 import { replayMissing } from '../delivery/replay.js';
 import { getHook, listHooks, setHookActive } from '../webhooks/hooks.js';
 import { parseDate } from '../records/values.js';
@@ -306,12 +306,7 @@ deliveries
 function windowCommand(
   name: string,
   description: string,
-  run: (
-    engine: Engine,
-    accountId: number,
-    hookId: number,
-    window: { since: number; until?: number },
-  ) => Promise<string>,
+  run: (engine: Engine, accountId: number, hookId: number, window: EventWindow) => Promise<string>,
 ): void {
   deliveries
     .command(name)

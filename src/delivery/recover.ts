@@ -4,11 +4,20 @@
 // recovered deliveries wait until it is turned on.
 import type { Engine } from '../storage/port.js';
 
+/** The events raised from `since` up to (not including) `until`, ms; no `until`: no end. For recover and replay. */
+export interface EventWindow {
+  since: number;
+  until?: number;
+}
+
+/** Where a window ends, as SQL compares it (`created_at < end`). */
+export const windowEnd = (w: EventWindow): number => w.until ?? Number.MAX_SAFE_INTEGER;
+
 export async function recoverFailed(
   engine: Engine,
   accountId: number,
   hookId: number,
-  window: { since: number; until?: number },
+  window: EventWindow,
   now: number,
 ): Promise<number> {
   return engine.write(async (x) => {
@@ -17,7 +26,7 @@ export async function recoverFailed(
           SET state = 'pending', attempt_count = 0, expired_leases = 0, next_attempt_at = ?, lease_until = NULL, lease_owner = NULL,
               updated_at = ?
         WHERE account_id = ? AND hook_id = ? AND state = 'failed' AND created_at >= ? AND created_at < ?`,
-      [now, now, accountId, hookId, window.since, window.until ?? Number.MAX_SAFE_INTEGER],
+      [now, now, accountId, hookId, window.since, windowEnd(window)],
     );
     if (r.changes > 0) x.deliveriesDue();
     return r.changes;

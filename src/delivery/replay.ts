@@ -9,6 +9,7 @@
 // holds nothing as recent as `since` (ids follow time closely; each event is checked against the window
 // itself). Each batch reads the hook again: one deleted meanwhile gets nothing more.
 import type { Engine, Executor } from '../storage/port.js';
+import { windowEnd, type EventWindow } from './recover.js';
 
 const BATCH = 500;
 
@@ -53,10 +54,10 @@ export async function replayMissing(
   engine: Engine,
   accountId: number,
   hookId: number,
-  window: { since: number; until?: number },
+  window: EventWindow,
   now: number,
 ): Promise<number> {
-  const w = { since: window.since, until: window.until ?? Number.MAX_SAFE_INTEGER };
+  const w = { since: window.since, until: windowEnd(window) };
   let total = 0;
   let below = Number.MAX_SAFE_INTEGER;
   for (;;) {

@@ -24,6 +24,22 @@ describe.each(ENGINES)('hooks API on %s', (engine) => {
   let notified = 0;
   afterAll(async () => t.close());
 
+  /**
+   * A recover or replay route refuses another account's admin (404), a member (403), no `since`, a `since`
+   * that is not a date, and an `until` before `since` (each 400 naming the field).
+   */
+  async function expectWindowRefusals(url: string, day: string, nextDay: string): Promise<void> {
+    expect((await call(t, t.adminB, 'POST', url, { body: { since: day } })).status).toBe(404);
+    expect((await call(t, t.memberA, 'POST', url, { body: { since: day } })).status).toBe(403);
+    const missing = await call(t, t.adminA, 'POST', url, { body: {} });
+    expect(missing.status).toBe(400);
+    expect(Object.keys(missing.body.errors)).toEqual(['since']);
+    expect((await call(t, t.adminA, 'POST', url, { body: { since: 'yesterday' } })).status).toBe(400);
+    const backwards = await call(t, t.adminA, 'POST', url, { body: { since: nextDay, until: day } });
+    expect(backwards.status).toBe(400);
+    expect(Object.keys(backwards.body.errors)).toEqual(['until']);
+  }
+
   for (const wire of ['xml', 'json', 'form'] as const) {
     it(`creates, shows, lists, updates and deletes a hook in ${wire}`, async () => {
       const body = {
@@ -213,15 +229,7 @@ describe.each(ENGINES)('hooks API on %s', (engine) => {
     await set(events[2], 'succeeded');
     await set(events[3], 'failed');
     const url = `/hooks/${hookId}/deliveries/recover/`;
-    expect((await call(t, t.adminB, 'POST', url, { body: { since: '2026-11-20' } })).status).toBe(404);
-    expect((await call(t, t.memberA, 'POST', url, { body: { since: '2026-11-20' } })).status).toBe(403);
-    const missing = await call(t, t.adminA, 'POST', url, { body: {} });
-    expect(missing.status).toBe(400);
-    expect(Object.keys(missing.body.errors)).toEqual(['since']);
-    expect((await call(t, t.adminA, 'POST', url, { body: { since: 'yesterday' } })).status).toBe(400);
-    const backwards = await call(t, t.adminA, 'POST', url, { body: { since: '2026-11-21', until: '2026-11-20' } });
-    expect(backwards.status).toBe(400);
-    expect(Object.keys(backwards.body.errors)).toEqual(['until']);
+    await expectWindowRefusals(url, '2026-11-20', '2026-11-21');
 
     const before = notified;
     const r = await call(t, t.adminA, 'POST', url, {
@@ -274,13 +282,7 @@ describe.each(ENGINES)('hooks API on %s', (engine) => {
     const after = await raiseEvent(t.db.engine, t.adminA.accountId, { now: h(26) });
 
     const url = `/hooks/${hookId}/deliveries/replay/`;
-    expect((await call(t, t.adminB, 'POST', url, { body: { since: '2026-10-20' } })).status).toBe(404);
-    expect((await call(t, t.memberA, 'POST', url, { body: { since: '2026-10-20' } })).status).toBe(403);
-    const missing = await call(t, t.adminA, 'POST', url, { body: {} });
-    expect(missing.status).toBe(400);
-    expect(Object.keys(missing.body.errors)).toEqual(['since']);
-    const backwards = await call(t, t.adminA, 'POST', url, { body: { since: '2026-10-21', until: '2026-10-20' } });
-    expect(Object.keys(backwards.body.errors)).toEqual(['until']);
+    await expectWindowRefusals(url, '2026-10-20', '2026-10-21');
 
     const deliveries = () =>
       t.db.engine.read((x) =>

@@ -20,20 +20,21 @@ function checkDatabase(file: string, what: string): void {
   } catch (e) {
     throw new Error(`${what}: ${file} cannot be opened (${(e as Error).message})`);
   }
+  let migrations: unknown;
+  let check: unknown[] = [];
   try {
-    const migrations = db
+    migrations = db
       .prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
       .pluck()
       .get();
-    if (migrations !== 1) throw new Error(`${what}: ${file} is not a Hookline database`);
-    const check = db.prepare('PRAGMA quick_check').pluck().all();
-    if (check.length !== 1 || check[0] !== 'ok') throw new Error(`${what}: ${file} is damaged (${check.join('; ')})`);
+    if (migrations === 1) check = db.prepare('PRAGMA quick_check').pluck().all();
   } catch (e) {
-    if ((e as Error).message.startsWith(what)) throw e;
     throw new Error(`${what}: ${file} is not a Hookline database (${(e as Error).message})`);
   } finally {
     db.close();
   }
+  if (migrations !== 1) throw new Error(`${what}: ${file} is not a Hookline database`);
+  if (check.length !== 1 || check[0] !== 'ok') throw new Error(`${what}: ${file} is damaged (${check.join('; ')})`);
 }
 
 /** A consistent copy of the database at `file` into the new file `to`; answers its size in bytes. */
@@ -50,16 +51,6 @@ export function backupSqlite(file: string, to: string): number {
   }
   checkDatabase(to, 'the backup');
   return fs.statSync(to).size;
-}
-
-/** The last id handed out (ids are unique across the database: id_counter). */
-function lastId(file: string): number {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return Number(db.prepare('SELECT value FROM id_counter WHERE one = 1').pluck().get() ?? 0);
-  } finally {
-    db.close();
-  }
 }
 
 export interface Restored {
@@ -95,10 +86,10 @@ export function restoreSqlite(from: string, file: string, o: { idGap?: number; n
       } catch {
         throw new Error(`${file} is in use: stop hookline serve (and any other hookline command) first`);
       }
+      replacedLast = Number(db.prepare('SELECT value FROM id_counter WHERE one = 1').pluck().get() ?? 0);
     } finally {
       db.close();
     }
-    replacedLast = lastId(file);
     aside = `${file}.before-restore-${new Date(o.now ?? Date.now()).toISOString().replace(/[:.]/g, '-')}`;
     fs.renameSync(file, aside);
   }

@@ -7,7 +7,7 @@ import { openStorage, sqliteFile } from '../storage/open.js';
 import { backupSqlite, restoreSqlite } from '../storage/sqlite/backup.js';
 import { addGroup, addUser, createAccount, type Role } from '../accounts/accounts.js';
 import { addCounts, prune } from '../delivery/retention.js';
-import { recoverFailed, type EventWindow } from '../delivery/recover.js';
+import { recoverFailed, windowProblem, type EventWindow } from '../delivery/recover.js';
 import { replayMissing } from '../delivery/replay.js';
 import { getHook, listHooks, setHookActive } from '../webhooks/hooks.js';
 import { parseDate } from '../records/values.js';
@@ -320,6 +320,8 @@ function windowCommand(
         const since = parseDate(opts.since);
         const until = opts.until === undefined ? undefined : parseDate(opts.until);
         if (since === null || until === null) throw new Error('--since and --until take a date or date-time');
+        const problem = windowProblem({ since, until });
+        if (problem) throw new Error(problem);
         const [accountId, hookId] = [Number(opts.account), Number(opts.hook)];
         await getHook(engine, accountId, hookId); // the account's own hook, or an error
         process.stdout.write(`${await run(engine, accountId, hookId, { since, until })}\n`);

@@ -13,6 +13,10 @@ export interface EventWindow {
 /** Where a window ends, as SQL compares it (`created_at < end`). */
 export const windowEnd = (w: EventWindow): number => w.until ?? Number.MAX_SAFE_INTEGER;
 
+/** What is wrong with a window given by a user (the API, the CLI), or null. */
+export const windowProblem = (w: EventWindow): string | null =>
+  w.until !== undefined && w.until <= w.since ? 'until must be after since' : null;
+
 export async function recoverFailed(
   engine: Engine,
   accountId: number,

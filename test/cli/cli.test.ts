@@ -230,6 +230,9 @@ describe('hookline CLI', () => {
     expect(other.code).toBe(2);
     expect(other.err).toContain(`No hook ${hookId}`);
     expect(replay(accountId, '--since', 'last week').code).toBe(2);
+    const backwards = replay(accountId, '--since', '2026-11-20', '--until', '2026-11-19');
+    expect(backwards.code).toBe(2);
+    expect(backwards.err).toContain('until must be after since');
     const r = replay(accountId, '--since', '2026-11-20');
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('replayed 1 event to the hook');

@@ -7,7 +7,7 @@ import type { Handlers } from '../app.js';
 import { pathId } from '../params.js';
 import { Errors } from '../../errors.js';
 import { parseDate, parseId } from '../../records/values.js';
-import { recoverFailed } from '../../delivery/recover.js';
+import { recoverFailed, windowProblem } from '../../delivery/recover.js';
 import { replayMissing } from '../../delivery/replay.js';
 import { createHook, deleteHook, getHook, listHooks, updateHook, type UrlChecker } from '../../webhooks/hooks.js';
 import { DELIVERY_STATES, listDeliveries, showDelivery } from '../../delivery/history.js';
@@ -100,8 +100,10 @@ export function hookRoutes(
       const p = { ...h.params(req), ...h.body(req) };
       const since = when(p, 'since', true)!;
       const until = when(p, 'until', false);
-      if (until !== undefined && until <= since) throw Errors.badRequest('until', 'until must be after since');
-      return { accountId: req.actor!.accountId, hookId, window: { since, until } };
+      const window = { since, until };
+      const problem = windowProblem(window);
+      if (problem) throw Errors.badRequest('until', problem);
+      return { accountId: req.actor!.accountId, hookId, window };
     };
     app.post('/hooks/:id/deliveries/recover', async (req, reply) => {
       const { accountId, hookId, window } = await windowOf(req);

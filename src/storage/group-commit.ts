@@ -1,7 +1,8 @@
 // Group commit: the lever that makes many small writes cheap. Units that arrive while a transaction is
 // running wait, then share the next transaction (one commit, one fsync). A failed shared transaction is
-// rolled back and each of its units is retried alone, so one bad unit fails only itself.
-import type { DeliveryHandoff, Executor, TxHandoff } from './port.js';
+// rolled back and each of its units is retried alone, so one bad unit fails only itself — unless its
+// connection was lost as it committed (StorageUnavailable.outcomeUnknown): then none is run again.
+import { StorageUnavailable, type DeliveryHandoff, type Executor, type TxHandoff } from './port.js';
 
 /**
  * A write connection's executor: `created` says its transaction called deliveriesDue(); `handoff` is set
@@ -171,15 +172,26 @@ export class GroupCommitter {
       await this.begin(conn, false);
       for (const unit of batch) results.push(await unit.fn(conn.executor));
       await this.commit(conn);
-    } catch {
+    } catch (error) {
       await this.rollback(conn);
+      // The connection was lost as the transaction committed: it may have, so running the units again could
+      // make each change twice. Each is told so instead.
+      if (error instanceof StorageUnavailable && error.outcomeUnknown) {
+        for (const unit of batch) unit.reject(error);
+        return;
+      }
       for (const unit of batch) await this.runAlone(conn, unit);
       return;
     }
     batch.forEach((unit, i) => unit.resolve(results[i]));
   }
 
-  private async runAlone(conn: TxConnection, unit: Unit): Promise<void> {
+  /**
+   * `retried`: this is the second run. A unit whose connection turned out to be lost before anything could
+   * commit (StorageUnavailable, outcome known) is run once more, on a new connection: a restarted database
+   * ends every connection, and the first to notice is the next transaction on each.
+   */
+  private async runAlone(conn: TxConnection, unit: Unit, retried = false): Promise<void> {
     try {
       await this.begin(conn, true);
       const result = await unit.fn(conn.executor);
@@ -187,6 +199,9 @@ export class GroupCommitter {
       unit.resolve(result);
     } catch (error) {
       await this.rollback(conn);
+      if (!retried && error instanceof StorageUnavailable && !error.outcomeUnknown) {
+        return this.runAlone(conn, unit, true);
+      }
       unit.reject(error);
     }
   }

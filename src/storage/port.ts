@@ -16,6 +16,23 @@
 
 export type Row = Record<string, unknown>;
 
+/**
+ * The database could not be reached, or the connection was lost under a statement: not the statement's fault,
+ * and not for ever (PostgreSQL restarting, a failover, a terminated backend, a network cut). The API answers
+ * 503. `outcomeUnknown`: the connection was lost while a transaction committed, so it may have committed or
+ * not; it must not be run again as if it had not (group-commit.ts).
+ */
+export class StorageUnavailable extends Error {
+  readonly code = 'HL_STORAGE_UNAVAILABLE';
+  constructor(
+    message: string,
+    readonly outcomeUnknown = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** Runs SQL. Inside `write` it is one transaction; inside `read`, a consistent read connection. */
 export interface Executor {
   readonly dialect: Dialect;

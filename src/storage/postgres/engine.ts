@@ -4,6 +4,7 @@ import type { Dialect, Engine, Executor } from '../port.js';
 import { GroupCommitter, type HandoffTx, type TxConnection } from '../group-commit.js';
 import { migrations } from './migrations.js';
 import { LastStatement } from '../last-statement.js';
+import { WriterConnection, asUnavailable, isConnectionError } from './connection.js';
 
 /** See Dialect.planEachTime: an unnamed statement is parsed and planned, with its parameters, on every call. */
 const PLAN_EACH_TIME = '/* planned each time */ ';
@@ -93,36 +94,74 @@ class IdBlocks {
 /**
  * A writer connection's transaction, begun lazily: BEGIN goes out just before the first statement (a unit
  * that runs none costs no round trip), and a unit that commits alone and whose first statement is its last
- * (Executor.last) runs that statement as its own transaction: one round trip instead of three.
+ * (Executor.last) runs that statement as its own transaction: one round trip instead of three. Each
+ * transaction takes the writer's connection as it begins, a new one if the last was lost (connection.ts).
  */
 class WriterTx {
   private begun = false;
+  private client: pg.Client | null = null;
   readonly last = new LastStatement();
   /** the unit's last statement ran as its own transaction */
   ranAlone = false;
-  constructor(private readonly client: pg.Client) {}
+  constructor(private readonly conn: WriterConnection) {}
 
-  begin(alone: boolean): void {
+  async begin(alone: boolean): Promise<void> {
     this.begun = this.ranAlone = false;
     this.last.begin(alone);
+    this.client = null;
+    this.client = await this.conn.get();
   }
   /** Runs one statement of the transaction. */
   async run(q: pg.QueryConfig): Promise<pg.QueryResult> {
     const alone = this.last.statement() && !this.begun;
     if (!alone && !this.begun) {
-      await this.client.query('BEGIN');
+      await this.send('BEGIN', false);
       this.begun = true;
     }
-    const r = await this.client.query(q);
+    // A statement that commits as it runs (alone) and loses its connection may have committed.
+    const r = await this.send(q, alone);
     // Committed by PostgreSQL as it answered (a statement that failed committed nothing).
     if (alone) this.ranAlone = true;
     return r;
   }
   async commit(): Promise<void> {
-    if (this.begun) await this.client.query('COMMIT');
+    if (this.begun) await this.send('COMMIT', true);
   }
   async rollback(): Promise<void> {
-    if (this.begun) await this.client.query('ROLLBACK');
+    // On a lost connection there is nothing to roll back: PostgreSQL ended the transaction with it.
+    if (this.begun && this.client && this.conn.current(this.client)) await this.client.query('ROLLBACK');
+  }
+
+  /**
+   * One round trip on this transaction's connection. A connection failure gives the connection up and is
+   * thrown as StorageUnavailable; `mayHaveCommitted` if what was sent commits as it runs (COMMIT, or a
+   * statement alone) and the connection was still good when it went out.
+   */
+  private async send(q: pg.QueryConfig | string, mayHaveCommitted: boolean): Promise<pg.QueryResult> {
+    const client = this.client;
+    if (!client) throw new Error('no transaction begun');
+    const wasGood = this.conn.current(client);
+    try {
+      return await client.query(q);
+    } catch (e) {
+      if (!isConnectionError(e)) throw e;
+      this.conn.lost(client);
+      throw asUnavailable(e, mayHaveCommitted && wasGood);
+    }
+  }
+}
+
+/**
+ * A read's first round trip, run once more if its pooled connection turned out to be lost (a restarted
+ * database ends every idle connection; the pool learns of each only as it is used): the pool has dropped that
+ * one, and a read has nothing to undo.
+ */
+async function onceMore<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (!isConnectionError(e)) throw e;
+    return run();
   }
 }
 
@@ -143,21 +182,23 @@ class ReadTx {
   }
 
   async run(q: pg.QueryConfig): Promise<pg.QueryResult> {
-    if (this.last.statement() && this.client === null) return this.pool.query(q);
+    if (this.last.statement() && this.client === null) return onceMore(() => this.pool.query(q));
     // Statements started side by side share the one connection (and its snapshot), which runs them in turn.
     this.client ??= this.open();
     return (await this.client).query(q);
   }
 
-  private async open(): Promise<pg.PoolClient> {
-    const client = await this.pool.connect();
-    try {
-      await client.query(BEGIN_READ);
-    } catch (e) {
-      client.release(e as Error);
-      throw e;
-    }
-    return client;
+  private open(): Promise<pg.PoolClient> {
+    return onceMore(async () => {
+      const client = await this.pool.connect();
+      try {
+        await client.query(BEGIN_READ);
+      } catch (e) {
+        client.release(e as Error);
+        throw e;
+      }
+      return client;
+    });
   }
 
   /** Ends the snapshot, if one was begun, and gives its connection back. */
@@ -193,7 +234,10 @@ class PgExecutor implements Executor {
   ) {}
   private exec(sql: string, params: readonly unknown[]): Promise<pg.QueryResult> {
     const q = query(sql, params);
-    return this.tx ? this.tx.run(q) : this.client.query(q);
+    // A read's lost or refused connection is unavailability, not a fault (a writer's says so itself).
+    return (this.tx ? this.tx.run(q) : this.client.query(q)).catch((e: unknown) => {
+      throw asUnavailable(e);
+    });
   }
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     return (await this.exec(sql, params)).rows as T[];
@@ -296,6 +340,10 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
   }
   const pool = new pg.Pool({ ...connOptions, max: options.readPoolSize ?? 10 });
   pool.on('error', () => undefined); // an idle client's error is reported on its next use
+  // A connection lost while a read holds it between statements (or as it is given back) emits 'error' on a
+  // client the pool no longer listens to: unheard, that would end the process. It is heard here, and the
+  // read's next statement fails (as unavailable) instead.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const first = await pool.connect();
   try {
     await migrate(first);
@@ -304,17 +352,17 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
   }
   const ids = new IdBlocks(pool);
 
-  const writers: pg.Client[] = [];
+  const writers: WriterConnection[] = [];
   const conns: TxConnection[] = [];
   for (let i = 0; i < (options.writers ?? 4); i++) {
-    const client = new pg.Client(connOptions);
-    client.on('error', () => undefined);
-    await client.connect();
-    writers.push(client);
-    const tx = new WriterTx(client);
+    // keepAlive: a connection cut without a word (a network partition) is found out, not waited on for ever.
+    const writer = new WriterConnection({ ...connOptions, keepAlive: true, connectionTimeoutMillis: 10_000 });
+    await writer.open();
+    writers.push(writer);
+    const tx = new WriterTx(writer);
     conns.push({
-      executor: new PgExecutor(client, ids, tx),
-      begin: async (alone) => tx.begin(alone),
+      executor: new PgExecutor(pool, ids, tx),
+      begin: (alone) => tx.begin(alone),
       commit: () => tx.commit(),
       rollback: () => tx.rollback(),
       committedAlone: () => tx.ranAlone,
@@ -361,7 +409,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
     },
     async close() {
       await committer.drain();
-      await Promise.all(writers.map((w) => w.end()));
+      await Promise.all(writers.map((w) => w.close()));
       await pool.end();
     },
   };

@@ -35,6 +35,14 @@ export const Errors = {
   conflict: make(409, 'HL_CONFLICT'),
   tooLarge: (limit: number) =>
     new ApiError(413, 'HL_TOO_LARGE', { request: `Request body is larger than the limit of ${limit} bytes` }),
+  /** 503: the database cannot be reached for now (StorageUnavailable); answered with Retry-After */
+  unavailable: () => new ApiError(503, 'HL_UNAVAILABLE', { server: 'The database is unavailable; try again shortly' }),
+  /** 503: the database connection was lost as the change committed (StorageUnavailable.outcomeUnknown) */
+  outcomeUnknown: () =>
+    new ApiError(503, 'HL_OUTCOME_UNKNOWN', {
+      server:
+        'The connection to the database was lost as this change was committed: it may or may not have been saved, so check before sending it again',
+    }),
   unsupportedMediaType: (type: string) =>
     new ApiError(415, 'HL_UNSUPPORTED_MEDIA_TYPE', {
       request: `Content-Type ${type} is not accepted (use XML, JSON or form data)`,

@@ -6,7 +6,7 @@
 // can run one, and a node that dies leaves only leases that expire.
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-import type { DeliveryHandoff, Engine, Executor } from '../storage/port.js';
+import { StorageUnavailable, type DeliveryHandoff, type Engine, type Executor } from '../storage/port.js';
 import type { Config } from '../config.js';
 import type { TreeObject } from '../dialect/tree.js';
 import { Errors } from '../errors.js';
@@ -99,6 +99,8 @@ const CLAIM_BATCH = 200;
  * most for the requests ahead of it, each bounded by the timeout.
  */
 const PREFETCH = 2;
+/** The delivery engine reports the database unavailable at most this often. */
+const UNAVAILABLE_LOG_MS = 30_000;
 
 export class DeliveryEngine {
   readonly owner: string;
@@ -370,12 +372,33 @@ export class DeliveryEngine {
   }
 
   private async loop(): Promise<void> {
+    // While the database cannot be reached, every poll's claim fails: that is said once, and once more when a
+    // claim goes through again, not at every poll; a database that comes and goes is reported at most every
+    // UNAVAILABLE_LOG_MS (its readers come back before its writers, which try a new connection once a second).
+    let unavailable: { since: number; reported: boolean } | null = null;
+    let reportedAt = -Infinity;
     while (this.running) {
       let started = 0;
       try {
         started = await this.round();
+        if (unavailable?.reported) {
+          this.o.logger?.warn({ forMs: Math.round(performance.now() - unavailable.since) }, 'database available again');
+        }
+        unavailable = null;
       } catch (e) {
-        this.o.logger?.error({ err: (e as Error).message }, 'claiming deliveries failed');
+        // The next round reads the database again (a round may otherwise use what it knows and read nothing).
+        this.rescan = true;
+        if (!(e instanceof StorageUnavailable)) {
+          this.o.logger?.error({ err: (e as Error).message }, 'claiming deliveries failed');
+        } else {
+          const now = performance.now();
+          unavailable ??= { since: now, reported: false };
+          if (!unavailable.reported && now - reportedAt >= UNAVAILABLE_LOG_MS) {
+            unavailable.reported = true;
+            reportedAt = now;
+            this.o.logger?.warn({ err: e.message }, 'database unavailable: deliveries wait until it answers');
+          }
+        }
       }
       if (!this.running) break;
       // Something was due: more may be, so go again at once while there is room to claim.

@@ -3,7 +3,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { createHash } from 'node:crypto';
-import type { Engine } from '../storage/port.js';
+import { StorageUnavailable, type Engine } from '../storage/port.js';
 import { authenticate, type Actor } from '../accounts/accounts.js';
 import { SESSION_COOKIE, cookieValue, sessionActor } from '../accounts/sessions.js';
 import { safeEqual } from '../webhooks/signer.js';
@@ -177,6 +177,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return new ApiError(error.statusCode, 'HL_HTTP', { request: error.message });
     }
+    if (error instanceof StorageUnavailable) {
+      // What went wrong, with the database's own words, goes to the log; the client gets no host or name.
+      req.log.warn(
+        { err: error.message, reqId: req.id, url: req.url.split('?')[0], method: req.method },
+        'storage unavailable',
+      );
+      return error.outcomeUnknown ? Errors.outcomeUnknown() : Errors.unavailable();
+    }
     req.log.error({ err: error, reqId: req.id, url: req.url.split('?')[0], method: req.method }, 'unexpected fault');
     return new ApiError(500, 'HL_INTERNAL', { server: `Internal error (request id ${req.id})` });
   };
@@ -184,6 +192,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, req, reply) => {
     const api = errorOf(error, req);
     if (api.statusCode === 401) reply.header('www-authenticate', 'Basic realm="Hookline"');
+    if (api.code === 'HL_UNAVAILABLE') reply.header('retry-after', '1');
     const r = render(negotiate(req.headers, req.query as Record<string, unknown>), false, { errors: api.errors });
     return reply.code(api.statusCode).type(r.contentType).send(r.body);
   });

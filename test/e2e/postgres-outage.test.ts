@@ -1,0 +1,150 @@
+// PostgreSQL lost and back under a running server (webhook-practice: users ask for "surviving a queue-store
+// restart"): every connection of a real `hookline serve` is terminated, and then its database refuses
+// connections for a while, as in a restart or a failover. The writers' connections are replaced by the next
+// transaction (src/storage/postgres/connection.ts); while the database is away the API answers 503 with
+// Retry-After and changes nothing; afterwards everything works again, and a retry that fell due meanwhile
+// still reaches its receiver.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PG_URL, pgAvailable } from '../support/engines.js';
+import { freshDatabase, type FreshDatabase } from '../support/fresh-database.js';
+import { api, serve, serverEnv, stop, type Proc } from '../support/serve.js';
+import { receiver, type Receiver } from '../delivery/helpers.js';
+
+const ADMIN = { email: 'outage@example.org', token: 'outage-token-0123456789abcdef' };
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+describe.runIf(pgAvailable)('PostgreSQL lost under a running server', () => {
+  let dir: string;
+  let db: FreshDatabase;
+  let name: string;
+  let rx: Receiver;
+  let server: Proc;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-outage-'));
+    db = await freshDatabase('hookline_outage');
+    name = new URL(db.url).pathname.slice(1);
+    // The second notification fails once, so that its retry falls due while the database is away.
+    rx = await receiver((_req, res, _body, n) => {
+      res.statusCode = n === 2 ? 500 : 200;
+      res.end(n === 2 ? 'not now' : 'ok');
+    });
+    server = await serve(
+      serverEnv(
+        { dir, databaseUrl: db.url, admin: ADMIN },
+        { HOOKLINE_LOG_LEVEL: 'warn', HOOKLINE_RETRY_SCHEDULE: '2s', HOOKLINE_DELIVERY_CONCURRENCY_PER_HOOK: '1' },
+      ),
+    );
+  });
+  afterAll(async () => {
+    await admin((c) => c.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)).catch(() => undefined);
+    await stop(server, 'SIGKILL');
+    await rx.close();
+    await db.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const terminate = () =>
+    admin((c) =>
+      c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [
+        name,
+      ]),
+    );
+  const objectIds = () => rx.requests.map((r) => JSON.parse(r.body.toString()).objectid as number);
+
+  it('writes, reads and delivers again after its connections are terminated, and answers 503 while it cannot connect', async () => {
+    const hook = await api(server, ADMIN, 'POST', '/hooks/', {
+      event: 'items.create',
+      constrainttype: 'all',
+      contenttype: 'json',
+      url: rx.url,
+    });
+    expect(hook.status).toBe(200);
+    const a = await api(server, ADMIN, 'POST', '/contacts/', { firstname: 'Before' });
+    expect(a.status).toBe(200);
+    await rx.waitFor(1);
+
+    // Every connection ended (the writers', the read pool's), as PostgreSQL's restart ends them.
+    const ended = await terminate();
+    expect(ended.rowCount).toBeGreaterThanOrEqual(2);
+    const b = await api(server, ADMIN, 'POST', '/contacts/', { firstname: 'Terminated' });
+    expect(b.status).toBe(200);
+    // Its notification is answered 500: the retry is due in about 2 s, once that outcome is recorded.
+    await rx.waitFor(2);
+    const eventId = String(rx.requests[1].headers['webhook-id']).split('_')[2];
+    let delivery: { state: string; attemptcount: number; attempts: { attempt: unknown[] } } | undefined;
+    for (let i = 0; i < 100 && !(delivery?.attempts.attempt.length === 1); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 50));
+      delivery = (await api(server, ADMIN, 'GET', `/hooks/${hook.body.id}/deliveries/${eventId}/`)).body.delivery;
+    }
+    expect(delivery).toMatchObject({ state: 'pending', attemptcount: 1 });
+    expect(delivery?.attempts.attempt).toEqual([expect.objectContaining({ statuscode: 500 })]);
+
+    // Now the database refuses every connection, as while it restarts.
+    await admin((c) => c.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`));
+    await terminate();
+    const refused = await fetch(`${server.url}/contacts/`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${ADMIN.email}:${ADMIN.token}`).toString('base64')}`,
+        accept: 'application/json',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ firstname: 'Refused' }),
+    });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    const text = await refused.text();
+    expect(JSON.parse(text)).toEqual({
+      status: 'failed',
+      errors: { server: 'The database is unavailable; try again shortly' },
+    });
+    // The database's name (and host) stay in the log, not in the answer.
+    expect(text).not.toContain(name);
+    expect((await api(server, ADMIN, 'GET', '/contacts/')).status).toBe(503);
+    // Past the retry's due time, with the database still away: nothing is sent, nothing is lost.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(rx.requests).toHaveLength(2);
+
+    await admin((c) => c.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`));
+    // The retry that fell due during the outage goes out once the database answers again.
+    await rx.waitFor(3, 15_000);
+    expect(objectIds()[2]).toBe(Number(b.body.item.id));
+    // Writes get through again (a writer tries a new connection at most once a second).
+    let c: { status: number; body: any } = { status: 0, body: null };
+    for (const until = Date.now() + 10_000; Date.now() < until;) {
+      c = await api(server, ADMIN, 'POST', '/contacts/', { firstname: 'After' });
+      if (c.status === 200) break;
+      expect(c.status).toBe(503);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(c.status).toBe(200);
+    await rx.waitFor(4);
+    expect(objectIds()).toEqual([a, b, b, c].map((x) => Number(x.body.item.id)));
+    // The retry went out under the same webhook-id, as every repeat does.
+    expect(rx.requests[2].headers['webhook-id']).toBe(rx.requests[1].headers['webhook-id']);
+
+    // The refused create changed nothing: three contacts, no "Refused".
+    const list = await api(server, ADMIN, 'GET', '/contacts/');
+    expect(list.status).toBe(200);
+    expect(list.body.count).toBe(3);
+    expect(JSON.stringify(list.body)).not.toContain('Refused');
+
+    // The delivery engine said once that the database was away and once that it was back, not at every poll.
+    const out = server.output();
+    expect(out.match(/database unavailable: deliveries wait/g)).toHaveLength(1);
+    expect(out).toMatch(/database available again/);
+  }, 60_000);
+});

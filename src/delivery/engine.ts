@@ -174,6 +174,7 @@ export class DeliveryEngine {
       this.owner,
       () => this.clock.now(),
       (x, d, ended) => this.onEnded(x, d, ended),
+      this.stopSignal.signal,
     );
   }
 

@@ -2,10 +2,14 @@
 // deliveries' new states are written in one transaction, so the log and the state never disagree. Outcomes
 // are recorded in batches: every attempt that finished in the same turn of the event loop shares one
 // INSERT, every success one UPDATE (see Recorder).
-import type { Engine, Executor, JsonColumn } from '../storage/port.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { StorageUnavailable, type Engine, type Executor, type JsonColumn } from '../storage/port.js';
 import { PerTurn } from './per-turn.js';
 
 export type Trigger = 'scheduled' | 'manual';
+
+/** How often outcomes kept while the database is away are tried again (Recorder). */
+export const RECORD_RETRY_MS = 1000;
 
 export interface AttemptRecord {
   accountId: number;
@@ -305,19 +309,40 @@ export class Recorder<K extends Key, R> {
     private readonly owner: string,
     private readonly now: () => number,
     private readonly onEnded: (x: Executor, delivery: K, ended: Ended) => Promise<R>,
+    /** ends the wait for a database that is away (the engine stopping) */
+    private readonly stop?: AbortSignal,
   ) {}
 
   add(outcome: Outcome<K>): Promise<{ value: R } | undefined> {
     return new Promise((resolve, reject) => this.batches.add({ outcome, resolve, reject }));
   }
 
+  /**
+   * While the database is away (StorageUnavailable, nothing committed), the outcomes are kept and written
+   * once it answers again, every RECORD_RETRY_MS until the engine stops: the receiver has its notification,
+   * and a lease left to run out would send it again. A commit whose outcome is unknown is not written again
+   * (its attempts would be logged twice); its lease runs out as before.
+   */
   private async flush(batch: Pending<K, R>[]): Promise<void> {
-    try {
-      await this.record(batch);
-    } catch (e) {
-      if (batch.length === 1) return batch[0].reject(e);
-      // One outcome the database refuses must not take the others down: each alone, then.
-      for (const b of batch) await this.record([b]).catch(b.reject);
+    for (;;) {
+      try {
+        await this.record(batch);
+        return;
+      } catch (e) {
+        if (e instanceof StorageUnavailable && !e.outcomeUnknown) {
+          const waited = await delay(RECORD_RETRY_MS, undefined, { signal: this.stop }).then(
+            () => true,
+            () => false,
+          );
+          if (waited) continue;
+          for (const b of batch) b.reject(e);
+          return;
+        }
+        if (batch.length === 1) return batch[0].reject(e);
+        // One outcome the database refuses must not take the others down: each alone, then.
+        for (const b of batch) await this.record([b]).catch(b.reject);
+        return;
+      }
     }
   }
 

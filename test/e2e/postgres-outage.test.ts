@@ -2,8 +2,9 @@
 // restart"): every connection of a real `hookline serve` is terminated, and then its database refuses
 // connections for a while, as in a restart or a failover. The writers' connections are replaced by the next
 // transaction (src/storage/postgres/connection.ts); while the database is away the API answers 503 with
-// Retry-After and changes nothing; afterwards everything works again, and a retry that fell due meanwhile
-// still reaches its receiver.
+// Retry-After and changes nothing; afterwards everything works again, a retry that fell due meanwhile still
+// reaches its receiver, and an answer that came in meanwhile is recorded (src/delivery/record.ts Recorder),
+// not lost to a lease running out and sent again.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,19 +33,29 @@ describe.runIf(pgAvailable)('PostgreSQL lost under a running server', () => {
   let name: string;
   let rx: Receiver;
   let server: Proc;
+  let held: (() => void) | null = null;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-outage-'));
     db = await freshDatabase('hookline_outage');
     name = new URL(db.url).pathname.slice(1);
     // The second notification fails once, so that its retry falls due while the database is away.
-    rx = await receiver((_req, res, _body, n) => {
+    // The notification for "Held" is answered only when the test says so.
+    rx = await receiver((_req, res, body, n) => {
+      if (body.includes('"Held"')) return void (held = () => res.end('ok'));
       res.statusCode = n === 2 ? 500 : 200;
       res.end(n === 2 ? 'not now' : 'ok');
     });
     server = await serve(
       serverEnv(
         { dir, databaseUrl: db.url, admin: ADMIN },
-        { HOOKLINE_LOG_LEVEL: 'warn', HOOKLINE_RETRY_SCHEDULE: '2s', HOOKLINE_DELIVERY_CONCURRENCY_PER_HOOK: '1' },
+        {
+          HOOKLINE_LOG_LEVEL: 'warn',
+          HOOKLINE_RETRY_SCHEDULE: '2s',
+          HOOKLINE_DELIVERY_CONCURRENCY_PER_HOOK: '1',
+          // A lease that runs out within the test: what a lost outcome would lead to (the shortest allowed).
+          HOOKLINE_DELIVERY_TIMEOUT: '1s',
+          HOOKLINE_DELIVERY_LEASE: '3s',
+        },
       ),
     );
   });
@@ -147,4 +158,28 @@ describe.runIf(pgAvailable)('PostgreSQL lost under a running server', () => {
     expect(out.match(/database unavailable: deliveries wait/g)).toHaveLength(1);
     expect(out).toMatch(/database available again/);
   }, 60_000);
+
+  it('an answer that comes in while the database is away is recorded once it is back, and not sent again', async () => {
+    const before = rx.requests.length;
+    const created = await api(server, ADMIN, 'POST', '/contacts/', { firstname: 'Held' });
+    expect(created.status).toBe(200);
+    await rx.waitFor(before + 1);
+    expect(held).not.toBeNull();
+    await admin((c) => c.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`));
+    await terminate();
+    // The receiver answers 200 now; the outcome cannot be written yet.
+    held!();
+    await new Promise((r) => setTimeout(r, 500));
+    await admin((c) => c.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`));
+    // Past the 3 s lease: had the outcome been dropped, the lease would have run out and the notification
+    // would have gone out again.
+    await new Promise((r) => setTimeout(r, 4500));
+    expect(rx.requests).toHaveLength(before + 1);
+    const eventId = String(rx.requests[before].headers['webhook-id']).split('_')[2];
+    const hooks = await api(server, ADMIN, 'GET', '/hooks/');
+    const hookId = Object.values(hooks.body).find((h: any) => h?.url === rx.url) as { id: number };
+    const d = (await api(server, ADMIN, 'GET', `/hooks/${hookId.id}/deliveries/${eventId}/`)).body.delivery;
+    expect(d).toMatchObject({ state: 'succeeded', attemptcount: 1 });
+    expect(d.attempts.attempt).toEqual([expect.objectContaining({ statuscode: 200 })]);
+  }, 30_000);
 });

@@ -2,7 +2,7 @@
 // Solve360 envelope for every answer and error, and the routes of each resource.
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { StorageUnavailable, type Engine } from '../storage/port.js';
 import { authenticate, type Actor } from '../accounts/accounts.js';
 import { SESSION_COOKIE, cookieValue, sessionActor } from '../accounts/sessions.js';
@@ -143,7 +143,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
     if (!m) throw Errors.unauthorized();
-    const key = createHash('sha256').update(header).digest('base64');
+    // One-shot (crypto.hash): a third of createHash's cost, on every API request.
+    const key = hash('sha256', header, 'base64');
     const hit = logins.get(key);
     if (hit && Date.now() - hit.at < AUTH_TTL_MS) {
       req.actor = hit.actor;

@@ -3,9 +3,8 @@
 // connection just after it has passed a COMMIT on (so the transaction commits, and its answer never comes).
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PG_URL, pgAvailable } from '../support/engines.js';
+import { PG_URL, dropSchema, pgAvailable } from '../support/engines.js';
 import { openPostgres } from '../../src/storage/postgres/engine.js';
 import { RECONNECT_EVERY_MS, isConnectionError } from '../../src/storage/postgres/connection.js';
 import { StorageUnavailable, type Engine } from '../../src/storage/port.js';
@@ -64,10 +63,7 @@ describe.runIf(pgAvailable)('PostgreSQL connections lost under the engine', () =
     engine = null;
     await r?.close();
     r = null;
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await c.end();
+    if (schema) await dropSchema(schema);
   });
 
   const open = async () => {

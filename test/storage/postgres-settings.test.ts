@@ -2,8 +2,7 @@
 // `options`, or PGOPTIONS — both reach every connection; where both set the same one, the user's wins.
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { PG_URL, pgAvailable } from '../support/engines.js';
+import { PG_URL, dropSchema, pgAvailable } from '../support/engines.js';
 import { openPostgres, withOwnSettings } from '../../src/storage/postgres/engine.js';
 import type { Engine } from '../../src/storage/port.js';
 
@@ -42,10 +41,7 @@ describe.runIf(pgAvailable)('connection settings on postgres', () => {
   afterEach(async () => {
     await engine?.close();
     engine = null;
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await c.end();
+    if (schema) await dropSchema(schema);
   });
 
   const open = async (url: string) => {

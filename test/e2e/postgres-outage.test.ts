@@ -16,6 +16,7 @@ import { api, serve, serverEnv, stop, type Proc } from '../support/serve.js';
 import { receiver, type Receiver } from '../delivery/helpers.js';
 
 const ADMIN = { email: 'outage@example.org', token: 'outage-token-0123456789abcdef' };
+const HEALTH_TOKEN = 'outage-health-token-0123456789';
 
 async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: PG_URL });
@@ -55,6 +56,7 @@ describe.runIf(pgAvailable)('PostgreSQL lost under a running server', () => {
           // A lease that runs out within the test: what a lost outcome would lead to (the shortest allowed).
           HOOKLINE_DELIVERY_TIMEOUT: '1s',
           HOOKLINE_DELIVERY_LEASE: '3s',
+          HOOKLINE_METRICS_TOKEN: HEALTH_TOKEN,
         },
       ),
     );
@@ -73,6 +75,10 @@ describe.runIf(pgAvailable)('PostgreSQL lost under a running server', () => {
         name,
       ]),
     );
+  const health = async () => {
+    const r = await fetch(`${server.url}/health`, { headers: { authorization: `Bearer ${HEALTH_TOKEN}` } });
+    return { status: r.status, body: (await r.json()) as { status: string; database: string } };
+  };
   const objectIds = () => rx.requests.map((r) => JSON.parse(r.body.toString()).objectid as number);
 
   it('writes, reads and delivers again after its connections are terminated, and answers 503 while it cannot connect', async () => {
@@ -125,6 +131,11 @@ describe.runIf(pgAvailable)('PostgreSQL lost under a running server', () => {
     // The database's name (and host) stay in the log, not in the answer.
     expect(text).not.toContain(name);
     expect((await api(server, ADMIN, 'GET', '/contacts/')).status).toBe(503);
+    // The health check fails with it, naming the cause (for the operator holding the token).
+    const failing = await health();
+    expect(failing.status).toBe(503);
+    expect(failing.body.status).toBe('failing');
+    expect(failing.body.database).toMatch(/not currently accepting connections/);
     // Past the retry's due time, with the database still away: nothing is sent, nothing is lost.
     await new Promise((r) => setTimeout(r, 2500));
     expect(rx.requests).toHaveLength(2);
@@ -142,6 +153,7 @@ describe.runIf(pgAvailable)('PostgreSQL lost under a running server', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(c.status).toBe(200);
+    expect(await health()).toEqual({ status: 200, body: expect.objectContaining({ status: 'ok', database: 'ok' }) });
     await rx.waitFor(4);
     expect(objectIds()).toEqual([a, b, b, c].map((x) => Number(x.body.item.id)));
     // The retry went out under the same webhook-id, as every repeat does.

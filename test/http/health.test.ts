@@ -48,6 +48,15 @@ describe.each(ENGINES)('health on %s', (name) => {
     expect(String(body.database).length).toBeGreaterThan(0);
   });
 
+  it('reads a database that answers reads but not writes as failing', async () => {
+    const db = await makeEngine(name);
+    open.push(db);
+    // The real engine, its writers refusing (as when their connections are gone and cannot be made again).
+    const readOnly: Engine = { ...db.engine, write: () => Promise.reject(new Error('writes refused')) };
+    expect(await databaseHealth(readOnly)).toBe('writes refused');
+    expect(await databaseHealth(db.engine)).toBe('ok');
+  });
+
   it('reads a database slower than the bound as failing', async () => {
     const db = await makeEngine(name);
     open.push(db);

@@ -44,6 +44,8 @@ const GLOBAL_UNICAST = v6('2000::/3');
 export class TargetGuard {
   private readonly allowed: [Address, number][];
   private readonly resolve: Resolver;
+  /** lookups in progress, by host name (resolveShared) */
+  private readonly resolving = new Map<string, Promise<ResolvedAddress[]>>();
 
   constructor(allowedCidrs: readonly string[] = [], options: { resolve?: Resolver } = {}) {
     this.allowed = allowedCidrs.map((c) => ipaddr.parseCIDR(c));
@@ -102,10 +104,26 @@ export class TargetGuard {
   async resolveChecked(hostname: string): Promise<ResolvedAddress[]> {
     const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
     const family = net.isIP(host);
-    const addresses = family ? [{ address: host, family }] : await this.resolve(host);
+    const addresses = family ? [{ address: host, family }] : await this.resolveShared(host);
     if (addresses.length === 0) throw Object.assign(new Error(`${host} does not resolve`), { code: 'ENOTFOUND' });
     for (const a of addresses) this.assertAllowed(a.address);
     return addresses;
+  }
+
+  /**
+   * One lookup at a time per host name, its answer shared by every connection that asks meanwhile (and each
+   * checks it). The system's resolver (getaddrinfo) runs on libuv's thread pool, four threads for the whole
+   * process: a host whose DNS hangs would otherwise hold one thread per connection attempt, and a hook's 16
+   * attempts at once would hold them all, so that no other hook could open a connection until they gave up.
+   * Nothing is kept once the answer is in: the next connection asks again.
+   */
+  private resolveShared(host: string): Promise<ResolvedAddress[]> {
+    let answer = this.resolving.get(host);
+    if (!answer) {
+      answer = this.resolve(host).finally(() => this.resolving.delete(host));
+      this.resolving.set(host, answer);
+    }
+    return answer;
   }
 
   /**

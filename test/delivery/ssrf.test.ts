@@ -149,6 +149,53 @@ describe('TargetGuard', () => {
     });
   });
 
+  describe('lookups shared while in progress', () => {
+    it('connections to the same host at once ask once (a host whose DNS hangs holds one resolver thread, not one per attempt); another host asks for itself; nothing is kept', async () => {
+      const asked: string[] = [];
+      const pending = new Map<string, () => void>();
+      const g = new TargetGuard([], {
+        resolve: (h) => {
+          asked.push(h);
+          return new Promise((done) => pending.set(h, () => done([{ address: '93.184.216.34', family: 4 }])));
+        },
+      });
+      const call = (host: string) =>
+        new Promise<{ err: Error | null; address: string | LookupAddress[] }>((r) =>
+          g.lookup(host, {}, (err, address) => r({ err, address })),
+        );
+      const hung = Array.from({ length: 16 }, () => call('hung.example.test'));
+      const other = call('other.example.test');
+      expect(asked).toEqual(['hung.example.test', 'other.example.test']);
+      pending.get('other.example.test')!();
+      expect(await other).toEqual({ err: null, address: '93.184.216.34' });
+      pending.get('hung.example.test')!();
+      for (const r of await Promise.all(hung)) expect(r).toEqual({ err: null, address: '93.184.216.34' });
+      // Answered: the next connection asks again (a changed answer is seen, and checked).
+      const again = call('hung.example.test');
+      expect(asked).toEqual(['hung.example.test', 'other.example.test', 'hung.example.test']);
+      pending.get('hung.example.test')!();
+      await again;
+    });
+
+    it('a failed lookup fails every connection that shared it, and is not kept either', async () => {
+      let calls = 0;
+      let fail!: (e: Error) => void;
+      const g = new TargetGuard([], {
+        resolve: () => {
+          calls++;
+          return new Promise((_, reject) => (fail = reject));
+        },
+      });
+      const call = () => new Promise<Error | null>((r) => g.lookup('gone.example.test', {}, (err) => r(err)));
+      const both = Promise.all([call(), call()]);
+      fail(Object.assign(new Error('getaddrinfo ENOTFOUND gone.example.test'), { code: 'ENOTFOUND' }));
+      for (const err of await both) expect(err).toMatchObject({ code: 'ENOTFOUND' });
+      expect(calls).toBe(1);
+      void call();
+      expect(calls).toBe(2);
+    });
+  });
+
   describe('at send time (real connections)', () => {
     let r: Receiver;
     beforeAll(async () => {

@@ -29,7 +29,7 @@ const SYSTEM_CODES = new Set([
 
 /** Whether `e` says the connection failed or was lost, rather than that a statement was wrong. */
 export function isConnectionError(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
+  if (!(e instanceof Error) || e instanceof StorageUnavailable) return false;
   const code = (e as Error & { code?: unknown }).code;
   if (typeof code === 'string') {
     if (code.startsWith('08') || LOST_STATES.has(code) || SYSTEM_CODES.has(code)) return true;

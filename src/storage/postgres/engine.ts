@@ -1,6 +1,6 @@
 // PostgreSQL engine (pg): a pool for reads, a few dedicated writer connections that group-commit.
 import pg from 'pg';
-import type { Dialect, Engine, Executor } from '../port.js';
+import { StorageUnavailable, type Dialect, type Engine, type Executor } from '../port.js';
 import { GroupCommitter, type HandoffTx, type TxConnection } from '../group-commit.js';
 import { migrations } from './migrations.js';
 import { LastStatement } from '../last-statement.js';
@@ -67,8 +67,11 @@ class IdBlocks {
   async nextId(): Promise<number> {
     while (this.next >= this.end) {
       // nextval is not transactional: a block is never handed out twice, even if a transaction rolls back.
-      this.pending ??= this.pool
-        .query<{ block: number }>("SELECT nextval('id_blocks') AS block")
+      // Asked again on a lost pooled connection (onceMore): a block lost with its answer is only skipped.
+      this.pending ??= onceMore(() => this.pool.query<{ block: number }>("SELECT nextval('id_blocks') AS block"))
+        .catch((e: unknown) => {
+          throw asUnavailable(e);
+        })
         .then((r) => {
           this.next = r.rows[0].block * ID_BLOCK;
           this.end = this.next + ID_BLOCK;
@@ -160,7 +163,8 @@ async function onceMore<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (e) {
-    if (!isConnectionError(e)) throw e;
+    const lost = e instanceof StorageUnavailable ? !e.outcomeUnknown : isConnectionError(e);
+    if (!lost) throw e;
     return run();
   }
 }
@@ -215,7 +219,8 @@ class ReadTx {
       client.release();
     } catch (e) {
       client.release(e as Error);
-      if (ok) throw e;
+      // A read-only snapshot has nothing to commit: what it read stands even if its connection is lost now.
+      if (ok && !isConnectionError(e)) throw e;
     }
   }
 }
@@ -387,7 +392,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
       return result;
     },
     async readOne<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-      return new PgExecutor(pool, ids).all<T>(sql, params);
+      // Its own snapshot, like a read's first round trip: asked once more on a lost pooled connection.
+      return onceMore(() => new PgExecutor(pool, ids).all<T>(sql, params));
     },
     write: (fn) => committer.submit(fn),
     onDeliveries: (listener) => committer.onDeliveries(listener),

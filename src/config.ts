@@ -8,6 +8,8 @@ export interface Config {
   dataDir: string;
   /** A postgres:// URL switches storage to PostgreSQL; empty means embedded SQLite in dataDir. */
   databaseUrl: string;
+  /** At start, how long to wait for PostgreSQL to accept connections (0 = not at all). */
+  databaseWaitMs: number;
   adminEmail: string;
   adminToken: string;
   /** Largest accepted request body, bytes. */
@@ -62,6 +64,12 @@ export const settings: Record<keyof Config, Setting> = {
     flag: '--database-url',
     default: '',
     description: 'postgres://… switches storage to PostgreSQL; empty = embedded SQLite',
+  },
+  databaseWaitMs: {
+    env: 'HOOKLINE_DATABASE_WAIT',
+    default: '30s',
+    description:
+      'at start, how long to wait for PostgreSQL to accept connections (one starting beside Hookline), trying again every few seconds (0 = not at all)',
   },
   adminEmail: {
     env: 'HOOKLINE_ADMIN_EMAIL',
@@ -264,6 +272,7 @@ export function loadConfig(
     port: parseInteger(raw('port'), name('port'), 0, 65535),
     dataDir: path.resolve(raw('dataDir')),
     databaseUrl,
+    databaseWaitMs: parseDuration(raw('databaseWaitMs'), name('databaseWaitMs')),
     adminEmail,
     adminToken,
     bodyLimit: parseInteger(raw('bodyLimit'), name('bodyLimit'), 1024, 1024 * 1024 * 1024),

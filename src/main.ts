@@ -106,7 +106,20 @@ export async function startServer(
   options: { logger?: Logger; plugins?: AppDeps['plugins'] } = {},
 ): Promise<Server> {
   const logger = options.logger ?? makeLogger(config.logLevel);
-  const engine = await openStorage({ ...config, server: true });
+  let told = -Infinity;
+  const engine = await openStorage({
+    ...config,
+    server: true,
+    // Said at the first failed try and every 10 s after, not at every try.
+    onWaiting: (why, waitedMs) => {
+      if (waitedMs - told < 10_000) return;
+      told = waitedMs;
+      logger.warn(
+        { err: why, waitedMs, waitMs: config.databaseWaitMs },
+        'waiting for PostgreSQL to accept connections',
+      );
+    },
+  });
   if (config.adminEmail) await ensureAdmin(engine, config.adminEmail, config.adminToken);
   const { guard, mailer, delivery, metrics } = buildDelivery(engine, config, { logger });
   // A committed write that made deliveries due wakes the engine at once (otherwise it polls).

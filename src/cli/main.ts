@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, parseDuration, settings, type Config } from '../config.js';
 import { makeLogger, quickstartAdmin, startServer } from '../main.js';
-import { openStorage, sqliteFile } from '../storage/open.js';
+import { DatabaseUnreachable, openStorage, sqliteFile } from '../storage/open.js';
 import { backupSqlite, restoreSqlite } from '../storage/sqlite/backup.js';
 import { addGroup, addUser, createAccount, type Role } from '../accounts/accounts.js';
 import { addCounts, prune } from '../delivery/retention.js';
@@ -54,7 +54,11 @@ program
       for (const k of Object.keys(overrides) as (keyof Config)[]) if (overrides[k] === undefined) delete overrides[k];
       const cfg = config(overrides);
       const logger = makeLogger(cfg.logLevel);
-      const server = await startServer(cfg, { logger });
+      const server = await startServer(cfg, { logger }).catch((e: unknown) => {
+        // A database out of reach is said in one line, not with a stack trace.
+        if (e instanceof DatabaseUnreachable) fail(e.message);
+        throw e;
+      });
       const lines = [
         `Hookline is serving on ${server.url} (${cfg.databaseUrl ? 'PostgreSQL' : `SQLite in ${cfg.dataDir}`})`,
       ];
@@ -158,7 +162,11 @@ program
 /** Opens storage for one command and always closes it; errors end the command with exit code 2. */
 async function withStorage(fn: (engine: Engine, cfg: Config) => Promise<void>): Promise<void> {
   const cfg = config();
-  const engine = await openStorage(cfg);
+  // A command run by hand does not wait for the database: it says at once that it cannot reach it.
+  const engine = await openStorage({ ...cfg, databaseWaitMs: 0 }).catch((e: unknown) => {
+    if (e instanceof DatabaseUnreachable) fail(e.message);
+    throw e;
+  });
   try {
     await fn(engine, cfg);
   } catch (e) {

@@ -8,11 +8,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_URL, pgAvailable } from '../support/engines.js';
 import { freshDatabase, type FreshDatabase } from '../support/fresh-database.js';
-import { api, serve, serverEnv, stop, type Proc } from '../support/serve.js';
+import { CLI, api, serve, serverEnv, stop, type Proc } from '../support/serve.js';
 import { receiver, type Receiver } from '../delivery/helpers.js';
 
 const ADMIN = { email: 'outage@example.org', token: 'outage-token-0123456789abcdef' };
@@ -217,4 +218,50 @@ describe.runIf(pgAvailable)('PostgreSQL lost under a running server', () => {
     expect(d).toMatchObject({ state: 'succeeded', attemptcount: 1 });
     expect(d.attempts.attempt).toEqual([expect.objectContaining({ statuscode: 200 })]);
   }, 30_000);
+});
+
+// HOOKLINE_DATABASE_WAIT: a server started while its PostgreSQL does not accept connections yet (one starting
+// beside it) waits for it, and one that waits in vain stops with one line that names no user or password.
+describe.runIf(pgAvailable)('a server started before its PostgreSQL accepts connections', () => {
+  let dir: string;
+  let db: FreshDatabase;
+  let name: string;
+  const procs: Proc[] = [];
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-wait-'));
+    db = await freshDatabase('hookline_wait');
+    name = new URL(db.url).pathname.slice(1);
+    await admin((c) => c.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`));
+  });
+  afterAll(async () => {
+    for (const p of procs) await stop(p, 'SIGKILL');
+    await admin((c) => c.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)).catch(() => undefined);
+    await db.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives up after HOOKLINE_DATABASE_WAIT with one line and exit code 2', async () => {
+    const env = serverEnv({ dir, databaseUrl: db.url, admin: ADMIN }, { HOOKLINE_DATABASE_WAIT: '1s' });
+    const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => void (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect(code).toBe(2);
+    expect(err.trim()).toBe(
+      `hookline: PostgreSQL at ${new URL(db.url).hostname}:${new URL(db.url).port || '5432'}/${name} cannot be reached: database "${name}" is not currently accepting connections (waited 1 s; HOOKLINE_DATABASE_WAIT)`,
+    );
+  });
+
+  it('waits, and serves once PostgreSQL accepts connections', async () => {
+    const env = serverEnv({ dir, databaseUrl: db.url, admin: ADMIN }, { HOOKLINE_DATABASE_WAIT: '30s' });
+    setTimeout(() => void admin((c) => c.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)), 1500);
+    const server = await serve({ ...env, HOOKLINE_LOG_LEVEL: 'warn' });
+    procs.push(server);
+    expect(server.output()).toMatch(/waiting for PostgreSQL to accept connections/);
+    const created = await api(server, ADMIN, 'POST', '/contacts/', { firstname: 'Waited' });
+    expect(created.status).toBe(200);
+  }, 40_000);
 });

@@ -349,29 +349,35 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
   // client the pool no longer listens to: unheard, that would end the process. It is heard here, and the
   // read's next statement fails (as unavailable) instead.
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const first = await pool.connect();
-  try {
-    await migrate(first);
-  } finally {
-    first.release();
-  }
   const ids = new IdBlocks(pool);
-
   const writers: WriterConnection[] = [];
   const conns: TxConnection[] = [];
-  for (let i = 0; i < (options.writers ?? 4); i++) {
-    // keepAlive: a connection cut without a word (a network partition) is found out, not waited on for ever.
-    const writer = new WriterConnection({ ...connOptions, keepAlive: true, connectionTimeoutMillis: 10_000 });
-    await writer.open();
-    writers.push(writer);
-    const tx = new WriterTx(writer);
-    conns.push({
-      executor: new PgExecutor(pool, ids, tx),
-      begin: (alone) => tx.begin(alone),
-      commit: () => tx.commit(),
-      rollback: () => tx.rollback(),
-      committedAlone: () => tx.ranAlone,
-    });
+  try {
+    const first = await pool.connect();
+    try {
+      await migrate(first);
+    } finally {
+      first.release();
+    }
+    for (let i = 0; i < (options.writers ?? 4); i++) {
+      // keepAlive: a connection cut without a word (a network partition) is found out, not waited on for ever.
+      const writer = new WriterConnection({ ...connOptions, keepAlive: true, connectionTimeoutMillis: 10_000 });
+      await writer.open();
+      writers.push(writer);
+      const tx = new WriterTx(writer);
+      conns.push({
+        executor: new PgExecutor(pool, ids, tx),
+        begin: (alone) => tx.begin(alone),
+        commit: () => tx.commit(),
+        rollback: () => tx.rollback(),
+        committedAlone: () => tx.ranAlone,
+      });
+    }
+  } catch (e) {
+    // Nothing opened so far is left behind (a start that waits for PostgreSQL tries again: storage/open.ts).
+    await Promise.all(writers.map((w) => w.close().catch(() => undefined)));
+    await pool.end().catch(() => undefined);
+    throw e;
   }
   const committer = new GroupCommitter(conns);
 

@@ -360,8 +360,14 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
       first.release();
     }
     for (let i = 0; i < (options.writers ?? 4); i++) {
-      // keepAlive: a connection cut without a word (a network partition) is found out, not waited on for ever.
-      const writer = new WriterConnection({ ...connOptions, keepAlive: true, connectionTimeoutMillis: 10_000 });
+      // TCP keep-alive from 30 s of silence (the system's default is two hours): a connection cut without a
+      // word (a network partition) is found out in minutes, not waited on for hours.
+      const writer = new WriterConnection({
+        ...connOptions,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 30_000,
+        connectionTimeoutMillis: 10_000,
+      });
       await writer.open();
       writers.push(writer);
       const tx = new WriterTx(writer);

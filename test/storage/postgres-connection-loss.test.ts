@@ -3,18 +3,27 @@
 // connection just after it has passed a COMMIT on (so the transaction commits, and its answer never comes).
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PG_URL, dropSchema, pgAvailable } from '../support/engines.js';
+import { freshDatabase, type FreshDatabase } from '../support/fresh-database.js';
 import { openPostgres } from '../../src/storage/postgres/engine.js';
 import { RECONNECT_EVERY_MS, isConnectionError } from '../../src/storage/postgres/connection.js';
 import { StorageUnavailable, type Engine } from '../../src/storage/port.js';
+
+const caught = (p: Promise<unknown>) =>
+  p.then(
+    () => null,
+    (e: unknown) => e,
+  );
 
 /** A TCP relay to PostgreSQL. */
 async function relay() {
   const target = new URL(PG_URL);
   const open = new Set<net.Socket>();
-  const state = { refuse: false, cutOnCommit: false, commitsCut: 0 };
+  const state = { refuse: false, cutOnCommit: false, commitsCut: 0, connections: 0 };
   const server = net.createServer((client) => {
+    state.connections++;
     if (state.refuse) return client.destroy();
     const upstream = net.connect(Number(target.port || 5432), target.hostname);
     open.add(client).add(upstream);
@@ -77,11 +86,6 @@ describe.runIf(pgAvailable)('PostgreSQL connections lost under the engine', () =
   const mark = (e: Engine, n: number) => e.write((x) => x.run('INSERT INTO marks (n) VALUES (?)', [n]));
   const marks = async (e: Engine) =>
     (await e.read((x) => x.all<{ n: number }>('SELECT n FROM marks ORDER BY n'))).map((m) => m.n);
-  const caught = (p: Promise<unknown>) =>
-    p.then(
-      () => null,
-      (e: unknown) => e,
-    );
 
   it('replaces the writer’s connection and the readers’ once they are cut, without failing the next write or read', async () => {
     const e = await open();
@@ -163,5 +167,60 @@ describe.runIf(pgAvailable)('PostgreSQL connections lost under the engine', () =
     expect(runs).toBe(1);
     await mark(e, 1);
     expect(await marks(e)).toEqual([1]);
+  });
+});
+
+// A failover that leaves Hookline's name for the primary pointing, for a while, at a server that takes no
+// writes (a managed database's writer endpoint): its connections are refused every write (SQLSTATE 25006).
+describe.runIf(pgAvailable)('PostgreSQL that takes no writes (a failover in progress)', () => {
+  let db: FreshDatabase | null = null;
+  let engine: Engine | null = null;
+  let r: Awaited<ReturnType<typeof relay>> | null = null;
+  afterEach(async () => {
+    await engine?.close().catch(() => undefined);
+    engine = null;
+    await r?.close();
+    r = null;
+    await db?.drop();
+    db = null;
+  });
+
+  it('refuses writes as unavailable (nothing written, outcome known), without a new connection at every write, and writes again once the server does', async () => {
+    db = await freshDatabase('hookline_readonly');
+    const name = new URL(db.url).pathname.slice(1);
+    // Through the relay, which counts the connections made.
+    r = await relay();
+    const url = new URL(r.url);
+    url.pathname = `/${name}`;
+    const e = await openPostgres({ url: url.toString(), writers: 1, readPoolSize: 2 });
+    engine = e;
+    await e.write((x) => x.run('CREATE TABLE marks (n INTEGER NOT NULL)'));
+    const mark = (n: number) => e.write((x) => x.run('INSERT INTO marks (n) VALUES (?)', [n]));
+    await mark(1);
+    // New sessions of the database are read-only from now on; the writer's is replaced by one.
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    try {
+      await admin.query(`ALTER DATABASE ${name} SET default_transaction_read_only = on`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
+      const before = r.state.connections;
+      const refused: unknown[] = [];
+      for (let n = 2; n <= 6; n++) refused.push(await caught(mark(n)));
+      for (const err of refused) {
+        expect(err).toBeInstanceOf(StorageUnavailable);
+        expect((err as StorageUnavailable).outcomeUnknown).toBe(false);
+        expect((err as Error).message).toMatch(/takes no writes/);
+      }
+      // Five writes in a row, and one new connection for them all (a writer tries once a second).
+      expect(r.state.connections - before).toBe(1);
+      await admin.query(`ALTER DATABASE ${name} RESET default_transaction_read_only`);
+    } finally {
+      await admin.end();
+    }
+    await new Promise((done) => setTimeout(done, RECONNECT_EVERY_MS + 100));
+    await mark(7);
+    expect((await e.read((x) => x.all<{ n: number }>('SELECT n FROM marks ORDER BY n'))).map((m) => m.n)).toEqual([
+      1, 7,
+    ]);
   });
 });

@@ -39,9 +39,23 @@ export function isConnectionError(e: unknown): boolean {
   return /Connection terminated|not queryable|timeout expired|Connection ended/i.test(e.message);
 }
 
-/** `e` as StorageUnavailable when it is a connection failure; otherwise `e` itself. */
+/**
+ * Whether `e` says the server connected to takes no writes (SQLSTATE 25006 outside a read-only transaction of
+ * Hookline's own): a primary turned standby by a failover, reached through a name that now points elsewhere
+ * (a managed database's writer endpoint). The statement was refused, so nothing was written; a new
+ * connection may reach the new primary.
+ */
+export function isReadOnlyServer(e: unknown): boolean {
+  return e instanceof Error && (e as Error & { code?: unknown }).code === '25006';
+}
+
+/** `e` as StorageUnavailable when it is a connection failure (or a read-only server's); otherwise `e` itself. */
 export function asUnavailable(e: unknown, outcomeUnknown = false): unknown {
-  if (e instanceof StorageUnavailable || !isConnectionError(e)) return e;
+  if (e instanceof StorageUnavailable) return e;
+  if (isReadOnlyServer(e)) {
+    return new StorageUnavailable(`PostgreSQL takes no writes here (${(e as Error).message})`, false, { cause: e });
+  }
+  if (!isConnectionError(e)) return e;
   const what = outcomeUnknown
     ? 'The connection to PostgreSQL was lost as this change was committed: it may or may not have been saved'
     : 'PostgreSQL cannot be reached';
@@ -56,6 +70,7 @@ export function asUnavailable(e: unknown, outcomeUnknown = false): unknown {
 export class WriterConnection {
   private client: pg.Client | null = null;
   private failedAt = -Infinity;
+  private connectedAt = -Infinity;
   private failure: unknown = null;
   private closed = false;
 
@@ -90,10 +105,18 @@ export class WriterConnection {
     return this.client === client;
   }
 
-  /** The connection failed under a statement: the next get() opens a new one. */
-  lost(client: pg.Client): void {
+  /**
+   * The connection failed under a statement (`why`), or said so itself: the next get() opens a new one. A
+   * server that takes no writes (isReadOnlyServer) counts as a failed try when the connection refused was
+   * made within RECONNECT_EVERY_MS: it takes connections, and would be asked for a new one at every write.
+   */
+  lost(client: pg.Client, why?: unknown): void {
     if (this.client !== client) return;
     this.client = null;
+    if (isReadOnlyServer(why) && this.now() - this.connectedAt < RECONNECT_EVERY_MS) {
+      this.failedAt = this.now();
+      this.failure = why;
+    }
     void client.end().catch(() => undefined);
   }
 
@@ -106,6 +129,7 @@ export class WriterConnection {
     client.on('end', drop);
     try {
       await client.connect();
+      this.connectedAt = this.now();
     } catch (e) {
       client.removeListener('end', drop);
       await client.end().catch(() => undefined);

@@ -4,7 +4,7 @@ import { StorageUnavailable, type Dialect, type Engine, type Executor } from '..
 import { GroupCommitter, type HandoffTx, type TxConnection } from '../group-commit.js';
 import { migrations } from './migrations.js';
 import { LastStatement } from '../last-statement.js';
-import { WriterConnection, asUnavailable, isConnectionError } from './connection.js';
+import { WriterConnection, asUnavailable, isConnectionError, isReadOnlyServer } from './connection.js';
 
 /** See Dialect.planEachTime: an unnamed statement is parsed and planned, with its parameters, on every call. */
 const PLAN_EACH_TIME = '/* planned each time */ ';
@@ -147,8 +147,13 @@ class WriterTx {
     try {
       return await client.query(q);
     } catch (e) {
+      // Refused by a server that takes no writes: nothing was written, and another connection may do.
+      if (isReadOnlyServer(e)) {
+        this.conn.lost(client, e);
+        throw asUnavailable(e);
+      }
       if (!isConnectionError(e)) throw e;
-      this.conn.lost(client);
+      this.conn.lost(client, e);
       throw asUnavailable(e, mayHaveCommitted && wasGood);
     }
   }

@@ -10,6 +10,7 @@ import { migrations } from './migrations.js';
 import { LastStatement } from '../last-statement.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { ReadCache } from './read-cache.js';
+import { sqliteUnavailable } from './unavailable.js';
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
@@ -72,29 +73,44 @@ class SqliteExecutor implements Executor {
 
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     this.lastStatement?.statement();
-    return this.prepare(sql).all(...params) as T[];
+    try {
+      return this.prepare(sql).all(...params) as T[];
+    } catch (e) {
+      throw sqliteUnavailable(e);
+    }
   }
   async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
     this.lastStatement?.statement();
-    return this.prepare(sql).get(...params) as T | undefined;
+    try {
+      return this.prepare(sql).get(...params) as T | undefined;
+    } catch (e) {
+      throw sqliteUnavailable(e);
+    }
   }
   async run(sql: string, params: readonly unknown[] = []): Promise<{ changes: number }> {
     this.lastStatement?.statement();
-    const stmt = this.prepare(sql);
-    if (stmt.reader) {
-      stmt.all(...params);
-      return { changes: 0 };
+    try {
+      const stmt = this.prepare(sql);
+      if (stmt.reader) {
+        stmt.all(...params);
+        return { changes: 0 };
+      }
+      return { changes: stmt.run(...params).changes };
+    } catch (e) {
+      throw sqliteUnavailable(e);
     }
-    return { changes: stmt.run(...params).changes };
   }
   async nextId(): Promise<number> {
     if (this.nextFree >= this.blockEnd) {
       // Runs inside the caller's write transaction, so other processes (the CLI) serialise on it too.
-      const row = this.prepare(
-        `UPDATE id_counter SET value = value + ${ID_BLOCK} WHERE one = 1 RETURNING value`,
-      ).get() as {
-        value: number;
-      };
+      let row: { value: number };
+      try {
+        row = this.prepare(`UPDATE id_counter SET value = value + ${ID_BLOCK} WHERE one = 1 RETURNING value`).get() as {
+          value: number;
+        };
+      } catch (e) {
+        throw sqliteUnavailable(e);
+      }
       this.blockEnd = row.value + 1;
       this.nextFree = row.value - ID_BLOCK + 1;
     }
@@ -154,11 +170,19 @@ export function openSqlite(options: SqliteOptions): Engine {
     executor: writeExec,
     begin: async (alone) => {
       last.begin(alone);
-      writer.exec('BEGIN IMMEDIATE');
+      try {
+        writer.exec('BEGIN IMMEDIATE');
+      } catch (e) {
+        throw sqliteUnavailable(e);
+      }
       readCache.began();
     },
     commit: async () => {
-      writer.exec('COMMIT');
+      try {
+        writer.exec('COMMIT');
+      } catch (e) {
+        throw sqliteUnavailable(e);
+      }
       readCache.ended();
       checkpointer?.committed();
     },

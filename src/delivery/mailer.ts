@@ -6,7 +6,7 @@
 // crash sends at once what a stopped process of its host was sending, instead of when that lease runs out.
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
-import type { Engine, Executor } from '../storage/port.js';
+import { StorageUnavailable, type Engine, type Executor } from '../storage/port.js';
 import type { Clock } from './clock.js';
 import { newOwner, takeOverFromDead } from './owners.js';
 
@@ -107,9 +107,16 @@ export class Mailer {
    */
   start(): void {
     if (!this.transport || this.timer) return;
+    // A database that is away fails every tick: that is said once, until a tick gets through again.
+    let away = false;
     const tick = () => {
       void this.flush()
-        .catch((e: Error) => this.options.logger?.error({ err: e.message }, 'sending admin e-mail failed'))
+        .then(() => void (away = false))
+        .catch((e: Error) => {
+          if (e instanceof StorageUnavailable && away) return;
+          away = e instanceof StorageUnavailable;
+          this.options.logger?.error({ err: e.message }, 'sending admin e-mail failed');
+        })
         .finally(() => {
           if (this.timer) this.timer = setTimeout(tick, this.options.pollMs ?? 5_000);
         });

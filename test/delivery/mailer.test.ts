@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
 import { MAIL_RETRY_SCHEDULE, Mailer, listMailbox, mailState } from '../../src/delivery/mailer.js';
 import { closedPort, drivenClock, newAccount, smtpSink, type SmtpSink } from './helpers.js';
+import { StorageUnavailable, type Engine } from '../../src/storage/port.js';
+import type { Logger } from 'pino';
 
 describe.each(ENGINES)('mailer on %s', (name) => {
   let db: TestEngine;
@@ -194,6 +196,43 @@ describe.each(ENGINES)('mail outbox on %s', (name) => {
       await down.close();
       await up.close();
     } finally {
+      await db.destroy();
+    }
+  });
+});
+
+describe('mail loop while the database is away', () => {
+  it('logs the failure once, not at every tick, and again after the database came back and went again', async () => {
+    const db = await makeEngine('sqlite');
+    const smtp = await smtpSink();
+    // The real engine, whose reads and writes fail as unavailable while `away` (as a database that is down).
+    let away = true;
+    const down = () => Promise.reject(new StorageUnavailable('PostgreSQL cannot be reached (test)'));
+    const engine: Engine = {
+      ...db.engine,
+      read: (fn) => (away ? down() : db.engine.read(fn)),
+      readOne: (sql, params) => (away ? down() : db.engine.readOne(sql, params)),
+      write: (fn) => (away ? down() : db.engine.write(fn)),
+    };
+    const logged: string[] = [];
+    const logger = { error: (_o: object, msg: string) => void logged.push(msg) } as unknown as Logger;
+    const sendFailures = () => logged.filter((m) => m === 'sending admin e-mail failed').length;
+    const mailer = new Mailer(engine, { smtpUrl: smtp.url, from: 'x@test', clock: drivenClock(), logger, pollMs: 20 });
+    try {
+      mailer.start();
+      await new Promise((r) => setTimeout(r, 300));
+      // About fifteen ticks, one line (beside the start's one attempt to take over stopped processes' mail).
+      expect(sendFailures()).toBe(1);
+      // Back for a while (ticks get through), then away again: said again, once.
+      away = false;
+      await new Promise((r) => setTimeout(r, 300));
+      away = true;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(sendFailures()).toBe(2);
+    } finally {
+      away = false;
+      await mailer.close();
+      await smtp.close();
       await db.destroy();
     }
   });

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PG_URL, dropSchema, pgAvailable } from '../support/engines.js';
-import { freshDatabase, type FreshDatabase } from '../support/fresh-database.js';
+import { freshDatabase } from '../support/fresh-database.js';
 import { openPostgres } from '../../src/storage/postgres/engine.js';
 import { RECONNECT_EVERY_MS, isConnectionError } from '../../src/storage/postgres/connection.js';
 import { StorageUnavailable, type Engine } from '../../src/storage/port.js';
@@ -16,6 +16,12 @@ const caught = (p: Promise<unknown>) =>
     () => null,
     (e: unknown) => e,
   );
+
+/** What a test opened, closed after it in reverse order (engines before their relay, database last). */
+const opened: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const close of opened.splice(0).reverse()) await close().catch(() => undefined);
+});
 
 /** A TCP relay to PostgreSQL. */
 async function relay() {
@@ -64,22 +70,16 @@ async function relay() {
 }
 
 describe.runIf(pgAvailable)('PostgreSQL connections lost under the engine', () => {
-  let engine: Engine | null = null;
-  let schema = '';
   let r: Awaited<ReturnType<typeof relay>> | null = null;
-  afterEach(async () => {
-    await engine?.close().catch(() => undefined);
-    engine = null;
-    await r?.close();
-    r = null;
-    if (schema) await dropSchema(schema);
-  });
 
   const open = async () => {
-    r = await relay();
-    schema = `t_${randomBytes(6).toString('hex')}`;
-    const e = await openPostgres({ url: r.url, schema, writers: 1, readPoolSize: 2 });
-    engine = e;
+    const schema = `t_${randomBytes(6).toString('hex')}`;
+    opened.push(() => dropSchema(schema));
+    const relayed = await relay();
+    r = relayed;
+    opened.push(() => relayed.close());
+    const e = await openPostgres({ url: relayed.url, schema, writers: 1, readPoolSize: 2 });
+    opened.push(() => e.close());
     await e.write((x) => x.run('CREATE TABLE marks (n INTEGER NOT NULL)'));
     return e;
   };
@@ -173,27 +173,17 @@ describe.runIf(pgAvailable)('PostgreSQL connections lost under the engine', () =
 // A failover that leaves Hookline's name for the primary pointing, for a while, at a server that takes no
 // writes (a managed database's writer endpoint): its connections are refused every write (SQLSTATE 25006).
 describe.runIf(pgAvailable)('PostgreSQL that takes no writes (a failover in progress)', () => {
-  let db: FreshDatabase | null = null;
-  let engine: Engine | null = null;
-  let r: Awaited<ReturnType<typeof relay>> | null = null;
-  afterEach(async () => {
-    await engine?.close().catch(() => undefined);
-    engine = null;
-    await r?.close();
-    r = null;
-    await db?.drop();
-    db = null;
-  });
-
   it('refuses writes as unavailable (nothing written, outcome known), without a new connection at every write, and writes again once the server does', async () => {
-    db = await freshDatabase('hookline_readonly');
+    const db = await freshDatabase('hookline_readonly');
+    opened.push(() => db.drop());
     const name = new URL(db.url).pathname.slice(1);
     // Through the relay, which counts the connections made.
-    r = await relay();
+    const r = await relay();
+    opened.push(() => r.close());
     const url = new URL(r.url);
     url.pathname = `/${name}`;
     const e = await openPostgres({ url: url.toString(), writers: 1, readPoolSize: 2 });
-    engine = e;
+    opened.push(() => e.close());
     await e.write((x) => x.run('CREATE TABLE marks (n INTEGER NOT NULL)'));
     const mark = (n: number) => e.write((x) => x.run('INSERT INTO marks (n) VALUES (?)', [n]));
     await mark(1);

@@ -1,7 +1,8 @@
 // Group commit: the lever that makes many small writes cheap. Units that arrive while a transaction is
 // running wait, then share the next transaction (one commit, one fsync). A failed shared transaction is
-// rolled back and each of its units is retried alone, so one bad unit fails only itself — unless its
-// connection was lost as it committed (StorageUnavailable.outcomeUnknown): then none is run again.
+// rolled back and each of its units is retried alone, so one bad unit fails only itself — unless the
+// database was unavailable (StorageUnavailable), which is no unit's fault: then the batch is run once more
+// on a new connection if that may help, and otherwise each unit is told.
 import { StorageUnavailable, type DeliveryHandoff, type Executor, type TxHandoff } from './port.js';
 
 /**
@@ -165,8 +166,9 @@ export class GroupCommitter {
     else conn.executor.handoff?.rolledBack();
   }
 
-  private async runBatch(conn: TxConnection, batch: Unit[]): Promise<void> {
-    if (batch.length === 1) return this.runAlone(conn, batch[0]);
+  /** `retried`: this is the batch's second run (StorageUnavailable.retryable). */
+  private async runBatch(conn: TxConnection, batch: Unit[], retried = false): Promise<void> {
+    if (batch.length === 1) return this.runAlone(conn, batch[0], retried);
     const results: unknown[] = [];
     try {
       await this.begin(conn, false);
@@ -174,9 +176,11 @@ export class GroupCommitter {
       await this.commit(conn);
     } catch (error) {
       await this.rollback(conn);
-      // The connection was lost as the transaction committed: it may have, so running the units again could
-      // make each change twice. Each is told so instead.
-      if (error instanceof StorageUnavailable && error.outcomeUnknown) {
+      if (error instanceof StorageUnavailable) {
+        // Not one unit's fault, so running each alone would only meet it again, once per unit (SQLite would
+        // wait out a held lock each time). Once more, on a new connection, if that may help; else each unit
+        // is told. One lost as the transaction committed may have committed: it is never run again.
+        if (error.retryable && !retried) return this.runBatch(conn, batch, true);
         for (const unit of batch) unit.reject(error);
         return;
       }
@@ -186,11 +190,7 @@ export class GroupCommitter {
     batch.forEach((unit, i) => unit.resolve(results[i]));
   }
 
-  /**
-   * `retried`: this is the second run. A unit whose connection turned out to be lost before anything could
-   * commit (StorageUnavailable, outcome known) is run once more, on a new connection: a restarted database
-   * ends every connection, and the first to notice is the next transaction on each.
-   */
+  /** `retried`: this is the unit's second run (StorageUnavailable.retryable). */
   private async runAlone(conn: TxConnection, unit: Unit, retried = false): Promise<void> {
     try {
       await this.begin(conn, true);
@@ -199,9 +199,7 @@ export class GroupCommitter {
       unit.resolve(result);
     } catch (error) {
       await this.rollback(conn);
-      if (!retried && error instanceof StorageUnavailable && !error.outcomeUnknown) {
-        return this.runAlone(conn, unit, true);
-      }
+      if (!retried && error instanceof StorageUnavailable && error.retryable) return this.runAlone(conn, unit, true);
       unit.reject(error);
     }
   }

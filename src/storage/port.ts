@@ -18,18 +18,25 @@ export type Row = Record<string, unknown>;
 
 /**
  * The database could not be reached, or the connection was lost under a statement: not the statement's fault,
- * and not for ever (PostgreSQL restarting, a failover, a terminated backend, a network cut). The API answers
- * 503. `outcomeUnknown`: the connection was lost while a transaction committed, so it may have committed or
- * not; it must not be run again as if it had not (group-commit.ts).
+ * and not for ever (PostgreSQL restarting, a failover, a terminated backend, a network cut; SQLite's disk
+ * full). The API answers 503.
+ * - `outcomeUnknown`: the connection was lost while a transaction committed, so it may have committed or
+ *   not; it must not be run again as if it had not (group-commit.ts).
+ * - `retryable`: a connection that turned out to be lost under it has been given up, and the next try gets a
+ *   new one at once: worth one more try right away (a restarted database ends every connection, and the first
+ *   to notice is the next transaction on each). Not for a database that refuses connections, nor for SQLite,
+ *   whose one connection would meet the same full disk or held lock.
  */
 export class StorageUnavailable extends Error {
   readonly code = 'HL_STORAGE_UNAVAILABLE';
+  readonly retryable: boolean;
   constructor(
     message: string,
     readonly outcomeUnknown = false,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryable?: boolean },
   ) {
     super(message, options);
+    this.retryable = !outcomeUnknown && (options?.retryable ?? false);
   }
 }
 

@@ -49,8 +49,11 @@ export function isReadOnlyServer(e: unknown): boolean {
   return e instanceof Error && (e as Error & { code?: unknown }).code === '25006';
 }
 
-/** `e` as StorageUnavailable when it is a connection failure (or a read-only server's); otherwise `e` itself. */
-export function asUnavailable(e: unknown, outcomeUnknown = false): unknown {
+/**
+ * `e` as StorageUnavailable when it is a connection failure (or a read-only server's); otherwise `e` itself.
+ * `retryable`: the connection it was lost on has been given up (StorageUnavailable.retryable).
+ */
+export function asUnavailable(e: unknown, outcomeUnknown = false, retryable = false): unknown {
   if (e instanceof StorageUnavailable) return e;
   if (isReadOnlyServer(e)) {
     return new StorageUnavailable(`PostgreSQL takes no writes here (${(e as Error).message})`, false, { cause: e });
@@ -59,7 +62,7 @@ export function asUnavailable(e: unknown, outcomeUnknown = false): unknown {
   const what = outcomeUnknown
     ? 'The connection to PostgreSQL was lost as this change was committed: it may or may not have been saved'
     : 'PostgreSQL cannot be reached';
-  return new StorageUnavailable(`${what} (${(e as Error).message})`, outcomeUnknown, { cause: e });
+  return new StorageUnavailable(`${what} (${(e as Error).message})`, outcomeUnknown, { cause: e, retryable });
 }
 
 /**

@@ -154,7 +154,8 @@ class WriterTx {
       }
       if (!isConnectionError(e)) throw e;
       this.conn.lost(client, e);
-      throw asUnavailable(e, mayHaveCommitted && wasGood);
+      // Given up: the next try opens a new connection (retryable), unless this one may have committed.
+      throw asUnavailable(e, mayHaveCommitted && wasGood, true);
     }
   }
 }

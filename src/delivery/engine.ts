@@ -44,6 +44,7 @@ import { sendTest } from './test-send.js';
 import { RateLimits } from './rate.js';
 import { expireLeases, leaseHolders, newOwner, takeOverFromDead } from './owners.js';
 import { within } from '../within.js';
+import { OutageReport } from './outage.js';
 
 export interface DeliveryEngineOptions {
   engine: Engine;
@@ -99,7 +100,7 @@ const CLAIM_BATCH = 200;
  * most for the requests ahead of it, each bounded by the timeout.
  */
 const PREFETCH = 2;
-/** The delivery engine reports the database unavailable at most this often. */
+/** The delivery engine reports the database unavailable at most this often (a database that comes and goes). */
 const UNAVAILABLE_LOG_MS = 30_000;
 
 export class DeliveryEngine {
@@ -373,32 +374,21 @@ export class DeliveryEngine {
   }
 
   private async loop(): Promise<void> {
-    // While the database cannot be reached, every poll's claim fails: that is said once, and once more when a
-    // claim goes through again, not at every poll; a database that comes and goes is reported at most every
-    // UNAVAILABLE_LOG_MS (its readers come back before its writers, which try a new connection once a second).
-    let unavailable: { since: number; reported: boolean } | null = null;
-    let reportedAt = -Infinity;
+    // While the database cannot be reached, every poll's claim fails: said once (OutageReport), not at every poll.
+    const outage = new OutageReport(UNAVAILABLE_LOG_MS);
     while (this.running) {
       let started = 0;
       try {
         started = await this.round();
-        if (unavailable?.reported) {
-          this.o.logger?.warn({ forMs: Math.round(performance.now() - unavailable.since) }, 'database available again');
-        }
-        unavailable = null;
+        const lasted = outage.succeeded();
+        if (lasted !== null) this.o.logger?.warn({ forMs: Math.round(lasted) }, 'database available again');
       } catch (e) {
         // The next round reads the database again (a round may otherwise use what it knows and read nothing).
         this.rescan = true;
         if (!(e instanceof StorageUnavailable)) {
           this.o.logger?.error({ err: (e as Error).message }, 'claiming deliveries failed');
-        } else {
-          const now = performance.now();
-          unavailable ??= { since: now, reported: false };
-          if (!unavailable.reported && now - reportedAt >= UNAVAILABLE_LOG_MS) {
-            unavailable.reported = true;
-            reportedAt = now;
-            this.o.logger?.warn({ err: e.message }, 'database unavailable: deliveries wait until it answers');
-          }
+        } else if (outage.failed()) {
+          this.o.logger?.warn({ err: e.message }, 'database unavailable: deliveries wait until it answers');
         }
       }
       if (!this.running) break;

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { StorageUnavailable, type Engine, type Executor } from '../storage/port.js';
 import type { Clock } from './clock.js';
 import { newOwner, takeOverFromDead } from './owners.js';
+import { OutageReport } from './outage.js';
 
 export interface MailMessage {
   accountId: number;
@@ -108,13 +109,14 @@ export class Mailer {
   start(): void {
     if (!this.transport || this.timer) return;
     // A database that is away fails every tick: that is said once, until a tick gets through again.
-    let away = false;
+    const outage = new OutageReport();
     const tick = () => {
       void this.flush()
-        .then(() => void (away = false))
+        .then(() => void outage.succeeded())
         .catch((e: Error) => {
-          if (e instanceof StorageUnavailable && away) return;
-          away = e instanceof StorageUnavailable;
+          // Any other failure means the database answered: an outage after it is said again.
+          if (!(e instanceof StorageUnavailable)) outage.succeeded();
+          else if (!outage.failed()) return;
           this.options.logger?.error({ err: e.message }, 'sending admin e-mail failed');
         })
         .finally(() => {

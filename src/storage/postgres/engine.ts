@@ -147,14 +147,11 @@ class WriterTx {
     try {
       return await client.query(q);
     } catch (e) {
-      // Refused by a server that takes no writes: nothing was written, and another connection may do.
-      if (isReadOnlyServer(e)) {
-        this.conn.lost(client, e);
-        throw asUnavailable(e);
-      }
-      if (!isConnectionError(e)) throw e;
+      // A lost connection, or one to a server that takes no writes (nothing was written; another connection
+      // may reach the primary): given up. A lost one's next try opens a new connection (retryable), unless
+      // it may have committed; asUnavailable tells the read-only server's apart.
+      if (!isConnectionError(e) && !isReadOnlyServer(e)) throw e;
       this.conn.lost(client, e);
-      // Given up: the next try opens a new connection (retryable), unless this one may have committed.
       throw asUnavailable(e, mayHaveCommitted && wasGood, true);
     }
   }

@@ -166,23 +166,23 @@ export function openSqlite(options: SqliteOptions): Engine {
   // Reads keep Executor.last's bookkeeping too, so a statement after a read's last is refused here as well.
   const readLast = new LastStatement();
   const readExec = new SqliteExecutor(reader, readLast);
+  /** BEGIN and COMMIT on the writer: a full disk or a lock held past busy_timeout is unavailability. */
+  const control = (sql: string) => {
+    try {
+      writer.exec(sql);
+    } catch (e) {
+      throw sqliteUnavailable(e);
+    }
+  };
   const conn: TxConnection = {
     executor: writeExec,
     begin: async (alone) => {
       last.begin(alone);
-      try {
-        writer.exec('BEGIN IMMEDIATE');
-      } catch (e) {
-        throw sqliteUnavailable(e);
-      }
+      control('BEGIN IMMEDIATE');
       readCache.began();
     },
     commit: async () => {
-      try {
-        writer.exec('COMMIT');
-      } catch (e) {
-        throw sqliteUnavailable(e);
-      }
+      control('COMMIT');
       readCache.ended();
       checkpointer?.committed();
     },

@@ -23,6 +23,12 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+/** A database out of reach (storage/open.ts) ends the command in one line, not with a stack trace. */
+function failIfUnreachable(e: unknown): never {
+  if (e instanceof DatabaseUnreachable) fail(e.message);
+  throw e;
+}
+
 function config(overrides: Partial<Record<keyof Config, string>> = {}): Config {
   try {
     return loadConfig(process.env, overrides);
@@ -54,11 +60,7 @@ program
       for (const k of Object.keys(overrides) as (keyof Config)[]) if (overrides[k] === undefined) delete overrides[k];
       const cfg = config(overrides);
       const logger = makeLogger(cfg.logLevel);
-      const server = await startServer(cfg, { logger }).catch((e: unknown) => {
-        // A database out of reach is said in one line, not with a stack trace.
-        if (e instanceof DatabaseUnreachable) fail(e.message);
-        throw e;
-      });
+      const server = await startServer(cfg, { logger }).catch(failIfUnreachable);
       const lines = [
         `Hookline is serving on ${server.url} (${cfg.databaseUrl ? 'PostgreSQL' : `SQLite in ${cfg.dataDir}`})`,
       ];
@@ -163,10 +165,7 @@ program
 async function withStorage(fn: (engine: Engine, cfg: Config) => Promise<void>): Promise<void> {
   const cfg = config();
   // A command run by hand does not wait for the database: it says at once that it cannot reach it.
-  const engine = await openStorage({ ...cfg, databaseWaitMs: 0 }).catch((e: unknown) => {
-    if (e instanceof DatabaseUnreachable) fail(e.message);
-    throw e;
-  });
+  const engine = await openStorage({ ...cfg, databaseWaitMs: 0 }).catch(failIfUnreachable);
   try {
     await fn(engine, cfg);
   } catch (e) {

@@ -52,7 +52,7 @@ export async function openStorage(options: {
 }
 
 /** Host, port and database of a PostgreSQL URL, for messages: never its user or password. */
-export function describeTarget(url: string): string {
+function describeTarget(url: string): string {
   try {
     const u = new URL(url);
     return `${u.hostname || 'localhost'}:${u.port || '5432'}${u.pathname || ''}`;

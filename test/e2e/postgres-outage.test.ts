@@ -257,10 +257,15 @@ describe.runIf(pgAvailable)('a server started before its PostgreSQL accepts conn
 
   it('waits, and serves once PostgreSQL accepts connections', async () => {
     const env = serverEnv({ dir, databaseUrl: db.url, admin: ADMIN }, { HOOKLINE_DATABASE_WAIT: '30s' });
-    setTimeout(() => void admin((c) => c.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)), 1500);
-    const server = await serve({ ...env, HOOKLINE_LOG_LEVEL: 'warn' });
+    // Connections open only once the server has said it waits (a timer raced a slow start).
+    let opened = false;
+    const server = await serve({ ...env, HOOKLINE_LOG_LEVEL: 'warn' }, (all) => {
+      if (opened || !/waiting for PostgreSQL to accept connections/.test(all)) return;
+      opened = true;
+      void admin((c) => c.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`));
+    });
     procs.push(server);
-    expect(server.output()).toMatch(/waiting for PostgreSQL to accept connections/);
+    expect(opened).toBe(true);
     const created = await api(server, ADMIN, 'POST', '/contacts/', { firstname: 'Waited' });
     expect(created.status).toBe(200);
   }, 40_000);

@@ -32,18 +32,22 @@ export function serverEnv(
 }
 
 /** Starts `hookline serve` on a free port with `env` added; resolves once it serves. */
-export async function serve(env: Record<string, string>): Promise<Proc> {
+export async function serve(env: Record<string, string>, onOutput?: (all: string) => void): Promise<Proc> {
   const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let all = '';
-  child.stderr!.on('data', (d: Buffer) => void (all += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => {
+    all += d.toString();
+    onOutput?.(all);
+  });
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       all += d.toString();
+      onOutput?.(all);
       const m = /serving on (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]);
     });

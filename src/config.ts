@@ -10,6 +10,7 @@ export interface Config {
   databaseUrl: string;
   /** At start, how long to wait for PostgreSQL to accept connections (0 = not at all). */
   databaseWaitMs: number;
+  databaseTimeoutMs: number;
   adminEmail: string;
   adminToken: string;
   /** Largest accepted request body, bytes. */
@@ -70,6 +71,12 @@ export const settings: Record<keyof Config, Setting> = {
     default: '30s',
     description:
       'at start, how long to wait for PostgreSQL to accept connections (one starting beside Hookline), trying again every few seconds (0 = not at all)',
+  },
+  databaseTimeoutMs: {
+    env: 'HOOKLINE_DATABASE_TIMEOUT',
+    default: '30s',
+    description:
+      'how long to wait for PostgreSQL to answer one statement or take one connection before that connection is given up as lost (a database gone without a word, as in a network partition or a failover); 0 = for ever',
   },
   adminEmail: {
     env: 'HOOKLINE_ADMIN_EMAIL',
@@ -273,6 +280,7 @@ export function loadConfig(
     dataDir: path.resolve(raw('dataDir')),
     databaseUrl,
     databaseWaitMs: parseDuration(raw('databaseWaitMs'), name('databaseWaitMs')),
+    databaseTimeoutMs: parseDuration(raw('databaseTimeoutMs'), name('databaseTimeoutMs')),
     adminEmail,
     adminToken,
     bodyLimit: parseInteger(raw('bodyLimit'), name('bodyLimit'), 1024, 1024 * 1024 * 1024),

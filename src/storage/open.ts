@@ -22,6 +22,8 @@ export async function openStorage(options: {
   dataDir: string;
   server?: boolean;
   databaseWaitMs?: number;
+  /** PostgresOptions.answerTimeoutMs (HOOKLINE_DATABASE_TIMEOUT) */
+  databaseTimeoutMs?: number;
   onWaiting?: (why: string, waitedMs: number) => void;
 }): Promise<Engine> {
   if (!options.databaseUrl) {
@@ -30,7 +32,7 @@ export async function openStorage(options: {
   const started = performance.now();
   for (let attempt = 0; ; attempt++) {
     try {
-      return await openPostgres({ url: options.databaseUrl });
+      return await openPostgres({ url: options.databaseUrl, answerTimeoutMs: options.databaseTimeoutMs });
     } catch (e) {
       // Only a connection refused, cut or timed out is waited out; a wrong password or a database that does
       // not exist is not going to change.

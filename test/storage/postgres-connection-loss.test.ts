@@ -27,7 +27,8 @@ afterEach(async () => {
 async function relay() {
   const target = new URL(PG_URL);
   const open = new Set<net.Socket>();
-  const state = { refuse: false, cutOnCommit: false, commitsCut: 0, connections: 0 };
+  // silent: every byte either way is dropped and no connection is ended (a network partition)
+  const state = { refuse: false, cutOnCommit: false, commitsCut: 0, connections: 0, silent: false };
   const server = net.createServer((client) => {
     state.connections++;
     if (state.refuse) return client.destroy();
@@ -38,6 +39,7 @@ async function relay() {
       upstream.destroy();
     };
     client.on('data', (chunk: Buffer) => {
+      if (state.silent) return;
       upstream.write(chunk);
       // A simple-protocol COMMIT ('Q' message): let it reach the server, then end the connection before
       // the answer can come back.
@@ -50,7 +52,7 @@ async function relay() {
         });
       }
     });
-    upstream.on('data', (chunk: Buffer) => client.writable && client.write(chunk));
+    upstream.on('data', (chunk: Buffer) => !state.silent && client.writable && client.write(chunk));
     for (const s of [client, upstream]) {
       s.on('error', cut);
       s.on('close', () => (open.delete(s), cut()));
@@ -65,6 +67,8 @@ async function relay() {
     state,
     /** ends every connection through the relay, as a restart of PostgreSQL does */
     cutAll: () => open.forEach((s) => s.destroy()),
+    /** connections through the relay that are open now (each counted on both of its sides) */
+    openNow: () => open.size,
     close: () => new Promise<void>((r) => (open.forEach((s) => s.destroy()), server.close(() => r()))),
   };
 }
@@ -72,13 +76,13 @@ async function relay() {
 describe.runIf(pgAvailable)('PostgreSQL connections lost under the engine', () => {
   let r: Awaited<ReturnType<typeof relay>> | null = null;
 
-  const open = async () => {
+  const open = async (answerTimeoutMs?: number) => {
     const schema = `t_${randomBytes(6).toString('hex')}`;
     opened.push(() => dropSchema(schema));
     const relayed = await relay();
     r = relayed;
     opened.push(() => relayed.close());
-    const e = await openPostgres({ url: relayed.url, schema, writers: 1, readPoolSize: 2 });
+    const e = await openPostgres({ url: relayed.url, schema, writers: 1, readPoolSize: 2, answerTimeoutMs });
     opened.push(() => e.close());
     await e.write((x) => x.run('CREATE TABLE marks (n INTEGER NOT NULL)'));
     return e;
@@ -148,6 +152,36 @@ describe.runIf(pgAvailable)('PostgreSQL connections lost under the engine', () =
     expect(rd).toBeInstanceOf(StorageUnavailable);
     r!.state.refuse = false;
     // A writer tries a new connection at most once a RECONNECT_EVERY_MS.
+    await new Promise((done) => setTimeout(done, RECONNECT_EVERY_MS + 100));
+    await mark(e, 3);
+    expect(await marks(e)).toEqual([1, 3]);
+  });
+
+  it('a database gone silent (a partition: no reset, no answer): writes and reads fail as unavailable after the answer timeout, their connections are ended, and a new one serves once it answers again', async () => {
+    const e = await open(500);
+    await mark(e, 1);
+    expect(await marks(e)).toEqual([1]);
+    r!.state.silent = true;
+    const w = await caught(mark(e, 2));
+    expect(w).toBeInstanceOf(StorageUnavailable);
+    // The write's BEGIN got no answer: nothing was committed, and the write says so.
+    expect((w as StorageUnavailable).outcomeUnknown).toBe(false);
+    const rd = await caught(marks(e));
+    expect(rd).toBeInstanceOf(StorageUnavailable);
+    // A read that goes silent between its statements.
+    r!.state.silent = false;
+    await new Promise((done) => setTimeout(done, RECONNECT_EVERY_MS + 100));
+    const between = await caught(
+      e.read(async (x) => {
+        await x.all('SELECT n FROM marks');
+        r!.state.silent = true;
+        return x.all('SELECT n FROM marks');
+      }),
+    );
+    expect(between).toBeInstanceOf(StorageUnavailable);
+    // The silent connections were ended by the engine, not left open waiting (the relay ends nothing).
+    await expect.poll(() => r!.openNow(), { timeout: 5000 }).toBe(0);
+    r!.state.silent = false;
     await new Promise((done) => setTimeout(done, RECONNECT_EVERY_MS + 100));
     await mark(e, 3);
     expect(await marks(e)).toEqual([1, 3]);

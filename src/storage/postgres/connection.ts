@@ -35,8 +35,9 @@ export function isConnectionError(e: unknown): boolean {
     if (code.startsWith('08') || LOST_STATES.has(code) || SYSTEM_CODES.has(code)) return true;
     if (code === '55000' && /not currently accepting connections/.test(e.message)) return true;
   }
-  // node-postgres' own words for a connection that ended under a query, or that is known to be broken.
-  return /Connection terminated|not queryable|timeout expired|Connection ended/i.test(e.message);
+  // node-postgres' own words for a connection that ended under a query, or that is known to be broken, or
+  // that did not answer in time (query_timeout, connectionTimeoutMillis: PostgresOptions.answerTimeoutMs).
+  return /Connection terminated|not queryable|timeout expired|Connection ended|Query read timeout/i.test(e.message);
 }
 
 /**

@@ -184,6 +184,8 @@ const BEGIN_READ = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
 class ReadTx {
   readonly last = new LastStatement();
   private client: Promise<pg.PoolClient> | null = null;
+  /** the connection failed under a statement (or did not answer it): no ROLLBACK is sent on it */
+  private lost: Error | null = null;
   constructor(private readonly pool: pg.Pool) {
     this.last.begin(true);
   }
@@ -192,7 +194,12 @@ class ReadTx {
     if (this.last.statement() && this.client === null) return onceMore(() => this.pool.query(q));
     // Statements started side by side share the one connection (and its snapshot), which runs them in turn.
     this.client ??= this.open();
-    return (await this.client).query(q);
+    try {
+      return await (await this.client).query(q);
+    } catch (e) {
+      if (isConnectionError(e)) this.lost ??= e as Error;
+      throw e;
+    }
   }
 
   private open(): Promise<pg.PoolClient> {
@@ -217,6 +224,8 @@ class ReadTx {
     } catch {
       return; // BEGIN failed: its connection went back already
     }
+    // Given back with its failure, the pool ends it (at once, even with a statement unanswered on it).
+    if (this.lost) return client.release(this.lost);
     try {
       await client.query(ok ? 'COMMIT' : 'ROLLBACK');
       client.release();
@@ -274,7 +283,18 @@ export interface PostgresOptions {
   /** Writer connections, each running its own group commits. */
   writers?: number;
   readPoolSize?: number;
+  /**
+   * How long to wait for one answer (a statement's, or a new connection's) before the connection is taken
+   * for lost and ended (HOOKLINE_DATABASE_TIMEOUT; default 30 s; 0 = for ever). A database gone without a
+   * word — a network partition, a failover that moves its address — sends no reset: without this bound a
+   * statement would wait for TCP to give up, some fifteen minutes, holding its writer and every write
+   * queued behind it.
+   */
+  answerTimeoutMs?: number;
 }
+
+/** See PostgresOptions.answerTimeoutMs. */
+const ANSWER_TIMEOUT_MS = 30_000;
 
 async function migrate(client: pg.Client | pg.PoolClient): Promise<void> {
   // An advisory lock keeps two nodes starting together from migrating twice.
@@ -336,7 +356,16 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
   // events — are in memory anyway): with the default 4, a statement that updates or joins a few dozen rows
   // by key from a JSON list was planned as a scan of the whole deliveries table until it was large.
   const settings = ['-c random_page_cost=1.1', ...(schema ? [`-c search_path=${schema}`] : [])];
-  const connOptions: pg.PoolConfig = { types, ...withOwnSettings(options.url, settings.join(' ')) };
+  const timeout = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
+  const connOptions: pg.PoolConfig = {
+    types,
+    ...withOwnSettings(options.url, settings.join(' ')),
+    // TCP keep-alive from 30 s of silence (the system's default is two hours) finds an idle connection cut
+    // without a word; the timeouts bound the wait for an answer on a busy one (ended: connection.ts).
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 30_000,
+    ...(timeout > 0 ? { query_timeout: timeout, connectionTimeoutMillis: timeout } : {}),
+  };
   if (schema) {
     const admin = new pg.Client({ connectionString: options.url });
     await admin.connect();
@@ -363,14 +392,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
       first.release();
     }
     for (let i = 0; i < (options.writers ?? 4); i++) {
-      // TCP keep-alive from 30 s of silence (the system's default is two hours): a connection cut without a
-      // word (a network partition) is found out in minutes, not waited on for hours.
-      const writer = new WriterConnection({
-        ...connOptions,
-        keepAlive: true,
-        keepAliveInitialDelayMillis: 30_000,
-        connectionTimeoutMillis: 10_000,
-      });
+      const writer = new WriterConnection(connOptions);
       await writer.open();
       writers.push(writer);
       const tx = new WriterTx(writer);

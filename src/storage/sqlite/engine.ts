@@ -2,6 +2,7 @@
 // sees only committed data.
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import type { Dialect, Engine, Executor } from '../port.js';
@@ -118,12 +119,40 @@ class SqliteExecutor implements Executor {
   }
 }
 
+/** How long a write waits for another process's write lock (a `hookline` command's) before it is unavailable. */
+export const WRITE_LOCK_WAIT_MS = 5000;
+/**
+ * The writer's busy_timeout once open: SQLite waits for a lock by sleeping in the calling thread, which is the
+ * thread that serves the API. So a write waits for the lock in slices this long, and between slices on the
+ * event loop (lockWriter): reads, answers from receivers and health checks go on meanwhile.
+ */
+const WRITER_BUSY_SLICE_MS = 10;
+
 function open(file: string): Database.Database {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${WRITE_LOCK_WAIT_MS}`);
   return db;
+}
+
+/**
+ * BEGIN IMMEDIATE on the writer: takes the write lock, waiting for another process that holds it (a
+ * `hookline` command run beside the server) for up to WRITE_LOCK_WAIT_MS, a slice at a time, without holding
+ * up the event loop between slices. A BEGIN refused as busy has done nothing, so it is simply tried again.
+ */
+async function lockWriter(writer: Database.Database, waitMs: number): Promise<void> {
+  const started = performance.now();
+  for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
+    try {
+      writer.exec('BEGIN IMMEDIATE');
+      return;
+    } catch (e) {
+      const busy = (e as Error & { code?: unknown }).code === 'SQLITE_BUSY';
+      if (!busy || performance.now() - started >= waitMs) throw sqliteUnavailable(e);
+    }
+    await delay(pause);
+  }
 }
 
 function migrate(db: Database.Database): void {
@@ -152,12 +181,15 @@ export interface SqliteOptions {
    * fill it (SQLite's default): what the server does, so its API never stalls for a checkpoint.
    */
   backgroundCheckpoints?: boolean;
+  /** How long a write waits for another process's write lock (WRITE_LOCK_WAIT_MS). */
+  lockWaitMs?: number;
 }
 
 export function openSqlite(options: SqliteOptions): Engine {
   fs.mkdirSync(path.dirname(options.file), { recursive: true });
   const writer = open(options.file);
   migrate(writer);
+  writer.pragma(`busy_timeout = ${WRITER_BUSY_SLICE_MS}`);
   const checkpointer = options.backgroundCheckpoints ? new BackgroundCheckpointer(options.file, writer) : null;
   const reader = open(options.file);
   const last = new LastStatement();
@@ -166,23 +198,20 @@ export function openSqlite(options: SqliteOptions): Engine {
   // Reads keep Executor.last's bookkeeping too, so a statement after a read's last is refused here as well.
   const readLast = new LastStatement();
   const readExec = new SqliteExecutor(reader, readLast);
-  /** BEGIN and COMMIT on the writer: a full disk or a lock held past busy_timeout is unavailability. */
-  const control = (sql: string) => {
-    try {
-      writer.exec(sql);
-    } catch (e) {
-      throw sqliteUnavailable(e);
-    }
-  };
   const conn: TxConnection = {
     executor: writeExec,
     begin: async (alone) => {
       last.begin(alone);
-      control('BEGIN IMMEDIATE');
+      await lockWriter(writer, options.lockWaitMs ?? WRITE_LOCK_WAIT_MS);
       readCache.began();
     },
     commit: async () => {
-      control('COMMIT');
+      // A full disk or an I/O error as the transaction commits is unavailability (rollback() undoes the rest).
+      try {
+        writer.exec('COMMIT');
+      } catch (e) {
+        throw sqliteUnavailable(e);
+      }
       readCache.ended();
       checkpointer?.committed();
     },

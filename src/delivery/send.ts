@@ -262,7 +262,22 @@ const KNOWN: Record<string, string> = {
   UND_ERR_BODY_TIMEOUT: 'timeout reading the answer',
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'answer shorter than its Content-Length',
   HL_REFUSED_TARGET: 'refused',
+  // TLS: the receiver's certificate, checked against the system's CAs and NODE_EXTRA_CA_CERTS'.
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS: certificate not trusted',
+  SELF_SIGNED_CERT_IN_CHAIN: 'TLS: certificate not trusted',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS: certificate not trusted',
+  UNABLE_TO_GET_ISSUER_CERT: 'TLS: certificate not trusted',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS: certificate not trusted',
+  CERT_UNTRUSTED: 'TLS: certificate not trusted',
+  CERT_SIGNATURE_FAILURE: 'TLS: certificate not trusted',
+  CERT_REVOKED: 'TLS: certificate revoked',
+  CERT_HAS_EXPIRED: 'TLS: certificate expired',
+  CERT_NOT_YET_VALID: 'TLS: certificate not yet valid',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS: certificate not for this host',
+  EPROTO: 'TLS: handshake failed',
 };
+/** OpenSSL's own codes for a handshake that failed (a receiver that does not speak TLS, no common protocol). */
+const SSL_ERROR = /^ERR_SSL_/;
 
 /** One line for the attempt log: what failed, with the system's own code and message. */
 export function describe(e: unknown): string {
@@ -273,6 +288,9 @@ export function describe(e: unknown): string {
   if (!(err instanceof Error)) return String(e);
   if (err.code === 'HL_REFUSED_TARGET') return err.message;
   const cause = err.cause instanceof Error ? `: ${describe(err.cause)}` : '';
+  // OpenSSL's message spans lines of its internals; its reason ("wrong version number") says it.
+  const reason = (err as { reason?: unknown }).reason;
+  if (err.code && SSL_ERROR.test(err.code) && typeof reason === 'string') return `TLS: handshake failed (${reason})`;
   const what = err.code ? (KNOWN[err.code] ?? err.code) : err.name;
   return `${what} (${err.message})${cause}`;
 }

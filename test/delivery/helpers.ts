@@ -1,6 +1,8 @@
 // Real parts for delivery tests: HTTP receivers and an SMTP server on loopback, a driven clock, and rows for
 // an account, its hooks and events written through the product's own functions or plain SQL.
 import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { createAccount } from '../../src/accounts/accounts.js';
@@ -13,6 +15,8 @@ export interface Received {
   url: string;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
+  /** over HTTPS: the server name the client asked for (SNI) */
+  servername?: string;
 }
 
 export interface Receiver {
@@ -26,24 +30,33 @@ export interface Receiver {
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, n: number) => void;
 
-/** An HTTP receiver on 127.0.0.1; `handler` answers (or not) each request after its body is read. */
-export async function receiver(handler: Handler = (_q, res) => res.end('ok')): Promise<Receiver> {
+/**
+ * An HTTP receiver on 127.0.0.1; `handler` answers (or not) each request after its body is read. With `tls`
+ * (a certificate and its key, PEM), an HTTPS receiver, its URL naming localhost (the name its certificate is
+ * for).
+ */
+export async function receiver(
+  handler: Handler = (_q, res) => res.end('ok'),
+  tls?: { cert: string | Buffer; key: string | Buffer },
+): Promise<Receiver> {
   const requests: Received[] = [];
   const waiters: (() => void)[] = [];
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      const servername = tls ? ((req.socket as TLSSocket).servername as string | false) || undefined : undefined;
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, servername });
       waiters.splice(0).forEach((w) => w());
       handler(req, res, body, requests.length);
     });
-  });
+  };
+  const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/hook`,
+    url: tls ? `https://localhost:${port}/hook` : `http://127.0.0.1:${port}/hook`,
     port,
     requests,
     async waitFor(n, timeoutMs = 5000) {

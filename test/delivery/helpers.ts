@@ -31,14 +31,15 @@ export interface Receiver {
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, n: number) => void;
 
 /**
- * An HTTP receiver on 127.0.0.1; `handler` answers (or not) each request after its body is read. With `tls`
- * (a certificate and its key, PEM), an HTTPS receiver, its URL naming localhost (the name its certificate is
- * for).
+ * An HTTP receiver on 127.0.0.1 (or `host`: `::1`, its URL an IPv6 literal); `handler` answers (or not) each
+ * request after its body is read. With `tls` (a certificate and its key, PEM), an HTTPS receiver, its URL
+ * naming localhost (the name its certificate is for).
  */
 export async function receiver(
   handler: Handler = (_q, res) => res.end('ok'),
-  tls?: { cert: string | Buffer; key: string | Buffer },
+  options: { tls?: { cert: string | Buffer; key: string | Buffer }; host?: string } = {},
 ): Promise<Receiver> {
+  const { tls, host = '127.0.0.1' } = options;
   const requests: Received[] = [];
   const waiters: (() => void)[] = [];
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -53,10 +54,11 @@ export async function receiver(
     });
   };
   const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   const port = (server.address() as AddressInfo).port;
+  const literal = host.includes(':') ? `[${host}]` : host;
   return {
-    url: tls ? `https://localhost:${port}/hook` : `http://127.0.0.1:${port}/hook`,
+    url: tls ? `https://localhost:${port}/hook` : `http://${literal}:${port}/hook`,
     port,
     requests,
     async waitFor(n, timeoutMs = 5000) {

@@ -237,6 +237,36 @@ describe('TargetGuard', () => {
       expect(r.requests).toHaveLength(0);
     });
 
+    it('an IPv4-mapped IPv6 literal of a refused address never connects (it would reach the IPv4 receiver)', async () => {
+      const s = new Sender(new TargetGuard(), 2000);
+      const res = await s.send(notification(`http://[::ffff:127.0.0.1]:${r.port}/hook`));
+      await s.close();
+      expect(res.ok).toBe(false);
+      // The URL parser writes it as ::ffff:7f00:1; the guard judges it by its IPv4 address.
+      expect(res.error).toContain('refused target address ::ffff:7f00:1 (IPv4-mapped 127.0.0.1: loopback)');
+      expect(r.requests).toHaveLength(0);
+    });
+
+    it('an IPv6 receiver: refused at its literal by default, reached once its range is allowed', async () => {
+      const r6 = await receiver(undefined, { host: '::1' });
+      try {
+        expect(r6.url).toBe(`http://[::1]:${r6.port}/hook`);
+        const refusing = new Sender(new TargetGuard(), 2000);
+        const refused = await refusing.send(notification(r6.url));
+        await refusing.close();
+        expect(refused.ok).toBe(false);
+        expect(refused.error).toContain('refused target address ::1');
+        expect(r6.requests).toHaveLength(0);
+        const allowing = new Sender(new TargetGuard(['::1/128']), 2000);
+        const res = await allowing.send(notification(r6.url));
+        await allowing.close();
+        expect(res).toMatchObject({ ok: true, statusCode: 200, responseBody: 'ok' });
+        expect(r6.requests).toHaveLength(1);
+      } finally {
+        await r6.close();
+      }
+    });
+
     it('an allow-listed loopback receiver is reached', async () => {
       const s = new Sender(new TargetGuard(['127.0.0.0/8', '::1/128']), 2000);
       const res = await s.send(notification(`http://localhost:${r.port}/hook`));

@@ -26,7 +26,7 @@ describe('HTTPS receivers (hookline serve, SQLite)', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-https-'));
     for (const name of ['good', 'pinned', 'untrusted', 'expired', 'wrong-host'])
-      rx[name] = await receiver(undefined, certificate(name));
+      rx[name] = await receiver(undefined, { tls: certificate(name) });
     // A receiver that speaks plain HTTP, at an https:// URL.
     const plain = await receiver();
     rx.plain = { ...plain, url: plain.url.replace('http://127.0.0.1', 'https://localhost') };

@@ -67,6 +67,13 @@ export interface TxConnection {
    * did after it: a rollback takes nothing back.
    */
   committedAlone?(): boolean;
+  /**
+   * A connection that pipelines (PostgreSQL's writers): `listener` is told once the running unit has sent the
+   * statement it said is its last (Executor.last), and the next unit of the transaction starts then, its
+   * statements queued behind that one on the connection, instead of waiting for its answer. The database
+   * still runs every statement in the order sent, so each unit sees the ones before it as if they had ended.
+   */
+  lastSent?(listener: (() => void) | null): void;
 }
 
 interface Unit {
@@ -169,10 +176,10 @@ export class GroupCommitter {
   /** `retried`: this is the batch's second run (StorageUnavailable.retryable). */
   private async runBatch(conn: TxConnection, batch: Unit[], retried = false): Promise<void> {
     if (batch.length === 1) return this.runAlone(conn, batch[0], retried);
-    const results: unknown[] = [];
+    let results: unknown[];
     try {
       await this.begin(conn, false);
-      for (const unit of batch) results.push(await unit.fn(conn.executor));
+      results = await this.runUnits(conn, batch);
       await this.commit(conn);
     } catch (error) {
       await this.rollback(conn);
@@ -188,6 +195,44 @@ export class GroupCommitter {
       return;
     }
     batch.forEach((unit, i) => unit.resolve(results[i]));
+  }
+
+  /**
+   * The units of a shared transaction, each after the one before it has ended or, on a connection that
+   * pipelines, has sent its last statement (TxConnection.lastSent). Answers their results in order, or
+   * throws the first failure in batch order once every unit has settled: no unit is still running when the
+   * transaction is rolled back and its units are run again alone.
+   */
+  private async runUnits(conn: TxConnection, batch: Unit[]): Promise<unknown[]> {
+    if (!conn.lastSent) {
+      const results: unknown[] = [];
+      for (const unit of batch) results.push(await unit.fn(conn.executor));
+      return results;
+    }
+    const running: Promise<unknown>[] = [];
+    try {
+      for (const unit of batch) {
+        let sent!: () => void;
+        const lastSent = new Promise<'sent'>((r) => (sent = () => r('sent')));
+        conn.lastSent(sent);
+        const run = unit.fn(conn.executor);
+        running.push(run);
+        const how = await Promise.race([
+          run.then(
+            () => 'ended',
+            () => 'failed',
+          ),
+          lastSent,
+        ]);
+        if (how === 'failed') break;
+      }
+    } finally {
+      conn.lastSent(null);
+    }
+    const settled = await Promise.allSettled(running);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
   }
 
   /** `retried`: this is the unit's second run (StorageUnavailable.retryable). */

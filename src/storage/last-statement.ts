@@ -6,6 +6,8 @@ export class LastStatement {
   private alone = false;
   private next = false;
   private ran = false;
+  /** the statement just begun is the one its unit said is its last, alone or in a shared transaction */
+  lastOfUnit = false;
 
   /** A transaction begins; `alone`: it runs one unit. */
   begin(alone: boolean): void {
@@ -21,6 +23,7 @@ export class LastStatement {
   /** Before each statement: true when it is the last one of a unit that commits alone. */
   statement(): boolean {
     if (this.ran) throw new Error('a statement after the one its unit said was its last (Executor.last)');
+    this.lastOfUnit = this.next;
     this.ran = this.next && this.alone;
     this.next = false;
     return this.ran;

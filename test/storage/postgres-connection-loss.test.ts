@@ -1,11 +1,11 @@
 // PostgreSQL's connections lost under the engine (src/storage/postgres/connection.ts), on a real server:
 // every connection goes through a TCP relay on loopback that the test can cut, make refuse, or make cut a
 // connection just after it has passed a COMMIT on (so the transaction commits, and its answer never comes).
-import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PG_URL, dropSchema, pgAvailable } from '../support/engines.js';
+import { relay } from '../support/pg-relay.js';
 import { freshDatabase } from '../support/fresh-database.js';
 import { openPostgres } from '../../src/storage/postgres/engine.js';
 import { RECONNECT_EVERY_MS, isConnectionError } from '../../src/storage/postgres/connection.js';
@@ -22,56 +22,6 @@ const opened: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const close of opened.splice(0).reverse()) await close().catch(() => undefined);
 });
-
-/** A TCP relay to PostgreSQL. */
-async function relay() {
-  const target = new URL(PG_URL);
-  const open = new Set<net.Socket>();
-  // silent: every byte either way is dropped and no connection is ended (a network partition)
-  const state = { refuse: false, cutOnCommit: false, commitsCut: 0, connections: 0, silent: false };
-  const server = net.createServer((client) => {
-    state.connections++;
-    if (state.refuse) return client.destroy();
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    open.add(client).add(upstream);
-    const cut = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('data', (chunk: Buffer) => {
-      if (state.silent) return;
-      upstream.write(chunk);
-      // A simple-protocol COMMIT ('Q' message): let it reach the server, then end the connection before
-      // the answer can come back.
-      if (state.cutOnCommit && chunk.includes('COMMIT\0')) {
-        state.cutOnCommit = false;
-        state.commitsCut++;
-        upstream.prependOnceListener('data', () => {
-          upstream.pause();
-          cut();
-        });
-      }
-    });
-    upstream.on('data', (chunk: Buffer) => !state.silent && client.writable && client.write(chunk));
-    for (const s of [client, upstream]) {
-      s.on('error', cut);
-      s.on('close', () => (open.delete(s), cut()));
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = new URL(PG_URL);
-  url.hostname = '127.0.0.1';
-  url.port = String((server.address() as net.AddressInfo).port);
-  return {
-    url: url.toString(),
-    state,
-    /** ends every connection through the relay, as a restart of PostgreSQL does */
-    cutAll: () => open.forEach((s) => s.destroy()),
-    /** connections through the relay that are open now (each counted on both of its sides) */
-    openNow: () => open.size,
-    close: () => new Promise<void>((r) => (open.forEach((s) => s.destroy()), server.close(() => r()))),
-  };
-}
 
 describe.runIf(pgAvailable)('PostgreSQL connections lost under the engine', () => {
   let r: Awaited<ReturnType<typeof relay>> | null = null;

@@ -6,6 +6,9 @@ import { createAccount } from '../../src/accounts/accounts.js';
 import { raise } from '../../src/records/events.js';
 import { oneStatement, type Engine, type Executor } from '../../src/storage/port.js';
 import { buildApp } from '../../src/http/app.js';
+import { openPostgres } from '../../src/storage/postgres/engine.js';
+import { relay } from '../support/pg-relay.js';
+import { dropSchema } from '../support/engines.js';
 
 describe.runIf(pgAvailable)('round trips on postgres', () => {
   let db: TestEngine;
@@ -177,6 +180,31 @@ describe.runIf(pgAvailable)('round trips on postgres', () => {
       expect(inserts[0]).toContain('INSERT INTO deliveries');
     } finally {
       await app.close();
+    }
+  });
+  it('a shared transaction of units that end on their last statement leaves in two writes: BEGIN with every statement, then COMMIT', async () => {
+    const schema = `t_rt_${Date.now()}`;
+    const r = await relay();
+    const e = await openPostgres({ url: r.url, schema, writers: 1, readPoolSize: 1 });
+    try {
+      await e.write((x) => x.run('CREATE TABLE marks (n INTEGER NOT NULL)'));
+      const before = r.state.fromClient;
+      // Ten units queued in one turn: one transaction on the one writer.
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          e.write(async (x) => {
+            x.last?.();
+            await x.run('INSERT INTO marks (n) VALUES (?)', [i]);
+          }),
+        ),
+      );
+      // One statement after another, waiting for each answer, would be twelve writes.
+      expect(r.state.fromClient - before).toBeLessThanOrEqual(2);
+      expect(await e.readOne<{ n: number }>('SELECT COUNT(*) AS n FROM marks')).toEqual([{ n: 10 }]);
+    } finally {
+      await e.close();
+      await r.close();
+      await dropSchema(schema);
     }
   });
 });

@@ -106,6 +106,10 @@ class WriterTx {
   readonly last = new LastStatement();
   /** the unit's last statement ran as its own transaction */
   ranAlone = false;
+  /** told once the running unit has sent its last statement (TxConnection.lastSent) */
+  lastSent: (() => void) | null = null;
+  /** the connection's socket holds what is written until the end of this turn of the event loop */
+  private corked = false;
   constructor(private readonly conn: WriterConnection) {}
 
   async begin(alone: boolean): Promise<void> {
@@ -114,18 +118,46 @@ class WriterTx {
     this.client = null;
     this.client = await this.conn.get();
   }
-  /** Runs one statement of the transaction. */
+  /**
+   * Runs one statement of the transaction. The connection pipelines: BEGIN goes out with the first statement,
+   * without waiting for its answer, and what is sent in one turn of the event loop — BEGIN, and the
+   * statements of units that start as the one before sends its last (GroupCommitter's runUnits) — leaves in
+   * one write. (Each write to PostgreSQL wakes its process; in the profiles, writes were a quarter of the main
+   * thread's time, one per statement.)
+   */
   async run(q: pg.QueryConfig): Promise<pg.QueryResult> {
     const alone = this.last.statement() && !this.begun;
+    const lastOfUnit = this.last.lastOfUnit;
+    this.cork();
+    let begin: Promise<unknown> | null = null;
     if (!alone && !this.begun) {
-      await this.send('BEGIN', false);
+      // BEGIN can fail only with its connection, which fails the statement behind it too.
+      begin = this.send('BEGIN', false);
       this.begun = true;
     }
     // A statement that commits as it runs (alone) and loses its connection may have committed.
-    const r = await this.send(q, alone);
+    const sending = this.send(q, alone);
+    if (lastOfUnit) {
+      const told = this.lastSent;
+      this.lastSent = null;
+      told?.();
+    }
+    const r = begin ? (await Promise.all([begin, sending]))[1] : await sending;
     // Committed by PostgreSQL as it answered (a statement that failed committed nothing).
     if (alone) this.ranAlone = true;
     return r;
+  }
+
+  /** Holds the socket's writes until the end of this turn of the event loop (see run). */
+  private cork(): void {
+    if (this.corked || !this.client) return;
+    const socket = this.client.connection.stream;
+    socket.cork();
+    this.corked = true;
+    setImmediate(() => {
+      this.corked = false;
+      socket.uncork();
+    });
   }
   async commit(): Promise<void> {
     if (this.begun) await this.send('COMMIT', true);
@@ -392,7 +424,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
       first.release();
     }
     for (let i = 0; i < (options.writers ?? 4); i++) {
-      const writer = new WriterConnection(connOptions);
+      // Writers pipeline (WriterTx.run): statements go out without waiting for the answers before them.
+      const writer = new WriterConnection({ ...connOptions, pipeline: true });
       await writer.open();
       writers.push(writer);
       const tx = new WriterTx(writer);
@@ -402,6 +435,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
         commit: () => tx.commit(),
         rollback: () => tx.rollback(),
         committedAlone: () => tx.ranAlone,
+        lastSent: (listener) => (tx.lastSent = listener),
       });
     }
   } catch (e) {

@@ -38,6 +38,25 @@ function config(overrides: Partial<Record<keyof Config, string>> = {}): Config {
   }
 }
 
+/**
+ * `serve --help`'s list of every setting read from the environment (config.ts's settings): most of them have
+ * no flag, and an operator should not need the README to find them.
+ */
+function environmentHelp(): string {
+  const entries = Object.values(settings).map((s) => ({
+    name: s.flag ? `${s.env} (${s.flag})` : s.env,
+    text: `${s.description}${s.default === '' ? '' : ` [default: ${s.default}]`}`,
+  }));
+  const width = Math.max(...entries.map((e) => e.name.length));
+  return [
+    '',
+    'Environment (a flag, where there is one, wins):',
+    ...entries.map((e) => `  ${e.name.padEnd(width)}  ${e.text}`),
+    '',
+    'NODE_EXTRA_CA_CERTS (Node.js itself) adds CAs trusted for HTTPS receivers and SMTP.',
+  ].join('\n');
+}
+
 const program = new Command('hookline').description('A Solve360-compatible CRM server with webhooks you can trust');
 
 program
@@ -48,6 +67,7 @@ program
   .option(`${settings.dataDir.flag} <dir>`, settings.dataDir.description)
   .option(`${settings.databaseUrl.flag} <url>`, settings.databaseUrl.description)
   .option('--quickstart', 'create a first account if none is configured, print its token, allow loopback hook targets')
+  .addHelpText('after', environmentHelp)
   .action(
     async (opts: { host?: string; port?: string; dataDir?: string; databaseUrl?: string; quickstart?: boolean }) => {
       const overrides: Partial<Record<keyof Config, string>> = {

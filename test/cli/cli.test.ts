@@ -7,6 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqlite } from '../../src/storage/sqlite/engine.js';
+import { settings } from '../../src/config.js';
 import { insertHook, raiseEvent, receiver } from '../delivery/helpers.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
@@ -110,6 +111,23 @@ describe('hookline CLI', () => {
     expect((await listContacts(again.url, email, token)).status).toBe(200);
     await again.stop();
   }, 30_000);
+
+  it('serve --help lists every setting read from the environment, with its flag and default, and starts nothing', () => {
+    const dir = tmp();
+    const r = run(['serve', '--help'], { HOOKLINE_DATA_DIR: dir });
+    expect(r.code).toBe(0);
+    const help = r.out.slice(r.out.indexOf('Environment'));
+    for (const s of Object.values(settings)) {
+      const line = help.split('\n').find((l) => l.trimStart().startsWith(`${s.env} `));
+      expect(line, s.env).toBeDefined();
+      if (s.flag) expect(line).toContain(`(${s.flag})`);
+      if (s.default) expect(line).toContain(`[default: ${s.default}]`);
+    }
+    expect(help).toContain('HOOKLINE_DATABASE_TIMEOUT');
+    expect(help).toContain('NODE_EXTRA_CA_CERTS');
+    // Nothing was started: no database made.
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
 
   it('HOOKLINE_ADMIN_EMAIL + HOOKLINE_ADMIN_TOKEN make sure that admin exists, idempotently', async () => {
     const dir = tmp();

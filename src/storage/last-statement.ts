@@ -15,6 +15,14 @@ export class LastStatement {
     this.next = this.ran = false;
   }
 
+  /**
+   * The next unit of a shared transaction starts: a mark left by one that said its next statement was its
+   * last and then ran none is not taken for the new unit's.
+   */
+  nextUnit(): void {
+    this.next = false;
+  }
+
   /** Executor.last: the unit's next statement is its last. */
   mark(): void {
     this.next = true;

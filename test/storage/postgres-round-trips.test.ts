@@ -1,14 +1,13 @@
 // PostgreSQL's round trips: BEGIN goes out only before a unit's first statement, and a read, or a write unit
 // that commits alone, whose first statement is its last (Executor.last) runs it as its own transaction.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeEngine, pgAvailable, type TestEngine } from '../support/engines.js';
+import { PG_URL, dropSchema, makeEngine, pgAvailable, type TestEngine } from '../support/engines.js';
 import { createAccount } from '../../src/accounts/accounts.js';
 import { raise } from '../../src/records/events.js';
 import { oneStatement, type Engine, type Executor } from '../../src/storage/port.js';
 import { buildApp } from '../../src/http/app.js';
 import { openPostgres } from '../../src/storage/postgres/engine.js';
 import { relay } from '../support/pg-relay.js';
-import { dropSchema } from '../support/engines.js';
 
 describe.runIf(pgAvailable)('round trips on postgres', () => {
   let db: TestEngine;
@@ -182,6 +181,34 @@ describe.runIf(pgAvailable)('round trips on postgres', () => {
       await app.close();
     }
   });
+  it('a unit that says its next statement is its last and runs none does not hand that mark to the next unit of the transaction', async () => {
+    const schema = `t_rt_${Date.now()}`;
+    // One writer: the three units share one transaction.
+    const e = await openPostgres({ url: PG_URL, schema, writers: 1, readPoolSize: 1 });
+    try {
+      await e.write((x) => x.run('CREATE TABLE tallies (one INTEGER PRIMARY KEY, n INTEGER NOT NULL)'));
+      await e.write((x) => x.run('INSERT INTO tallies (one, n) VALUES (1, 0)'));
+      // Read, then write what was read plus one: two statements, which must not interleave with another unit's
+      // (had the second unit's first statement been taken for its last, the third would start behind it and
+      // read the same value).
+      const bump = (x: Executor) =>
+        x
+          .get<{ n: number }>('SELECT n FROM tallies WHERE one = 1')
+          .then((r) => x.run('UPDATE tallies SET n = ? WHERE one = 1', [Number(r!.n) + 1]));
+      await Promise.all([
+        e.write(async (x) => {
+          x.last?.();
+        }),
+        e.write(bump),
+        e.write(bump),
+      ]);
+      expect(await e.readOne<{ n: number }>('SELECT n FROM tallies')).toEqual([{ n: 2 }]);
+    } finally {
+      await e.close();
+      await dropSchema(schema);
+    }
+  });
+
   it('a shared transaction of units that end on their last statement leaves in two writes: BEGIN with every statement, then COMMIT', async () => {
     const schema = `t_rt_${Date.now()}`;
     const r = await relay();

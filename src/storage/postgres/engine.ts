@@ -435,7 +435,10 @@ export async function openPostgres(options: PostgresOptions): Promise<Engine> {
         commit: () => tx.commit(),
         rollback: () => tx.rollback(),
         committedAlone: () => tx.ranAlone,
-        lastSent: (listener) => (tx.lastSent = listener),
+        lastSent: (listener) => {
+          tx.lastSent = listener;
+          tx.last.nextUnit();
+        },
       });
     }
   } catch (e) {

@@ -209,6 +209,30 @@ describe.runIf(pgAvailable)('round trips on postgres', () => {
     }
   });
 
+  it('a unit that catches its own statement’s failure (which aborts the shared transaction) does not take its neighbours’ writes with it', async () => {
+    const schema = `t_rt_${Date.now()}`;
+    const e = await openPostgres({ url: PG_URL, schema, writers: 1, readPoolSize: 1 });
+    try {
+      await e.write((x) => x.run('CREATE TABLE marks (n INTEGER NOT NULL CHECK (n > 0))'));
+      const [swallowed, neighbour] = await Promise.allSettled([
+        e.write(async (x) => {
+          await x.run('INSERT INTO marks (n) VALUES (?)', [1]);
+          // Refused by the CHECK; PostgreSQL aborts the whole transaction, whatever the unit does next.
+          await x.run('INSERT INTO marks (n) VALUES (?)', [-1]).catch(() => undefined);
+        }),
+        e.write((x) => x.run('INSERT INTO marks (n) VALUES (?)', [2])),
+      ]);
+      // The neighbour's write stands; the unit that swallowed the failure is told its transaction was undone.
+      expect(neighbour.status).toBe('fulfilled');
+      expect(swallowed.status).toBe('rejected');
+      expect((swallowed as PromiseRejectedResult).reason.message).toMatch(/rolled back/);
+      expect(await e.readOne<{ n: number }>('SELECT n FROM marks ORDER BY n')).toEqual([{ n: 2 }]);
+    } finally {
+      await e.close();
+      await dropSchema(schema);
+    }
+  });
+
   it('a shared transaction of units that end on their last statement leaves in two writes: BEGIN with every statement, then COMMIT', async () => {
     const schema = `t_rt_${Date.now()}`;
     const r = await relay();

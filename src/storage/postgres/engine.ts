@@ -160,7 +160,11 @@ class WriterTx {
     });
   }
   async commit(): Promise<void> {
-    if (this.begun) await this.send('COMMIT', true);
+    if (!this.begun) return;
+    const r = await this.send('COMMIT', true);
+    // PostgreSQL answers the COMMIT of a transaction that a failed statement aborted with ROLLBACK, not an
+    // error: a unit that caught its statement's failure would otherwise be told it was saved.
+    if (r.command === 'ROLLBACK') throw new Error('the transaction was rolled back: a statement in it failed');
   }
   async rollback(): Promise<void> {
     // On a lost connection there is nothing to roll back: PostgreSQL ended the transaction with it.

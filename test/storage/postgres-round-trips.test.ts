@@ -233,6 +233,36 @@ describe.runIf(pgAvailable)('round trips on postgres', () => {
     }
   });
 
+  it('a unit of a pipelined transaction that fails after its last statement is told so, and its neighbours commit once', async () => {
+    const schema = `t_rt_${Date.now()}`;
+    const e = await openPostgres({ url: PG_URL, schema, writers: 1, readPoolSize: 1 });
+    try {
+      await e.write((x) => x.run('CREATE TABLE marks (n INTEGER NOT NULL)'));
+      const mark = (n: number, after?: () => void) =>
+        e.write(async (x) => {
+          x.last?.();
+          await x.run('INSERT INTO marks (n) VALUES (?)', [n]);
+          after?.();
+          return n;
+        });
+      const outcomes = await Promise.allSettled([
+        mark(1),
+        mark(2, () => {
+          throw new Error('after its last statement');
+        }),
+        mark(3),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((outcomes[1] as PromiseRejectedResult).reason.message).toBe('after its last statement');
+      // Committed once each: the shared transaction was undone and each unit run alone, and the failing unit's
+      // statement, its last, committed on its own before it threw (committedAlone).
+      expect(await e.readOne<{ n: number }>('SELECT n FROM marks ORDER BY n')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    } finally {
+      await e.close();
+      await dropSchema(schema);
+    }
+  });
+
   it('a shared transaction of units that end on their last statement leaves in two writes: BEGIN with every statement, then COMMIT', async () => {
     const schema = `t_rt_${Date.now()}`;
     const r = await relay();

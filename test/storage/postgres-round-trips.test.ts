@@ -18,6 +18,21 @@ describe.runIf(pgAvailable)('round trips on postgres', () => {
   });
   afterAll(async () => db.destroy());
 
+  /**
+   * An engine of its own with one writer (so that units queued in one turn share one transaction), in a
+   * schema of its own, through `url` (a relay's) or straight to PostgreSQL; closed and dropped after `fn`.
+   */
+  async function oneWriter<T>(fn: (e: Engine) => Promise<T>, url = PG_URL): Promise<T> {
+    const schema = `t_rt_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+    const e = await openPostgres({ url, schema, writers: 1, readPoolSize: 1 });
+    try {
+      return await fn(e);
+    } finally {
+      await e.close();
+      await dropSchema(schema);
+    }
+  }
+
   // SAVEPOINT works only inside a transaction block (BEGIN … COMMIT): on its own, PostgreSQL refuses it.
   const savepoint = (x: Executor) => x.run('SAVEPOINT s');
   const OWN = /transaction blocks/;
@@ -182,10 +197,7 @@ describe.runIf(pgAvailable)('round trips on postgres', () => {
     }
   });
   it('a unit that says its next statement is its last and runs none does not hand that mark to the next unit of the transaction', async () => {
-    const schema = `t_rt_${Date.now()}`;
-    // One writer: the three units share one transaction.
-    const e = await openPostgres({ url: PG_URL, schema, writers: 1, readPoolSize: 1 });
-    try {
+    await oneWriter(async (e) => {
       await e.write((x) => x.run('CREATE TABLE tallies (one INTEGER PRIMARY KEY, n INTEGER NOT NULL)'));
       await e.write((x) => x.run('INSERT INTO tallies (one, n) VALUES (1, 0)'));
       // Read, then write what was read plus one: two statements, which must not interleave with another unit's
@@ -203,16 +215,11 @@ describe.runIf(pgAvailable)('round trips on postgres', () => {
         e.write(bump),
       ]);
       expect(await e.readOne<{ n: number }>('SELECT n FROM tallies')).toEqual([{ n: 2 }]);
-    } finally {
-      await e.close();
-      await dropSchema(schema);
-    }
+    });
   });
 
   it('a unit that catches its own statement’s failure (which aborts the shared transaction) does not take its neighbours’ writes with it', async () => {
-    const schema = `t_rt_${Date.now()}`;
-    const e = await openPostgres({ url: PG_URL, schema, writers: 1, readPoolSize: 1 });
-    try {
+    await oneWriter(async (e) => {
       await e.write((x) => x.run('CREATE TABLE marks (n INTEGER NOT NULL CHECK (n > 0))'));
       const [swallowed, neighbour] = await Promise.allSettled([
         e.write(async (x) => {
@@ -227,16 +234,11 @@ describe.runIf(pgAvailable)('round trips on postgres', () => {
       expect(swallowed.status).toBe('rejected');
       expect((swallowed as PromiseRejectedResult).reason.message).toMatch(/rolled back/);
       expect(await e.readOne<{ n: number }>('SELECT n FROM marks ORDER BY n')).toEqual([{ n: 2 }]);
-    } finally {
-      await e.close();
-      await dropSchema(schema);
-    }
+    });
   });
 
   it('a unit of a pipelined transaction that fails after its last statement is told so, and its neighbours commit once', async () => {
-    const schema = `t_rt_${Date.now()}`;
-    const e = await openPostgres({ url: PG_URL, schema, writers: 1, readPoolSize: 1 });
-    try {
+    await oneWriter(async (e) => {
       await e.write((x) => x.run('CREATE TABLE marks (n INTEGER NOT NULL)'));
       const mark = (n: number, after?: () => void) =>
         e.write(async (x) => {
@@ -257,35 +259,30 @@ describe.runIf(pgAvailable)('round trips on postgres', () => {
       // Committed once each: the shared transaction was undone and each unit run alone, and the failing unit's
       // statement, its last, committed on its own before it threw (committedAlone).
       expect(await e.readOne<{ n: number }>('SELECT n FROM marks ORDER BY n')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
-    } finally {
-      await e.close();
-      await dropSchema(schema);
-    }
+    });
   });
 
   it('a shared transaction of units that end on their last statement leaves in two writes: BEGIN with every statement, then COMMIT', async () => {
-    const schema = `t_rt_${Date.now()}`;
     const r = await relay();
-    const e = await openPostgres({ url: r.url, schema, writers: 1, readPoolSize: 1 });
     try {
-      await e.write((x) => x.run('CREATE TABLE marks (n INTEGER NOT NULL)'));
-      const before = r.state.fromClient;
-      // Ten units queued in one turn: one transaction on the one writer.
-      await Promise.all(
-        Array.from({ length: 10 }, (_, i) =>
-          e.write(async (x) => {
-            x.last?.();
-            await x.run('INSERT INTO marks (n) VALUES (?)', [i]);
-          }),
-        ),
-      );
-      // One statement after another, waiting for each answer, would be twelve writes.
-      expect(r.state.fromClient - before).toBeLessThanOrEqual(2);
-      expect(await e.readOne<{ n: number }>('SELECT COUNT(*) AS n FROM marks')).toEqual([{ n: 10 }]);
+      await oneWriter(async (e) => {
+        await e.write((x) => x.run('CREATE TABLE marks (n INTEGER NOT NULL)'));
+        const before = r.state.fromClient;
+        // Ten units queued in one turn: one transaction on the one writer.
+        await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            e.write(async (x) => {
+              x.last?.();
+              await x.run('INSERT INTO marks (n) VALUES (?)', [i]);
+            }),
+          ),
+        );
+        // One statement after another, waiting for each answer, would be twelve writes.
+        expect(r.state.fromClient - before).toBeLessThanOrEqual(2);
+        expect(await e.readOne<{ n: number }>('SELECT COUNT(*) AS n FROM marks')).toEqual([{ n: 10 }]);
+      }, r.url);
     } finally {
-      await e.close();
       await r.close();
-      await dropSchema(schema);
     }
   });
 });

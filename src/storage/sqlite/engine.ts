@@ -11,7 +11,7 @@ import { migrations } from './migrations.js';
 import { LastStatement } from '../last-statement.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { ReadCache } from './read-cache.js';
-import { sqliteUnavailable } from './unavailable.js';
+import { orUnavailable, sqliteUnavailable } from './unavailable.js';
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
@@ -74,44 +74,32 @@ class SqliteExecutor implements Executor {
 
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     this.lastStatement?.statement();
-    try {
-      return this.prepare(sql).all(...params) as T[];
-    } catch (e) {
-      throw sqliteUnavailable(e);
-    }
+    return orUnavailable(() => this.prepare(sql).all(...params) as T[]);
   }
   async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
     this.lastStatement?.statement();
-    try {
-      return this.prepare(sql).get(...params) as T | undefined;
-    } catch (e) {
-      throw sqliteUnavailable(e);
-    }
+    return orUnavailable(() => this.prepare(sql).get(...params) as T | undefined);
   }
   async run(sql: string, params: readonly unknown[] = []): Promise<{ changes: number }> {
     this.lastStatement?.statement();
-    try {
+    return orUnavailable(() => {
       const stmt = this.prepare(sql);
       if (stmt.reader) {
         stmt.all(...params);
         return { changes: 0 };
       }
       return { changes: stmt.run(...params).changes };
-    } catch (e) {
-      throw sqliteUnavailable(e);
-    }
+    });
   }
   async nextId(): Promise<number> {
     if (this.nextFree >= this.blockEnd) {
       // Runs inside the caller's write transaction, so other processes (the CLI) serialise on it too.
-      let row: { value: number };
-      try {
-        row = this.prepare(`UPDATE id_counter SET value = value + ${ID_BLOCK} WHERE one = 1 RETURNING value`).get() as {
-          value: number;
-        };
-      } catch (e) {
-        throw sqliteUnavailable(e);
-      }
+      const row = orUnavailable(
+        () =>
+          this.prepare(`UPDATE id_counter SET value = value + ${ID_BLOCK} WHERE one = 1 RETURNING value`).get() as {
+            value: number;
+          },
+      );
       this.blockEnd = row.value + 1;
       this.nextFree = row.value - ID_BLOCK + 1;
     }
@@ -207,11 +195,7 @@ export function openSqlite(options: SqliteOptions): Engine {
     },
     commit: async () => {
       // A full disk or an I/O error as the transaction commits is unavailability (rollback() undoes the rest).
-      try {
-        writer.exec('COMMIT');
-      } catch (e) {
-        throw sqliteUnavailable(e);
-      }
+      orUnavailable(() => writer.exec('COMMIT'));
       readCache.ended();
       checkpointer?.committed();
     },

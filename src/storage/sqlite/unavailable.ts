@@ -12,3 +12,12 @@ export function sqliteUnavailable(e: unknown): unknown {
   if (typeof code !== 'string' || !UNAVAILABLE.test(code)) return e;
   return new StorageUnavailable(`SQLite: ${(e as Error).message} (${code})`, false, { cause: e });
 }
+
+/** Runs `call` (one call into SQLite), throwing its failure as sqliteUnavailable says. */
+export function orUnavailable<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (e) {
+    throw sqliteUnavailable(e);
+  }
+}

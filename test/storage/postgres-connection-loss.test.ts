@@ -17,6 +17,15 @@ const caught = (p: Promise<unknown>) =>
     (e: unknown) => e,
   );
 
+/** Past the time a writer waits before it tries a new connection (RECONNECT_EVERY_MS). */
+const pastReconnectWait = () => new Promise((done) => setTimeout(done, RECONNECT_EVERY_MS + 100));
+
+/** `err` says the database is unavailable, and that nothing of the change was written (outcome known). */
+function expectUnavailableNothingWritten(err: unknown): void {
+  expect(err).toBeInstanceOf(StorageUnavailable);
+  expect((err as StorageUnavailable).outcomeUnknown).toBe(false);
+}
+
 /** What a test opened, closed after it in reverse order (engines before their relay, database last). */
 const opened: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -95,14 +104,12 @@ describe.runIf(pgAvailable)('PostgreSQL connections lost under the engine', () =
     await mark(e, 1);
     r!.state.refuse = true;
     r!.cutAll();
-    const w = await caught(mark(e, 2));
-    expect(w).toBeInstanceOf(StorageUnavailable);
-    expect((w as StorageUnavailable).outcomeUnknown).toBe(false);
+    expectUnavailableNothingWritten(await caught(mark(e, 2)));
     const rd = await caught(marks(e));
     expect(rd).toBeInstanceOf(StorageUnavailable);
     r!.state.refuse = false;
     // A writer tries a new connection at most once a RECONNECT_EVERY_MS.
-    await new Promise((done) => setTimeout(done, RECONNECT_EVERY_MS + 100));
+    await pastReconnectWait();
     await mark(e, 3);
     expect(await marks(e)).toEqual([1, 3]);
   });
@@ -112,15 +119,13 @@ describe.runIf(pgAvailable)('PostgreSQL connections lost under the engine', () =
     await mark(e, 1);
     expect(await marks(e)).toEqual([1]);
     r!.state.silent = true;
-    const w = await caught(mark(e, 2));
-    expect(w).toBeInstanceOf(StorageUnavailable);
     // The write's BEGIN got no answer: nothing was committed, and the write says so.
-    expect((w as StorageUnavailable).outcomeUnknown).toBe(false);
+    expectUnavailableNothingWritten(await caught(mark(e, 2)));
     const rd = await caught(marks(e));
     expect(rd).toBeInstanceOf(StorageUnavailable);
     // A read that goes silent between its statements.
     r!.state.silent = false;
-    await new Promise((done) => setTimeout(done, RECONNECT_EVERY_MS + 100));
+    await pastReconnectWait();
     const between = await caught(
       e.read(async (x) => {
         await x.all('SELECT n FROM marks');
@@ -132,7 +137,7 @@ describe.runIf(pgAvailable)('PostgreSQL connections lost under the engine', () =
     // The silent connections were ended by the engine, not left open waiting (the relay ends nothing).
     await expect.poll(() => r!.openNow(), { timeout: 5000 }).toBe(0);
     r!.state.silent = false;
-    await new Promise((done) => setTimeout(done, RECONNECT_EVERY_MS + 100));
+    await pastReconnectWait();
     await mark(e, 3);
     expect(await marks(e)).toEqual([1, 3]);
   });
@@ -181,8 +186,7 @@ describe.runIf(pgAvailable)('PostgreSQL that takes no writes (a failover in prog
       const refused: unknown[] = [];
       for (let n = 2; n <= 6; n++) refused.push(await caught(mark(n)));
       for (const err of refused) {
-        expect(err).toBeInstanceOf(StorageUnavailable);
-        expect((err as StorageUnavailable).outcomeUnknown).toBe(false);
+        expectUnavailableNothingWritten(err);
         expect((err as Error).message).toMatch(/takes no writes/);
       }
       // Five writes in a row, and one new connection for them all (a writer tries once a second).
@@ -191,7 +195,7 @@ describe.runIf(pgAvailable)('PostgreSQL that takes no writes (a failover in prog
     } finally {
       await admin.end();
     }
-    await new Promise((done) => setTimeout(done, RECONNECT_EVERY_MS + 100));
+    await pastReconnectWait();
     await mark(7);
     expect((await e.read((x) => x.all<{ n: number }>('SELECT n FROM marks ORDER BY n'))).map((m) => m.n)).toEqual([
       1, 7,

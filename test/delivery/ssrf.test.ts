@@ -204,20 +204,25 @@ describe('TargetGuard', () => {
     afterAll(async () => r.close());
 
     const notification = (url: string) => ({ url, body: Buffer.from('{}'), headers: {}, webhookId: 'dlv_1_2' });
+    /** One notification to `url` through a Sender of its own, guarded by `guard`. */
+    const sendOnce = async (guard: TargetGuard, url: string) => {
+      const s = new Sender(guard, 2000);
+      try {
+        return await s.send(notification(url));
+      } finally {
+        await s.close();
+      }
+    };
 
     it('an IP-literal URL to a refused address never connects', async () => {
-      const s = new Sender(new TargetGuard(), 2000);
-      const res = await s.send(notification(r.url));
-      await s.close();
+      const res = await sendOnce(new TargetGuard(), r.url);
       expect(res.ok).toBe(false);
       expect(res.error).toContain('refused target address 127.0.0.1');
       expect(r.requests).toHaveLength(0);
     });
 
     it('a host name is checked at connect time: localhost is refused', async () => {
-      const s = new Sender(new TargetGuard(), 2000);
-      const res = await s.send(notification(`http://localhost:${r.port}/hook`));
-      await s.close();
+      const res = await sendOnce(new TargetGuard(), `http://localhost:${r.port}/hook`);
       expect(res.ok).toBe(false);
       expect(res.error).toMatch(/refused target address (127\.0\.0\.1|::1)/);
       expect(r.requests).toHaveLength(0);
@@ -230,17 +235,13 @@ describe('TargetGuard', () => {
       });
       const url = `http://rebind.example.test:${r.port}/hook`;
       expect(await g.checkUrl(url)).toBeNull();
-      const s = new Sender(g, 2000);
-      const res = await s.send(notification(url));
-      await s.close();
+      const res = await sendOnce(g, url);
       expect(res.error).toContain('refused target address 127.0.0.1');
       expect(r.requests).toHaveLength(0);
     });
 
     it('an IPv4-mapped IPv6 literal of a refused address never connects (it would reach the IPv4 receiver)', async () => {
-      const s = new Sender(new TargetGuard(), 2000);
-      const res = await s.send(notification(`http://[::ffff:127.0.0.1]:${r.port}/hook`));
-      await s.close();
+      const res = await sendOnce(new TargetGuard(), `http://[::ffff:127.0.0.1]:${r.port}/hook`);
       expect(res.ok).toBe(false);
       // The URL parser writes it as ::ffff:7f00:1; the guard judges it by its IPv4 address.
       expect(res.error).toContain('refused target address ::ffff:7f00:1 (IPv4-mapped 127.0.0.1: loopback)');
@@ -251,15 +252,11 @@ describe('TargetGuard', () => {
       const r6 = await receiver(undefined, { host: '::1' });
       try {
         expect(r6.url).toBe(`http://[::1]:${r6.port}/hook`);
-        const refusing = new Sender(new TargetGuard(), 2000);
-        const refused = await refusing.send(notification(r6.url));
-        await refusing.close();
+        const refused = await sendOnce(new TargetGuard(), r6.url);
         expect(refused.ok).toBe(false);
         expect(refused.error).toContain('refused target address ::1');
         expect(r6.requests).toHaveLength(0);
-        const allowing = new Sender(new TargetGuard(['::1/128']), 2000);
-        const res = await allowing.send(notification(r6.url));
-        await allowing.close();
+        const res = await sendOnce(new TargetGuard(['::1/128']), r6.url);
         expect(res).toMatchObject({ ok: true, statusCode: 200, responseBody: 'ok' });
         expect(r6.requests).toHaveLength(1);
       } finally {
@@ -268,9 +265,7 @@ describe('TargetGuard', () => {
     });
 
     it('an allow-listed loopback receiver is reached', async () => {
-      const s = new Sender(new TargetGuard(['127.0.0.0/8', '::1/128']), 2000);
-      const res = await s.send(notification(`http://localhost:${r.port}/hook`));
-      await s.close();
+      const res = await sendOnce(new TargetGuard(['127.0.0.0/8', '::1/128']), `http://localhost:${r.port}/hook`);
       expect(res).toMatchObject({ ok: true, statusCode: 200, responseBody: 'ok' });
       expect(r.requests).toHaveLength(1);
     });

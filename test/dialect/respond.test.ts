@@ -49,3 +49,25 @@ describe('render (JSON) of a tree already serialised as an event content', () =>
     expect(render({ format: 'xml' }, true, body).body).toContain('<item><id>1</id></item>');
   });
 });
+
+describe('stringifyJson', () => {
+  it('a tree without Maps: the native serialiser’s text', () => {
+    const tree = { item: { id: 7, name: 'A "quoted" name', fields: { n: 1e-7, list: [1, 'two', null] } }, none: [] };
+    expect(stringifyJson(tree)).toBe(JSON.stringify(tree));
+  });
+
+  it('a Map at the top keeps its order, numeric keys included', () => {
+    const tree = new Map<string, Tree>([
+      ['status', 'success'],
+      ['12', 'b'],
+      ['3', 'a'],
+    ]);
+    expect(stringifyJson(tree)).toBe('{"status":"success","12":"b","3":"a"}');
+  });
+
+  it('a Map inside objects or arrays, however deep, still serialises as an object', () => {
+    const deep = new Map<string, Tree>([['k', 'v']]);
+    expect(stringifyJson({ a: { b: [{ c: deep }] } })).toBe('{"a":{"b":[{"c":{"k":"v"}}]}}');
+    expect(stringifyJson([1, [deep]] as unknown as Tree)).toBe('[1,[{"k":"v"}]]');
+  });
+});

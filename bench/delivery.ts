@@ -192,9 +192,10 @@ async function withHookline<T>(
     server: Running;
     create: (i: number) => Promise<{ id: number; sent: number; answered: number }>;
   }) => Promise<T>,
+  env: Record<string, string> = {},
 ): Promise<T> {
   const rx = await startReceiver();
-  const server = await startHookline(engine, SERVER_ENV);
+  const server = await startHookline(engine, { ...SERVER_ENV, ...env });
   const pool = new Pool(server.url, { connections: CONCURRENCY });
   try {
     const headers = { 'content-type': 'application/json', accept: 'application/json', authorization: AUTH };
@@ -258,7 +259,12 @@ function latencies(creates: { id: number; sent: number; answered: number }[], ar
  * every other closed-loop figure here (and the reference), the server is measured warm (JIT compiled, sender
  * thread running, connections open), not in its first seconds (WARM_MS).
  */
-export async function endToEnd(engine: 'sqlite' | 'postgres', n: number, warmMs = WARM_MS): Promise<DeliveryFigures> {
+export async function endToEnd(
+  engine: 'sqlite' | 'postgres',
+  n: number,
+  env: Record<string, string> = {},
+  warmMs = WARM_MS,
+): Promise<DeliveryFigures> {
   return withHookline(engine, async ({ rx, server, create }) => {
     let i = 0;
     const warmEnd = performance.now() + warmMs;
@@ -289,7 +295,7 @@ export async function endToEnd(engine: 'sqlite' | 'postgres', n: number, warmMs 
     const last = latest(rx.arrivals);
     const l = latencies(creates, rx.arrivals);
     return { rate: n / ((last - started) / 1000), p50: l.p50, p99: l.p99, count: rx.arrivals.size, warm, cpu };
-  });
+  }, env);
 }
 
 /**

@@ -115,14 +115,19 @@ export class Sender {
           this.listen(stop);
           this.stoppable.add(attempt);
         }
-        this.agent.dispatch(
-          { origin: target.origin, path: target.path, method: 'POST', headers: n.headers, body: n.body },
-          attempt,
-        );
+        attempt.resend = () => this.dispatch(target, n, attempt);
+        this.dispatch(target, n, attempt);
       } catch (e) {
         attempt.fail(e);
       }
     });
+  }
+
+  private dispatch(target: Target, n: Notification, attempt: Attempt): void {
+    this.agent.dispatch(
+      { origin: target.origin, path: target.path, method: 'POST', headers: n.headers, body: n.body },
+      attempt,
+    );
   }
 
   async close(): Promise<void> {
@@ -155,6 +160,10 @@ class Attempt implements Dispatcher.DispatchHandler {
   private readonly kept: Buffer[] = [];
   private size = 0;
   private settled = false;
+  /**
+   * Sends the request again, once (staleConnection); null once used. Set by the sender after construction.
+   */
+  resend: (() => void) | null = null;
 
   constructor(
     private readonly timeoutMs: number,
@@ -200,6 +209,23 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   fail(e: unknown): void {
+    if (this.resend && !this.cutBy && this.statusCode === null && staleConnection(e)) {
+      // Within the same deadline and slot: to the receiver it is one more request with the same webhook-id.
+      // After the closes already read (setImmediate), so that other idle connections the receiver closed at
+      // the same moment are not taken for it.
+      const resend = this.resend;
+      this.resend = null;
+      this.controller = null;
+      setImmediate(() => {
+        if (this.settled) return;
+        try {
+          resend();
+        } catch (again) {
+          this.fail(again);
+        }
+      });
+      return;
+    }
     const aborted = this.cutBy === 'stop';
     const error =
       this.cutBy === 'timeout'
@@ -229,6 +255,22 @@ class Attempt implements Dispatcher.DispatchHandler {
       waitedMs: 0,
     });
   }
+}
+
+/**
+ * A kept-alive connection that had answered before, closed by the receiver with no byte of this request's
+ * answer: most likely the receiver's idle timeout closed it as the request went out (servers that give no
+ * `Keep-Alive: timeout` hint: uvicorn closes after 5 s, gunicorn after 2 s, while undici keeps a connection
+ * for 10 s here). undici checks a connection before reusing it, but a close still on its way over the network
+ * is not seen. Such a request is sent once more at once (on a new connection, unless another idle one is
+ * there), as browsers and Go's HTTP client do for requests that may be repeated: a delivery may (it carries its webhook-id, the same on every
+ * request). A fresh connection closed without an answer is a failed attempt as before.
+ */
+function staleConnection(e: unknown): boolean {
+  const err = e as { code?: unknown; socket?: { bytesRead?: unknown } } | null;
+  // undici's SocketError ("other side closed") carries the socket's counters: bytes read before this request
+  // are earlier answers (over TLS, bytesRead counts the decrypted bytes: the handshake is not in it).
+  return err?.code === 'UND_ERR_SOCKET' && typeof err.socket?.bytesRead === 'number' && err.socket.bytesRead > 0;
 }
 
 /**

@@ -10,6 +10,19 @@ import { PG_URL } from '../test/support/pg-url.js';
 export { PG_URL };
 import { freshDatabase } from '../test/support/fresh-database.js';
 
+/**
+ * The node flags of package.json's start script (`node <flags> dist/cli/main.js serve …`): the bench measures
+ * the server as `npm start` runs it, and as the README says to run it under a service manager.
+ */
+const START_FLAGS: string[] = (() => {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const m = /^node\s+(.*?)\s*dist\/cli\/main\.js\b/.exec(pkg.scripts.start);
+  if (!m) throw new Error(`package.json's start script does not run node dist/cli/main.js: ${pkg.scripts.start}`);
+  return m[1].split(/\s+/).filter(Boolean);
+})();
+
 export const ADMIN = { email: 'bench@hookline.local', token: 'bench-token-0123456789abcdef' };
 export const AUTH = `Basic ${Buffer.from(`${ADMIN.email}:${ADMIN.token}`).toString('base64')}`;
 
@@ -72,8 +85,9 @@ export async function startHookline(
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-bench-'));
   const db = engine === 'postgres' ? await freshDatabase('hookline_bench') : null;
   await before?.({ dataDir, databaseUrl: db?.url ?? '' });
-  // BENCH_NODE_ARGS (e.g. `--cpu-prof`) goes to the server's node: for profiling what a figure measures.
-  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  // The server runs with the node flags `npm start` gives it; BENCH_NODE_ARGS (e.g. `--cpu-prof`) adds to
+  // them (a later V8 flag overrides an earlier one): for profiling what a figure measures.
+  const nodeArgs = [...START_FLAGS, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
   // BENCH_SERVER (another build's cli/main.js): for comparing two builds in one run.
   const main = process.env.BENCH_SERVER ?? 'dist/cli/main.js';
   const child = spawn(process.execPath, [...nodeArgs, main, 'serve', '--port', '0'], {

@@ -265,37 +265,41 @@ export async function endToEnd(
   env: Record<string, string> = {},
   warmMs = WARM_MS,
 ): Promise<DeliveryFigures> {
-  return withHookline(engine, async ({ rx, server, create }) => {
-    let i = 0;
-    const warmEnd = performance.now() + warmMs;
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (performance.now() < warmEnd) await create(i++);
-      }),
-    );
-    await rx.waitFor(i, 60_000);
-    const warm = rx.arrivals.size;
-    rx.arrivals.clear();
-    const creates: { id: number; sent: number; answered: number }[] = [];
-    const end = i + n;
-    const cpu0 = { server: cpuTimeUs(server.child.pid), database: pgCpu(engine), bench: cpuTimeUs() };
-    const started = performance.timeOrigin + performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (i < end) creates.push(await create(i++));
-      }),
-    );
-    await rx.waitFor(n, 120_000);
-    // Per event: the load generator shares this process with the receiver, so `receiver` counts both here.
-    const cpu = {
-      server: (cpuTimeUs(server.child.pid) - cpu0.server) / n,
-      database: (pgCpu(engine) - cpu0.database) / n,
-      receiver: (cpuTimeUs() - cpu0.bench) / n,
-    };
-    const last = latest(rx.arrivals);
-    const l = latencies(creates, rx.arrivals);
-    return { rate: n / ((last - started) / 1000), p50: l.p50, p99: l.p99, count: rx.arrivals.size, warm, cpu };
-  }, env);
+  return withHookline(
+    engine,
+    async ({ rx, server, create }) => {
+      let i = 0;
+      const warmEnd = performance.now() + warmMs;
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (performance.now() < warmEnd) await create(i++);
+        }),
+      );
+      await rx.waitFor(i, 60_000);
+      const warm = rx.arrivals.size;
+      rx.arrivals.clear();
+      const creates: { id: number; sent: number; answered: number }[] = [];
+      const end = i + n;
+      const cpu0 = { server: cpuTimeUs(server.child.pid), database: pgCpu(engine), bench: cpuTimeUs() };
+      const started = performance.timeOrigin + performance.now();
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (i < end) creates.push(await create(i++));
+        }),
+      );
+      await rx.waitFor(n, 120_000);
+      // Per event: the load generator shares this process with the receiver, so `receiver` counts both here.
+      const cpu = {
+        server: (cpuTimeUs(server.child.pid) - cpu0.server) / n,
+        database: (pgCpu(engine) - cpu0.database) / n,
+        receiver: (cpuTimeUs() - cpu0.bench) / n,
+      };
+      const last = latest(rx.arrivals);
+      const l = latencies(creates, rx.arrivals);
+      return { rate: n / ((last - started) / 1000), p50: l.p50, p99: l.p99, count: rx.arrivals.size, warm, cpu };
+    },
+    env,
+  );
 }
 
 /**

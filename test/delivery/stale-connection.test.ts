@@ -1,7 +1,8 @@
 // A kept-alive connection the receiver closes as a request goes out (its idle timeout, with no Keep-Alive
 // hint: uvicorn, gunicorn): the request is sent once more at once, on another connection, within the same
 // attempt. Everything else that closes a connection without an answer stays a failed attempt. The receiver
-// here is a raw TCP server, so that when and how it closes is exact.
+// here is a raw TCP server, so that when and how it closes is exact; the last test puts 20 ms of latency
+// (a TCP relay) between it and the sender, and times a notification to cross its idle timeout's close.
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -127,5 +128,80 @@ describe('a connection closed by the receiver with no answer', () => {
     const r = await sender.send(notification(rx.url, 2));
     expect(r).toMatchObject({ ok: false, statusCode: 200 });
     expect(rx.seen).toHaveLength(2);
+  });
+});
+
+/** A TCP relay that holds every chunk and every close `delay` ms each way: a network's latency, on loopback. */
+async function latency(targetPort: number, delay: number) {
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    const pipe = (from: net.Socket, to: net.Socket) => {
+      from.on('data', (d: Buffer) => setTimeout(() => (to.writable ? to.write(d) : from.destroy()), delay));
+      from.on('end', () => setTimeout(() => to.end(), delay));
+      from.on('error', () => undefined);
+      from.on('close', () => setTimeout(() => to.destroy(), delay + 1));
+    };
+    pipe(client, upstream);
+    pipe(upstream, client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+describe('the race itself: an idle timeout whose close is still on its way', () => {
+  it('a receiver 20 ms away that closes idle connections after 100 ms: a notification sent just after, before the close arrives, is delivered', async () => {
+    // The receiver closes a connection 100 ms after its last answer, without saying so (no Keep-Alive hint).
+    const idle = new Map<net.Socket, NodeJS.Timeout>();
+    const rx = await rawReceiver(() => 'answer');
+    let accepted = 0;
+    const server = net.createServer((s) => {
+      accepted++;
+      // In front of the raw receiver: its own idle timer, restarted by each answer it passes on.
+      const up = net.connect(Number(new URL(rx.url).port), '127.0.0.1');
+      const arm = () => {
+        clearTimeout(idle.get(s));
+        idle.set(
+          s,
+          setTimeout(() => s.end(), 100),
+        );
+      };
+      arm();
+      s.on('data', (d: Buffer) => up.write(d));
+      up.on('data', (d: Buffer) => {
+        s.write(d);
+        arm();
+      });
+      s.on('close', () => {
+        clearTimeout(idle.get(s));
+        up.destroy();
+      });
+      s.on('error', () => undefined);
+      up.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const far = await latency((server.address() as AddressInfo).port, 20);
+    const sender = new Sender(new TargetGuard(['127.0.0.0/8']), 2_000);
+    try {
+      const url = `http://127.0.0.1:${far.port}/hook`;
+      for (let i = 1; i <= 3; i++) {
+        const r = await sender.send(notification(url, i));
+        expect(r).toMatchObject({ ok: true, statusCode: 200 });
+        // The answer left the receiver 20 ms ago; its close will leave 100 ms after it and arrive 20 ms
+        // later. Sent 90 ms from now, the next notification goes out after the close and before it arrives.
+        await new Promise((res) => setTimeout(res, 90));
+      }
+      // Every notification after the first crossed a close: it went out on the closing connection, where the
+      // receiver never read it (as a closed socket's data is answered with a reset), then on a new one.
+      expect(rx.seen.map((s) => s.webhookId)).toEqual(['dlv_7_1', 'dlv_7_2', 'dlv_7_3']);
+      expect(accepted).toBe(3);
+    } finally {
+      await sender.close();
+      await far.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      await rx.close();
+    }
   });
 });

@@ -115,19 +115,11 @@ export class Sender {
           this.listen(stop);
           this.stoppable.add(attempt);
         }
-        attempt.resend = () => this.dispatch(target, n, attempt);
-        this.dispatch(target, n, attempt);
+        attempt.post(this.agent, target, n);
       } catch (e) {
         attempt.fail(e);
       }
     });
-  }
-
-  private dispatch(target: Target, n: Notification, attempt: Attempt): void {
-    this.agent.dispatch(
-      { origin: target.origin, path: target.path, method: 'POST', headers: n.headers, body: n.body },
-      attempt,
-    );
   }
 
   async close(): Promise<void> {
@@ -142,6 +134,10 @@ export class Sender {
 /** The deadline's callback: a plain function given the attempt (no closure per request). */
 function onDeadline(a: Attempt): void {
   a.cut('timeout');
+}
+
+function postAgain(a: Attempt): void {
+  a.again();
 }
 
 /**
@@ -160,10 +156,11 @@ class Attempt implements Dispatcher.DispatchHandler {
   private readonly kept: Buffer[] = [];
   private size = 0;
   private settled = false;
-  /**
-   * Sends the request again, once (staleConnection); null once used. Set by the sender after construction.
-   */
-  resend: (() => void) | null = null;
+  /** what post() sent, kept to send it again once (staleConnection) */
+  private agent: Agent | null = null;
+  private target: Target | null = null;
+  private notification: Notification | null = null;
+  private resent = false;
 
   constructor(
     private readonly timeoutMs: number,
@@ -172,6 +169,17 @@ class Attempt implements Dispatcher.DispatchHandler {
     private readonly resolve: (r: SendResult) => void,
   ) {
     this.timer = setTimeout(onDeadline, timeoutMs, this);
+  }
+
+  /** Sends the request (the dispatch handler is this attempt). */
+  post(agent: Agent, target: Target, n: Notification): void {
+    this.agent = agent;
+    this.target = target;
+    this.notification = n;
+    agent.dispatch(
+      { origin: target.origin, path: target.path, method: 'POST', headers: n.headers, body: n.body },
+      this,
+    );
   }
 
   cut(why: 'timeout' | 'stop'): void {
@@ -209,21 +217,13 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   fail(e: unknown): void {
-    if (this.resend && !this.cutBy && this.statusCode === null && staleConnection(e)) {
+    if (!this.resent && this.agent && !this.cutBy && this.statusCode === null && staleConnection(e)) {
       // Within the same deadline and slot: to the receiver it is one more request with the same webhook-id.
       // After the closes already read (setImmediate), so that other idle connections the receiver closed at
       // the same moment are not taken for it.
-      const resend = this.resend;
-      this.resend = null;
+      this.resent = true;
       this.controller = null;
-      setImmediate(() => {
-        if (this.settled) return;
-        try {
-          resend();
-        } catch (again) {
-          this.fail(again);
-        }
-      });
+      setImmediate(postAgain, this);
       return;
     }
     const aborted = this.cutBy === 'stop';
@@ -235,6 +235,16 @@ class Attempt implements Dispatcher.DispatchHandler {
           : describe(e);
     this.retryAfter = null;
     this.finish(false, error, aborted);
+  }
+
+  /** The second post (staleConnection), unless the attempt ended meanwhile (cut by its deadline or a stop). */
+  again(): void {
+    if (this.settled) return;
+    try {
+      this.post(this.agent!, this.target!, this.notification!);
+    } catch (e) {
+      this.fail(e);
+    }
   }
 
   /** One object literal of one shape for every answer (no spread). */
@@ -261,10 +271,11 @@ class Attempt implements Dispatcher.DispatchHandler {
  * A kept-alive connection that had answered before, closed by the receiver with no byte of this request's
  * answer: most likely the receiver's idle timeout closed it as the request went out (servers that give no
  * `Keep-Alive: timeout` hint: uvicorn closes after 5 s, gunicorn after 2 s, while undici keeps a connection
- * for 10 s here). undici checks a connection before reusing it, but a close still on its way over the network
- * is not seen. Such a request is sent once more at once (on a new connection, unless another idle one is
- * there), as browsers and Go's HTTP client do for requests that may be repeated: a delivery may (it carries its webhook-id, the same on every
- * request). A fresh connection closed without an answer is a failed attempt as before.
+ * for 10 s here). undici checks a connection before reusing it, but a close still on its way over the
+ * network is not seen. Such a request is sent once more at once (on a new connection, unless another idle
+ * one is there), as browsers and Go's HTTP client do for requests that may be repeated, which a delivery
+ * may (it carries its webhook-id, the same on every request). A fresh connection closed without an answer
+ * is a failed attempt as before.
  */
 function staleConnection(e: unknown): boolean {
   const err = e as { code?: unknown; socket?: { bytesRead?: unknown } } | null;

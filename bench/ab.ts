@@ -11,6 +11,7 @@
 // AB_ROUNDS (5), AB_ENGINE (sqlite or postgres), BENCH_EVENTS (20,000) and BENCH_DURATION_MS (the
 // references, 4,000) size it.
 import { bareDeliveryReference, endToEnd } from './delivery.js';
+import { percentile } from './load.js';
 
 interface Variant {
   name: string;
@@ -34,11 +35,11 @@ const engine = (process.env.AB_ENGINE ?? 'sqlite') as 'sqlite' | 'postgres';
 const events = Number(process.env.BENCH_EVENTS ?? 20000);
 const refMs = Number(process.env.BENCH_DURATION_MS ?? 4000);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
+const median = (xs: number[]) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 
 const results = new Map<string, Round[]>(variants.map((v) => [v.name, []]));
 const inherited = { nodeArgs: process.env.BENCH_NODE_ARGS, server: process.env.BENCH_SERVER };

@@ -60,7 +60,7 @@ export class Sender {
   private readonly agent: Agent;
   private readonly targets = new Map<string, Target>();
   /** the requests in flight that a stop signal listened to cuts short */
-  private readonly stoppable = new Set<Attempt>();
+  private readonly stoppable = new AttemptList();
   private readonly stops = new WeakSet<AbortSignal>();
 
   constructor(
@@ -98,7 +98,7 @@ export class Sender {
   private listen(stop: AbortSignal): void {
     if (this.stops.has(stop)) return;
     this.stops.add(stop);
-    stop.addEventListener('abort', () => this.stoppable.forEach((a) => a.cut('stop')), { once: true });
+    stop.addEventListener('abort', () => this.stoppable.cutAll(), { once: true });
   }
 
   /**
@@ -128,6 +128,47 @@ export class Sender {
 
   async destroy(): Promise<void> {
     await this.agent.destroy();
+  }
+}
+
+/**
+ * The stoppable requests in flight, linked through the attempts themselves. Not a Set: a Set that every
+ * request enters and leaves keeps its finished requests reachable from the tables it leaves behind when it
+ * grows and shrinks (old-generation garbage until the next full collection), and with them everything
+ * each request held, so the young generation's collections copied and promoted megabytes of finished
+ * requests: the sender thread's collections took a tenth of its time (undici's bare client: a hundredth).
+ * Unlinking clears both links, so a finished request is referenced from nowhere.
+ */
+class AttemptList {
+  private first: Attempt | null = null;
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(a: Attempt): void {
+    a.next = this.first;
+    if (this.first) this.first.prev = a;
+    this.first = a;
+    this.count++;
+  }
+
+  /** Unlinks `a` (nothing if it is not in the list). */
+  remove(a: Attempt): void {
+    if (a.prev) a.prev.next = a.next;
+    else if (this.first === a) this.first = a.next;
+    else return;
+    if (a.next) a.next.prev = a.prev;
+    a.prev = a.next = null;
+    this.count--;
+  }
+
+  /** Cuts short every request in the list (each leaves it as it finishes). */
+  cutAll(): void {
+    const all: Attempt[] = [];
+    for (let a = this.first; a; a = a.next) all.push(a);
+    for (const a of all) a.cut('stop');
   }
 }
 
@@ -161,11 +202,14 @@ class Attempt implements Dispatcher.DispatchHandler {
   private target: Target | null = null;
   private notification: Notification | null = null;
   private resent = false;
+  /** neighbours in the sender's AttemptList while this attempt is in it */
+  prev: Attempt | null = null;
+  next: Attempt | null = null;
 
   constructor(
     private readonly timeoutMs: number,
-    /** the sender's set of stoppable requests, when this one is in it */
-    private readonly stoppable: Set<Attempt> | null,
+    /** the sender's list of stoppable requests, when this one is in it */
+    private readonly stoppable: AttemptList | null,
     private readonly resolve: (r: SendResult) => void,
   ) {
     this.timer = setTimeout(onDeadline, timeoutMs, this);
@@ -252,7 +296,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    this.stoppable?.delete(this);
+    this.stoppable?.remove(this);
     const { statusCode, kept } = this;
     this.resolve({
       ok,

@@ -1,10 +1,11 @@
 // Sender threads against real receivers on loopback: the same bytes and signatures as the main thread,
 // the in-flight caps held where requests are made, stop aborts what is in flight, and closing the threads
 // never leaves an attempt hanging.
+import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalTransport, ThreadTransport, type Transport } from '../../src/delivery/transport.js';
 import { TargetGuard } from '../../src/delivery/ssrf.js';
-import { solve360Signature } from '../../src/webhooks/signer.js';
+import { solve360Signature, webhookId } from '../../src/webhooks/signer.js';
 import { RESPONSE_KEEP } from '../../src/delivery/send.js';
 import { receiver, type Receiver } from './helpers.js';
 import type { Caps } from '../../src/delivery/caps.js';
@@ -76,6 +77,38 @@ describe('transports', () => {
     await hang.waitFor(1);
     stop.abort();
     expect(await pending).toMatchObject({ ok: false, aborted: true });
+  });
+
+  it('the stop signal aborts exactly the requests still in flight, whichever finished before it (first, middle, last sent)', async () => {
+    // Answers are held per delivery (webhook-id) until the test lets them go.
+    const held = new Map<string, http.ServerResponse>();
+    const rx = await receiver((req, res) => void held.set(String(req.headers['webhook-id']), res));
+    open.push(rx);
+    const local = new LocalTransport(new TargetGuard(['127.0.0.0/8']), 20_000);
+    open.push(local);
+    const stop = new AbortController();
+    const ids = [1, 2, 3, 4, 5];
+    const sends = ids.map((eventId) => local.send({ ...source(rx.url), eventId }, Date.now(), { stop: stop.signal }));
+    await rx.waitFor(ids.length);
+    expect(local.inFlight).toBe(5);
+    // Requests 1, 3 and 5 are answered: the oldest, one between, and the newest in flight.
+    for (const eventId of [1, 3, 5]) held.get(webhookId(7, eventId))!.end('ok');
+    const answered = await Promise.all([sends[0], sends[2], sends[4]]);
+    expect(answered.map((r) => r.ok)).toEqual([true, true, true]);
+    expect(local.inFlight).toBe(2);
+    stop.abort();
+    const cut = await Promise.all([sends[1], sends[3]]);
+    expect(cut.map((r) => [r.ok, r.aborted, r.error])).toEqual([
+      [false, true, 'stopped before the answer'],
+      [false, true, 'stopped before the answer'],
+    ]);
+    expect(local.inFlight).toBe(0);
+    // Sent after the stop: cut at once, never reaching the receiver.
+    expect(await local.send({ ...source(rx.url), eventId: 6 }, Date.now(), { stop: stop.signal })).toMatchObject({
+      ok: false,
+      aborted: true,
+    });
+    expect(rx.requests).toHaveLength(5);
   });
 
   it('closing the threads resolves what they had in flight as failed attempts; nothing hangs', async () => {

@@ -113,9 +113,14 @@ export class DeliveryEngine {
   /**
    * every launched delivery until its outcome is recorded, by delivery (sendingKey): a claim can take one of
    * this engine's own whose lease ran out while it was still waiting, in flight or being recorded, and that
-   * one is not sent a second time
+   * one is not sent a second time. Keys only: a Map whose entries come and go thousands of times a second
+   * and whose values hold each delivery's graph (its event, its promise chain) keeps finished ones reachable
+   * from the tables it leaves behind, and the young generation's collections copy them (see send.ts
+   * AttemptList); settle() waits on `idle` instead of on each delivery's promise.
    */
-  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly inflight = new Set<string>();
+  /** settle()'s waiters, called when the last launched delivery is recorded */
+  private idle: (() => void)[] = [];
   /** handed to the transport and not answered yet (in flight, or waiting there for a slot), overall */
   private heldCount = 0;
   /** taken by a transaction's fan-out that has not ended yet (handoff.ts): counted in heldCount and held */
@@ -297,7 +302,7 @@ export class DeliveryEngine {
 
   /** Waits until every claimed delivery is sent and recorded (or released, when stopping). */
   async settle(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight.values()]);
+    while (this.inflight.size > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
   /** tick(), settle() and the e-mail that queued: for tests and tools that drive the clock. */
@@ -521,7 +526,7 @@ export class DeliveryEngine {
       d.attempt > this.scheduleOf(d).length + 1
         ? Promise.resolve(failedAttempt(PAST_LAST_ATTEMPT))
         : this.attempt(d, handedAt, this.stopSignal.signal, true);
-    const done = sending
+    void sending
       .then((result) => {
         this.answered(d.hookId);
         // The attempt started when its slot came free.
@@ -531,8 +536,11 @@ export class DeliveryEngine {
         // The outcome could not be recorded (database down): the lease expires and the delivery is retried.
         this.o.logger?.error({ hookId: d.hookId, eventId: d.eventId, err: e.message }, 'recording a delivery failed'),
       )
-      .finally(() => this.inflight.delete(key));
-    this.inflight.set(key, done);
+      .finally(() => {
+        this.inflight.delete(key);
+        if (this.inflight.size === 0) for (const resolve of this.idle.splice(0)) resolve();
+      });
+    this.inflight.add(key);
   }
 
   private answered(hookId: number): void {

@@ -90,7 +90,8 @@ export class LocalTransport implements Transport {
 /**
  * What crosses to a sender thread and back, as flat arrays of primitives: structured cloning copies those
  * much faster than objects (no property names per item), and every attempt crosses twice.
- * A job: the attempt's id, its time, and what building the notification needs.
+ * A job: the attempt's id (its slot in the thread's Slots, which the answer names), its time, and what
+ * building the notification needs.
  */
 export type SendJob = [
   id: number,
@@ -188,9 +189,44 @@ interface Queued {
   resolve: (r: SendResult) => void;
 }
 
+/**
+ * The jobs a thread has not answered, each in a slot whose index is the job's id (a free slot is used
+ * again). Not a Map: a Map whose entries come and go thousands of times a second keeps finished jobs, and
+ * everything their promises hold, reachable from the tables it leaves behind, and the young generation's
+ * collections copy them (see send.ts AttemptList).
+ */
+class Slots<T> {
+  private readonly slots: (T | null)[] = [];
+  private readonly free: number[] = [];
+
+  /** Stores `v`: its slot's index. */
+  put(v: T): number {
+    const i = this.free.pop() ?? this.slots.length;
+    this.slots[i] = v;
+    return i;
+  }
+
+  /** Takes what slot `i` holds out of it (undefined if it holds nothing). */
+  take(i: number): T | undefined {
+    const v = this.slots[i];
+    if (v === null || v === undefined) return undefined;
+    this.slots[i] = null;
+    this.free.push(i);
+    return v;
+  }
+
+  /** Takes everything out. */
+  drain(): T[] {
+    const all = this.slots.filter((v): v is T => v !== null);
+    this.slots.length = 0;
+    this.free.length = 0;
+    return all;
+  }
+}
+
 /** One sender thread, started on first use and again after it dies. */
 class SenderThread {
-  private current: { worker: Worker; pending: Map<number, Queued>; loaded: Promise<void> } | null = null;
+  private current: { worker: Worker; pending: Slots<Queued>; loaded: Promise<void> } | null = null;
   /** the current thread has said it is loaded (its first message) */
   private isLoaded = false;
   /** Every attempt started in one turn of the event loop crosses in one message. */
@@ -213,7 +249,7 @@ class SenderThread {
     // The thread's first message (an empty batch of answers) says it has loaded; a thread that fails to
     // load is not waited for either.
     let loaded!: () => void;
-    const me = { worker, pending: new Map<number, Queued>(), loaded: new Promise<void>((r) => (loaded = r)) };
+    const me = { worker, pending: new Slots<Queued>(), loaded: new Promise<void>((r) => (loaded = r)) };
     worker.once('message', () => {
       if (this.current === me) this.isLoaded = true;
       loaded();
@@ -222,8 +258,7 @@ class SenderThread {
     worker.once('exit', () => loaded());
     worker.on('message', (m: FromThread) => {
       for (const a of m) {
-        const q = me.pending.get(a[0]);
-        me.pending.delete(a[0]);
+        const q = me.pending.take(a[0]);
         if (q) this.answer(q, unpackAnswer(a));
       }
     });
@@ -231,8 +266,7 @@ class SenderThread {
       if (this.current === me) this.current = null;
       // What the thread had is lost with it: failed attempts (the requests may or may not have gone out),
       // retried on the schedule. The next send starts a new thread.
-      for (const q of me.pending.values()) this.answer(q, failedAttempt(`sender thread stopped: ${why}`));
-      me.pending.clear();
+      for (const q of me.pending.drain()) this.answer(q, failedAttempt(`sender thread stopped: ${why}`));
     };
     worker.on('error', (e) => lost(e.message));
     worker.on('exit', (code) => lost(`exit code ${code}`));
@@ -259,7 +293,8 @@ class SenderThread {
       return;
     }
     const thread = (this.current ??= this.start());
-    for (const q of batch) thread.pending.set(q.job[0], q);
+    // A job's id is its slot here, which its answer names.
+    for (const q of batch) q.job[0] = thread.pending.put(q);
     thread.worker.postMessage({ kind: 'send', jobs: batch.map((q) => q.job) } satisfies ToThread);
   }
 
@@ -320,7 +355,6 @@ class SenderThread {
  */
 export class ThreadTransport implements Transport {
   private readonly threads: SenderThread[];
-  private seq = 0;
   private readonly stops = new WeakSet<AbortSignal>();
 
   constructor(o: ThreadOptions) {
@@ -365,7 +399,8 @@ export class ThreadTransport implements Transport {
     if (stop?.aborted) return Promise.resolve({ ...failedAttempt('stopped before the answer'), aborted: true });
     const thread = this.threads[d.hookId % this.threads.length];
     // Only what building the notification needs crosses (not the claimed delivery's other fields).
-    return thread.send(packJob(++this.seq, nowMs, d, o.capped === true));
+    // Its id is given by the thread it goes to (SenderThread.flush).
+    return thread.send(packJob(0, nowMs, d, o.capped === true));
   }
 
   release(): void {

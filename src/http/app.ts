@@ -103,6 +103,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: () => `req-${(++requestSeq).toString(36)}-${process.pid.toString(36)}`,
     // No per-request log lines: errors are logged with their request id by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
+    // …which names it itself (reqId), so a request logs through the server's logger rather than a child
+    // bound to its id, made for every request and used only on errors (and the id then written twice).
+    childLoggerFactory: (logger: unknown) => logger,
   } as never) as unknown as FastifyInstance;
 
   // Every body is read as bytes and parsed here: one place decides XML, JSON or form.

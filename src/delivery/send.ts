@@ -141,17 +141,11 @@ export class Sender {
  */
 class AttemptList {
   private first: Attempt | null = null;
-  private count = 0;
-
-  get size(): number {
-    return this.count;
-  }
 
   add(a: Attempt): void {
     a.next = this.first;
     if (this.first) this.first.prev = a;
     this.first = a;
-    this.count++;
   }
 
   /** Unlinks `a` (nothing if it is not in the list). */
@@ -161,7 +155,6 @@ class AttemptList {
     else return;
     if (a.next) a.next.prev = a.prev;
     a.prev = a.next = null;
-    this.count--;
   }
 
   /** Cuts short every request in the list (each leaves it as it finishes). */

@@ -2,7 +2,6 @@
 // method and the path without its query, and the error; the database unavailable is a warning, anything else
 // an error. The request id is written once per line (requests log through the server's logger, not a child
 // bound to the id).
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { makeApp, call, type TestApp } from '../support/app.js';
@@ -10,13 +9,7 @@ import { StorageUnavailable } from '../../src/storage/port.js';
 
 function memoryLogger() {
   const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
+  return { logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }), lines };
 }
 
 describe('fault log lines', () => {

@@ -120,7 +120,7 @@ export class DeliveryEngine {
    */
   private readonly inflight = new Set<string>();
   /** settle()'s waiters, called when the last launched delivery is recorded */
-  private idle: (() => void)[] = [];
+  private readonly idle: (() => void)[] = [];
   /** handed to the transport and not answered yet (in flight, or waiting there for a slot), overall */
   private heldCount = 0;
   /** taken by a transaction's fan-out that has not ended yet (handoff.ts): counted in heldCount and held */

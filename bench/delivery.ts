@@ -144,13 +144,16 @@ export async function bareDeliveryReference(durationMs: number) {
 
 /**
  * The delivery path without the database: Hookline's sender thread (ThreadTransport: the same thread
- * messages, building, signing and undici dispatch as the engine) fed from this thread at the same
- * concurrency, to the same kind of receiver. The gap between this and the drain is the database and the
- * engine's bookkeeping; the gap between this and the reference is building, signing and the thread hop.
+ * messages, building, signing and undici dispatch as the engine) fed from this thread as the engine feeds
+ * it: capped at the reference's concurrency, with twice that handed over (the engine's PREFETCH), so that a
+ * freed slot is refilled on the thread without waiting for the answer to cross back. To the same kind of
+ * receiver. The gap between this and the drain is the database and the engine's bookkeeping; the gap between
+ * this and the reference is building, signing and the thread hop.
  */
 export async function transportOnly(durationMs: number): Promise<DeliveryFigures> {
   const rx = await startReceiver();
   const transport = new ThreadTransport({ threads: 1, allowedTargets: ['127.0.0.0/8'], timeoutMs: 10_000 });
+  transport.limit({ concurrency: CONCURRENCY, perHook: CONCURRENCY });
   try {
     const hook = { url: rx.url, contenttype: 'json', secret: SECRET };
     let i = 0;
@@ -158,11 +161,12 @@ export async function transportOnly(durationMs: number): Promise<DeliveryFigures
       const id = ++i;
       const content = JSON.stringify(benchContent(id));
       const event = { type: 'items.create', objectId: id, content };
-      const r = await transport.send({ hookId: 1, eventId: id, hook, event }, Date.now());
+      const r = await transport.send({ hookId: 1, eventId: id, hook, event }, Date.now(), { capped: true });
       if (!r.ok) throw new Error(`transport: ${r.error}`);
     };
-    await closedLoop(CONCURRENCY, WARM_MS, one); // warm-up: the thread starts, connections open, code is compiled
-    const { latencies, seconds } = await closedLoop(CONCURRENCY, durationMs, one);
+    const handedOver = 2 * CONCURRENCY;
+    await closedLoop(handedOver, WARM_MS, one); // warm-up: the thread starts, connections open, code is compiled
+    const { latencies, seconds } = await closedLoop(handedOver, durationMs, one);
     const rate = latencies.length / seconds;
     if (rx.bad() > 0) throw new Error(`${rx.bad()} notifications failed the signature check`);
     return { rate, p50: NaN, p99: NaN, count: rx.arrivals.size };

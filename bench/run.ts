@@ -71,10 +71,11 @@ if (only.has('delivery')) {
       `${'sender thread alone (no database, no engine)'.padEnd(46)} ${fmt(t.rate).padStart(8)} del/s   ratio ${fmt(t.rate / ref.rate, 2)}`,
     );
   }
-  // The closed loop and the drain are the figures the shared machine moves most (single rounds have read
-  // 0.29–0.40 and 0.59–0.92): each is run BENCH_ROUNDS times, each round against its own pair of references,
+  // The closed loop and the drain are the figures the shared machine moves most (single rounds of one build
+  // have read 0.27–0.44 and 0.59–0.92 within an hour): each is run BENCH_ROUNDS times (5: the median of
+  // three still moved by ±0.04 between runs minutes apart), each round against its own pair of references,
   // and the round with the median ratio is the figure; every round's ratio is printed beside it.
-  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
   const median = async (figure: () => Promise<DeliveryFigures>) => {
     const runs: { r: DeliveryFigures; ref: { rate: number; cpuUs: number }; ratio: number }[] = [];
     for (let i = 0; i < rounds; i++) {

@@ -47,4 +47,35 @@ describe('PerTurn', () => {
     await new Promise((r) => setTimeout(r, 40));
     expect(calls).toEqual([[1, 2], [3]]);
   });
+
+  it('now() hands over what waits at once; the window then starts again with the next item', async () => {
+    const calls: number[][] = [];
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const b = new PerTurn<number>((items) => calls.push(items), 200);
+    b.now(); // nothing waits: nothing handed over
+    b.add(1);
+    b.add(2);
+    expect(b.size).toBe(2);
+    await sleep(100);
+    b.now();
+    expect(calls).toEqual([[1, 2]]);
+    expect(b.size).toBe(0);
+    b.add(3);
+    // Past the end of the first window (200 ms) but not of the one 3 started (300 ms): the first window's
+    // timer is gone, and timers due earlier run first, so this check comes before the second window's end.
+    await sleep(150);
+    expect(calls).toEqual([[1, 2]]);
+    await sleep(100);
+    expect(calls).toEqual([[1, 2], [3]]);
+  });
+
+  it('now() before the end of the turn hands over once, not again when the turn ends', async () => {
+    const calls: number[][] = [];
+    const b = new PerTurn<number>((items) => calls.push(items));
+    b.add(1);
+    b.now();
+    await nextTurn();
+    await nextTurn();
+    expect(calls).toEqual([[1]]);
+  });
 });

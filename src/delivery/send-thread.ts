@@ -9,10 +9,11 @@ import { PerTurn } from './per-turn.js';
 import type { Caps } from './caps.js';
 import type { SendResult } from './send.js';
 
-const { allowedTargets, timeoutMs, caps } = workerData as {
+const { allowedTargets, timeoutMs, caps, answerWindowMs } = workerData as {
   allowedTargets: string[];
   timeoutMs: number;
   caps: Caps | null;
+  answerWindowMs?: number;
 };
 const transport = new LocalTransport(new TargetGuard(allowedTargets), timeoutMs);
 if (caps) transport.limit(caps);
@@ -41,7 +42,7 @@ const ANSWER_WINDOW_MS = 4;
 const answers = new PerTurn<FromThread[number]>((batch) => {
   answeredByHook.clear();
   parentPort!.postMessage(batch satisfies FromThread);
-}, ANSWER_WINDOW_MS);
+}, answerWindowMs ?? ANSWER_WINDOW_MS);
 /** capped attempts answered in the batch waiting, per hook */
 const answeredByHook = new Map<number, number>();
 let limits = caps;

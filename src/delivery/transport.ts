@@ -182,6 +182,8 @@ export interface ThreadOptions {
   /** HOOKLINE_ALLOWED_TARGETS: each thread builds its own SSRF guard from it */
   allowedTargets: string[];
   timeoutMs: number;
+  /** how long a thread gathers answers before handing them back (send-thread.ts; default 4 ms; tests) */
+  answerWindowMs?: number;
 }
 
 interface Queued {
@@ -244,6 +246,7 @@ class SenderThread {
       allowedTargets: this.o.allowedTargets,
       timeoutMs: this.o.timeoutMs,
       caps: this.caps,
+      answerWindowMs: this.o.answerWindowMs,
     });
     this.isLoaded = false;
     // The thread's first message (an empty batch of answers) says it has loaded; a thread that fails to

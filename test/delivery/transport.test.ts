@@ -209,6 +209,28 @@ describe('transports', () => {
     });
   });
 
+  it("a sender thread hands its answers back at once at a hook's refill point (half its cap answered) or at half the overall cap, however long its answer window", async () => {
+    // A window of a minute: an answer that waited for it would outlast the test.
+    const t = new ThreadTransport({
+      threads: 1,
+      allowedTargets: ['127.0.0.0/8'],
+      timeoutMs: 20_000,
+      answerWindowMs: 60_000,
+    });
+    open.push(t);
+    const rx = await receiver();
+    open.push(rx);
+    // One hook, cap 4: its second answer is half its cap.
+    t.limit({ concurrency: 100, perHook: 4 });
+    const oneHook = await Promise.all([1, 2].map(() => t.send(source(rx.url, 1), Date.now(), { capped: true })));
+    expect(oneHook.map((r) => r.ok)).toEqual([true, true]);
+    // Two hooks, one answer each (a quarter of their cap), overall cap 4: two answers are half of it.
+    t.limit({ concurrency: 4, perHook: 4 });
+    const twoHooks = await Promise.all([2, 3].map((h) => t.send(source(rx.url, h), Date.now(), { capped: true })));
+    expect(twoHooks.map((r) => r.ok)).toEqual([true, true]);
+    expect(rx.requests).toHaveLength(4);
+  });
+
   it('with several sender threads, each hook is sent from one of them, so its per-hook cap holds exactly', async () => {
     const hang = await receiver(() => undefined);
     open.push(hang);

@@ -7,6 +7,7 @@ import { LocalTransport, packAnswer, unpackJob, type FromThread, type ToThread }
 import { TargetGuard } from './ssrf.js';
 import { PerTurn } from './per-turn.js';
 import type { Caps } from './caps.js';
+import { countUp } from './counts.js';
 import type { SendResult } from './send.js';
 
 const { allowedTargets, timeoutMs, caps, answerWindowMs } = workerData as {
@@ -50,8 +51,7 @@ let limits = caps;
 function answered(id: number, hookId: number, capped: boolean, r: SendResult): void {
   answers.add(packAnswer(id, r));
   if (!capped || !limits) return;
-  const n = (answeredByHook.get(hookId) ?? 0) + 1;
-  answeredByHook.set(hookId, n);
+  const n = countUp(answeredByHook, hookId);
   if (2 * n >= limits.perHook || 2 * answers.size >= limits.concurrency) answers.now();
 }
 

@@ -13,6 +13,7 @@ import { ensureAdmin } from '../src/accounts/accounts.js';
 import { raise } from '../src/records/events.js';
 import { ThreadTransport } from '../src/delivery/transport.js';
 import { buildNotification } from '../src/delivery/notification.js';
+import { PREFETCH } from '../src/delivery/engine.js';
 
 const SECRET = 'bench-secret';
 const CONCURRENCY = 50;
@@ -164,7 +165,7 @@ export async function transportOnly(durationMs: number): Promise<DeliveryFigures
       const r = await transport.send({ hookId: 1, eventId: id, hook, event }, Date.now(), { capped: true });
       if (!r.ok) throw new Error(`transport: ${r.error}`);
     };
-    const handedOver = 2 * CONCURRENCY;
+    const handedOver = PREFETCH * CONCURRENCY;
     await closedLoop(handedOver, WARM_MS, one); // warm-up: the thread starts, connections open, code is compiled
     const { latencies, seconds } = await closedLoop(handedOver, durationMs, one);
     const rate = latencies.length / seconds;

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { Agent } from 'undici';
 import { LocalTransport, ThreadTransport, type Transport } from '../src/delivery/transport.js';
 import { TargetGuard } from '../src/delivery/ssrf.js';
+import { PREFETCH } from '../src/delivery/engine.js';
 import { closedLoop, cpuTimeUs } from './load.js';
 
 const CONCURRENCY = 50;
@@ -29,7 +30,7 @@ async function startReceiver(): Promise<{ port: number; stop: () => void }> {
 
 /**
  * Closed loop of `clients` (CONCURRENCY in flight: the bare dispatch has no cap, the transports are capped
- * at it and, like the engine, handed twice as many): requests per second, and this process's CPU µs per
+ * at it and, like the engine, handed PREFETCH times as many): requests per second, and this process's CPU µs per
  * request.
  */
 async function measure(
@@ -93,7 +94,7 @@ export async function runTransportBench(ms: number): Promise<void> {
             const r = await t.send(source(), Date.now(), { capped: true });
             if (!r.ok) throw new Error(`transport: ${r.error}`);
           },
-          2 * CONCURRENCY,
+          PREFETCH * CONCURRENCY,
         ),
       );
     }

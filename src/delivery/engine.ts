@@ -99,7 +99,7 @@ const CLAIM_BATCH = 200;
  * each receiver never runs dry waiting for the database. The lease covers the wait: a delivery waits at
  * most for the requests ahead of it, each bounded by the timeout.
  */
-const PREFETCH = 2;
+export const PREFETCH = 2;
 /** The delivery engine reports the database unavailable at most this often (a database that comes and goes). */
 const UNAVAILABLE_LOG_MS = 30_000;
 

@@ -60,7 +60,8 @@ for (let round = 1; round <= rounds; round++) {
     const r = { ratio: e.rate / ref.rate, cpu: server / ref.cpuUs };
     results.get(v.name)!.push(r);
     console.log(
-      `round ${round} ${v.name.padEnd(16)} ratio ${r.ratio.toFixed(3)}   CPU per event ${server.toFixed(0)} µs = ${r.cpu.toFixed(2)} × the reference's ${ref.cpuUs.toFixed(0)}`,
+      `round ${round} ${v.name.padEnd(16)} ratio ${r.ratio.toFixed(3)}   CPU per event ${server.toFixed(0)} µs = ${r.cpu.toFixed(2)} × the reference's ${ref.cpuUs.toFixed(0)}` +
+        `   rest of the machine ${(e.others ?? NaN).toFixed(2)} cores`,
     );
   }
 }

@@ -26,6 +26,21 @@ export interface LoadResult {
   cpuUs: number;
 }
 
+/**
+ * CPU time the whole machine has spent busy so far, µs: every core's user, nice, system, irq, softirq and
+ * steal time from /proc/stat (Linux; NaN elsewhere). Less the CPU time of the processes a figure measures,
+ * what is left over an interval is the rest of the machine's load: other processes, kernel threads.
+ */
+export function machineBusyUs(): number {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    return ((user + nice + system + irq + softirq + steal) * 1e6) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** CPU time (user + system) of every process named `name` so far, µs (Linux; NaN elsewhere). */
 export function cpuTimeOfUs(name: string): number {
   let total = 0;

@@ -94,7 +94,8 @@ if (only.has('delivery')) {
         all +
         `   CPU per event: Hookline ${fmt(e.cpu?.server ?? NaN)}${pgShare} + bench process (API client and receiver) ${fmt(e.cpu?.receiver ?? NaN)} µs` +
         // Work done rather than time waited for a core: steadier than the rate on a shared machine.
-        `; Hookline's${engine === 'postgres' ? " and PostgreSQL's" : ''} = ${fmt(((e.cpu?.server ?? NaN) + (e.cpu?.database ?? 0)) / ref.cpuUs, 1)} × the reference's ${fmt(ref.cpuUs)} µs/req`,
+        `; Hookline's${engine === 'postgres' ? " and PostgreSQL's" : ''} = ${fmt(((e.cpu?.server ?? NaN) + (e.cpu?.database ?? 0)) / ref.cpuUs, 1)} × the reference's ${fmt(ref.cpuUs)} µs/req` +
+        `; the rest of the machine kept ${fmt(e.others ?? NaN, 2)} of its cores busy meanwhile`,
     );
     const st = await steady(
       engine,

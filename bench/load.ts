@@ -26,6 +26,9 @@ export interface LoadResult {
   cpuUs: number;
 }
 
+/** µs per clock tick, the unit of /proc's CPU times (100 ticks per second on Linux). */
+const US_PER_TICK = 1e6 / 100;
+
 /**
  * CPU time the whole machine has spent busy so far, µs: every core's user, nice, system, irq, softirq and
  * steal time from /proc/stat (Linux; NaN elsewhere). Less the CPU time of the processes a figure measures,
@@ -35,7 +38,7 @@ export function machineBusyUs(): number {
   try {
     const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
     const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-    return ((user + nice + system + irq + softirq + steal) * 1e6) / 100;
+    return (user + nice + system + irq + softirq + steal) * US_PER_TICK;
   } catch {
     return NaN;
   }
@@ -51,7 +54,7 @@ export function cpuTimeOfUs(name: string): number {
         const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
         if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== name) continue;
         const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        total += ((Number(f[11]) + Number(f[12])) * 1e6) / 100;
+        total += (Number(f[11]) + Number(f[12])) * US_PER_TICK;
       } catch {
         // ended meanwhile
       }
@@ -71,8 +74,8 @@ export function cpuTimeUs(pid?: number): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime, in clock ticks (100 per second on Linux)
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100;
+    // utime and stime, in clock ticks
+    return (Number(f[11]) + Number(f[12])) * US_PER_TICK;
   } catch {
     return NaN; // not Linux, or gone
   }

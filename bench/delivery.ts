@@ -306,14 +306,16 @@ export async function endToEnd(
       );
       await rx.waitFor(n, 120_000);
       const ended = performance.timeOrigin + performance.now();
-      // Per event: the load generator shares this process with the receiver, so `receiver` counts both here.
-      const cpu = {
-        server: (cpuTimeUs(server.child.pid) - cpu0.server) / n,
-        database: (pgCpu(engine) - cpu0.database) / n,
-        receiver: (cpuTimeUs() - cpu0.bench) / n,
+      const spent = {
+        server: cpuTimeUs(server.child.pid) - cpu0.server,
+        database: pgCpu(engine) - cpu0.database,
+        receiver: cpuTimeUs() - cpu0.bench,
       };
-      const ours = (cpu.server + cpu.database + cpu.receiver) * n;
-      const others = (machineBusyUs() - cpu0.machine - ours) / ((ended - started) * 1000);
+      // Per event: the load generator shares this process with the receiver, so `receiver` counts both here.
+      const cpu = { server: spent.server / n, database: spent.database / n, receiver: spent.receiver / n };
+      const ours = spent.server + spent.database + spent.receiver;
+      // /proc counts in ticks of 10 ms, so an idle rest of the machine can read a hair below 0: it reads 0.
+      const others = Math.max(0, (machineBusyUs() - cpu0.machine - ours) / ((ended - started) * 1000));
       const last = latest(rx.arrivals);
       const l = latencies(creates, rx.arrivals);
       return {
@@ -323,7 +325,7 @@ export async function endToEnd(
         count: rx.arrivals.size,
         warm,
         cpu,
-        others: Math.max(0, others),
+        others,
       };
     },
     env,

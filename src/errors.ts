@@ -47,4 +47,9 @@ export const Errors = {
     new ApiError(415, 'HL_UNSUPPORTED_MEDIA_TYPE', {
       request: `Content-Type ${type} is not accepted (use XML, JSON or form data)`,
     }),
+  /** 415: a body in a charset the WHATWG Encoding Standard does not know */
+  unsupportedCharset: (charset: string) =>
+    new ApiError(415, 'HL_UNSUPPORTED_MEDIA_TYPE', {
+      request: `The charset ${charset} is not one Hookline reads (send UTF-8)`,
+    }),
 };

@@ -3,6 +3,7 @@
 // and scalars. `x_cn` beside `x` becomes the XML attribute cn="…" on <x> (Solve360's assignee name).
 // Request bodies are trees of objects without a prototype (ownTree), whatever their wire format.
 import { Errors } from '../errors.js';
+import { checkText } from './text.js';
 
 export type Scalar = string | number | boolean | null;
 export type Tree = Scalar | Tree[] | TreeObject | Map<string, Tree>;
@@ -39,16 +40,25 @@ export const MAX_DEPTH = 100;
  * Copies a parsed request body into the tree's own shape: every object without a prototype, so that a key
  * named __proto__, constructor or toString is data like any other key (the validators name it as an
  * unknown field) and nothing in the tree can lead to Object.prototype. `key` maps the parser's key to the
- * one on the wire, for the parsers that would drop or rename such keys unless they are marked.
+ * one on the wire, for the parsers that would drop or rename such keys unless they are marked. A value or
+ * a name holding a character XML cannot carry is refused here (text.ts), for every parser at once.
  */
-export function ownTree(value: unknown, key: (k: string) => string = (k) => k, depth = 0): Tree {
+export function ownTree(value: unknown, key: (k: string) => string = (k) => k, depth = 0, field = 'request'): Tree {
+  if (typeof value === 'string') {
+    checkText(field, value);
+    return value;
+  }
   if (value === null || typeof value !== 'object') return value as Scalar;
   if (depth >= MAX_DEPTH) {
     throw Errors.badRequest('request', `The body is nested deeper than ${MAX_DEPTH} levels`);
   }
-  if (Array.isArray(value)) return value.map((v) => ownTree(v, key, depth + 1));
+  if (Array.isArray(value)) return value.map((v) => ownTree(v, key, depth + 1, field));
   const out = Object.create(null) as TreeObject;
-  // On an object without a prototype, `out['__proto__'] = …` makes an own property: there is no setter.
-  for (const k of Object.keys(value)) out[key(k)] = ownTree((value as Record<string, unknown>)[k], key, depth + 1);
+  for (const k of Object.keys(value)) {
+    const name = key(k);
+    checkText('request', name);
+    // On an object without a prototype, `out['__proto__'] = …` makes an own property: there is no setter.
+    out[name] = ownTree((value as Record<string, unknown>)[k], key, depth + 1, name);
+  }
   return out;
 }

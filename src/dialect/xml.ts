@@ -4,6 +4,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { ApiError, Errors } from '../errors.js';
 import { MARK, ownTree, unmark, type Tree, type TreeObject } from './tree.js';
+import { xmlSafe } from './text.js';
 
 // Every element name is marked (tree.ts MARK) before fast-xml-parser sees it and unmarked in the copy
 // (ownTree): the parser refuses __proto__, constructor and prototype and renames toString, valueOf, … to
@@ -19,6 +20,8 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: true,
   processEntities: true, // the five predefined entities and character references only: DOCTYPE is refused
+  // character references (fast-xml-parser decodes them with its HTML entities; the named HTML ones, &nbsp;,
+  // never reach it: see refuseBadReferences)
   htmlEntities: true,
   ignoreDeclaration: true,
   ignorePiTags: true,
@@ -32,6 +35,9 @@ export function parseXml(text: string): TreeObject {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
     throw Errors.badRequest('request', 'XML with a DOCTYPE or entity declarations is not accepted');
   }
+  // (Not inside CDATA sections or comments, where & is text.)
+  if (text.includes('&'))
+    refuseBadReferences(text.includes('<!') ? text.replace(/<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->/g, '') : text);
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
     throw Errors.badRequest(
@@ -60,6 +66,31 @@ export function parseXml(text: string): TreeObject {
   return root as TreeObject;
 }
 
+const PREDEFINED = new Set(['amp', 'lt', 'gt', 'quot', 'apos']);
+
+/**
+ * A reference to an entity no DTD declared (&nbsp;, &eacute;: HTML's, not XML's) makes a document malformed,
+ * as does a character reference to a character XML does not allow (&#1;); fast-xml-parser would keep the
+ * first as text and drop the second silently.
+ */
+function refuseBadReferences(text: string): void {
+  for (const m of text.matchAll(/&(#x[0-9A-Fa-f]+|#[0-9]+|[^\s&;<>"']*);/g)) {
+    const ref = m[1];
+    if (ref.startsWith('#')) {
+      const code = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+      const char = code <= 0x10ffff ? String.fromCodePoint(code) : '';
+      if (char && xmlSafe(char) && code !== 0xfffe && code !== 0xffff) continue;
+      throw Errors.badRequest('request', `Malformed XML: ${m[0]} refers to a character XML does not allow`);
+    }
+    if (!PREDEFINED.has(ref)) {
+      throw Errors.badRequest(
+        'request',
+        `Malformed XML: ${m[0].slice(0, 40)} is not an entity XML defines (use the character itself, a character reference like &#160;, or &amp; &lt; &gt; &quot; &apos;)`,
+      );
+    }
+  }
+}
+
 /** Numeric keys become id123 (Solve360's list shape); anything else not valid as a name is made valid. */
 export function xmlName(key: string): string {
   if (/^\d/.test(key)) return `id${key}`;
@@ -69,7 +100,15 @@ export function xmlName(key: string): string {
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
-const escapeXml = (text: string) => (/[&<>"']/.test(text) ? text.replace(/[&<>"']/g, (c) => ESCAPES[c]) : text);
+// What needs escaping, and what XML cannot carry at all (C0 controls but tab, LF and CR; U+FFFE, U+FFFF),
+// which becomes U+FFFD. Requests cannot store such characters (text.ts), but a query parameter echoed in an
+// error, or a value stored before that check, must not make the answer unparseable. (Half a surrogate pair
+// becomes U+FFFD when the text is encoded as UTF-8.)
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const TO_ESCAPE = /[&<>"'\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+const TO_ESCAPE_ALL = new RegExp(TO_ESCAPE.source, 'g');
+const escapeXml = (text: string) =>
+  TO_ESCAPE.test(text) ? text.replace(TO_ESCAPE_ALL, (c) => ESCAPES[c] ?? '\uFFFD') : text;
 
 /** A primitive as element text (booleans as 1/0, null as empty). */
 function textOf(value: Tree): string {

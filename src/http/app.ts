@@ -14,6 +14,7 @@ import { negotiate, render } from '../dialect/respond.js';
 import { parseXml } from '../dialect/xml.js';
 import { parseJson } from '../dialect/json.js';
 import { parseForm } from '../dialect/form.js';
+import { declaredCharset, decodeBody } from '../dialect/text.js';
 import type { Tree, TreeObject } from '../dialect/tree.js';
 import { recordRoutes } from './routes/records.js';
 import { accountRoutes } from './routes/account.js';
@@ -65,19 +66,23 @@ declare module 'fastify' {
   }
 }
 
-function parseBody(contentType: string | undefined, raw: string): TreeObject {
+function parseBody(contentType: string | undefined, bytes: Buffer): TreeObject {
   const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
-  if (type === 'application/json' || type.endsWith('+json')) return parseJson(raw);
+  if (type === 'application/json' || type.endsWith('+json')) return parseJson(decodeBody(bytes, contentType, false));
+  // Anything else may be XML, whose declaration can name its encoding.
+  const text = decodeBody(bytes, contentType, true);
   // curl -d and many PHP clients label an XML body as form data: a body opening with '<' is XML.
-  if (type === 'application/x-www-form-urlencoded' && !raw.trimStart().startsWith('<')) return parseForm(raw);
+  if (type === 'application/x-www-form-urlencoded' && !text.trimStart().startsWith('<')) {
+    return parseForm(text, declaredCharset(contentType));
+  }
   // XML is the default, whatever else the header says (old clients send text/plain or nothing).
-  return parseXml(raw);
+  return parseXml(text);
 }
 
-async function readRaw(req: FastifyRequest, limit: number): Promise<string> {
+async function readRaw(req: FastifyRequest, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) throw Errors.tooLarge(limit);
-  if (!declared && !req.headers['transfer-encoding']) return '';
+  if (!declared && !req.headers['transfer-encoding']) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req.raw) {
@@ -85,7 +90,7 @@ async function readRaw(req: FastifyRequest, limit: number): Promise<string> {
     if (size > limit) throw Errors.tooLarge(limit);
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 const AUTH_TTL_MS = 2000;
@@ -114,7 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const type = String(req.headers['content-type'] ?? '').toLowerCase();
     if (type.startsWith('multipart/')) return done(null, body); // batch and uploads parse their own
     try {
-      done(null, parseBody(type, (body as Buffer).toString('utf8')));
+      done(null, parseBody(type, body as Buffer));
     } catch (e) {
       done(e as Error, undefined);
     }
@@ -167,7 +172,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('preHandler', async (req) => {
     if (req.method === 'GET' || req.method === 'HEAD') {
       const raw = await readRaw(req, bodyLimit);
-      req.tree = raw.trim() ? parseBody(req.headers['content-type'], raw) : {};
+      req.tree = raw.length > 0 ? parseBody(req.headers['content-type'], raw) : {};
     }
   });
 

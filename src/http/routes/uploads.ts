@@ -12,6 +12,7 @@ import { activityKindBySegment, ITEM_KINDS, type ActivityKind, type ItemKind } f
 import { createUpload, readUpload, type UploadInput } from '../../records/uploads.js';
 import type { TreeObject } from '../../dialect/tree.js';
 import { fieldErrors } from '../../records/values.js';
+import { checkText, decodeBody } from '../../dialect/text.js';
 
 export const DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024;
 /** Room for the text parts and the multipart framing around the file. */
@@ -57,11 +58,18 @@ function readForm(req: FastifyRequest): UploadInput {
       if (e.filename === undefined)
         errors.file = 'file must be sent as a file (a part with a filename), e.g. -F file=@x.pdf';
       // A browser form with no file chosen sends an empty part with filename="".
-      else if (e.filename !== '' || e.data.length > 0) files.push(e);
+      else if (e.filename !== '' || e.data.length > 0) {
+        checkText('file', e.filename);
+        files.push(e);
+      }
     } else if (!TEXT_PARTS.includes(e.name)) errors[e.name] = 'Unknown field';
     else if (e.filename !== undefined) errors[e.name] = `${e.name} must be a text part, not a file`;
     else if (texts.has(e.name)) errors[e.name] = `${e.name} is sent more than once: send one ${e.name} part`;
-    else texts.set(e.name, e.data.toString('utf8'));
+    else {
+      const text = decodeBody(e.data, e.contentType, false);
+      checkText(e.name, text);
+      texts.set(e.name, text);
+    }
   }
   if (files.length === 0) errors.file ??= 'The file part is missing (a part named file with a filename)';
   else if (files.length > 1) errors.file = 'One file per request';

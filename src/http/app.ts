@@ -15,6 +15,7 @@ import { parseXml } from '../dialect/xml.js';
 import { parseJson } from '../dialect/json.js';
 import { parseForm } from '../dialect/form.js';
 import { declaredCharset, decodeBody } from '../dialect/text.js';
+import { forgedElsewhere } from './origin.js';
 import type { Tree, TreeObject } from '../dialect/tree.js';
 import { recordRoutes } from './routes/records.js';
 import { accountRoutes } from './routes/account.js';
@@ -139,6 +140,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     const portal = req.routeOptions.config?.portal;
     if (portal === 'public') return;
+    // The portal's forms carry a token of their own and check where they came from themselves.
+    if (portal === undefined && forgedElsewhere(req)) {
+      throw Errors.forbidden(
+        "A browser request from another site is refused (cross-site request forgery): call the API from a server, or from Hookline's own pages",
+      );
+    }
     if (portal === 'session') {
       // Read on every request (not cached), so that a session signed out on any node ends at once.
       const session = cookieValue(req.headers.cookie, SESSION_COOKIE);

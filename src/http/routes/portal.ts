@@ -33,6 +33,7 @@ import { webhookId } from '../../webhooks/signer.js';
 import type { Tree, TreeObject } from '../../dialect/tree.js';
 import { authenticate, hashToken } from '../../accounts/accounts.js';
 import { SESSION_COOKIE, SESSION_TTL_MS, endSession, startSession } from '../../accounts/sessions.js';
+import { sameOrigin } from '../origin.js';
 
 const PAGE = 50;
 /** Characters of each answer a hook's page shows (the delivery's own page shows it whole). */
@@ -115,26 +116,6 @@ function tokenMatches(req: FastifyRequest, purpose: number | typeof SIGN_OUT, gi
   const want = Buffer.from(formToken(req, purpose));
   const got = Buffer.from(typeof given === 'string' ? given : '');
   return got.length === want.length && timingSafeEqual(got, want);
-}
-
-/**
- * A browser that says where a form came from must say it came from here: Fetch metadata (every current
- * browser sends it), else the Origin's host against the Host the request came to (or the one a proxy in
- * front says it came to). By host, not scheme: behind a proxy that ends TLS the page is https and Hookline
- * sees http. The form token is the guard; this is a second one.
- */
-function sameOrigin(req: FastifyRequest): boolean {
-  const site = req.headers['sec-fetch-site'];
-  if (site !== undefined) return site === 'same-origin';
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  let host: string;
-  try {
-    host = new URL(origin).host;
-  } catch {
-    return false;
-  }
-  return host === req.headers.host || host === req.headers['x-forwarded-host'];
 }
 
 /**

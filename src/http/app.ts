@@ -16,6 +16,7 @@ import { parseJson } from '../dialect/json.js';
 import { parseForm } from '../dialect/form.js';
 import { declaredCharset, decodeBody } from '../dialect/text.js';
 import { forgedElsewhere } from './origin.js';
+import { clientErrorHandler } from './client-error.js';
 import type { Tree, TreeObject } from '../dialect/tree.js';
 import { recordRoutes } from './routes/records.js';
 import { accountRoutes } from './routes/account.js';
@@ -112,6 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // …which names it itself (reqId), so a request logs through the server's logger rather than a child
     // bound to its id, made for every request and used only on errors (and the id then written twice).
     childLoggerFactory: (logger: unknown) => logger,
+    clientErrorHandler,
   } as never) as unknown as FastifyInstance;
 
   // Every body is read as bytes and parsed here: one place decides XML, JSON or form.

@@ -68,7 +68,7 @@ export function buildNotification(d: NotificationSource, nowMs: number): Notific
   if (d.hook.headers) {
     for (const [name, value] of storedPairs(d.hook.headers)) {
       const key = name.toLowerCase();
-      if (settable(name) && !(key in headers)) headers[key] = value;
+      if (settable(name) && !Object.hasOwn(headers, key)) headers[key] = value;
     }
   }
   return { url: d.hook.url, body: payload.body, headers, webhookId: id };

@@ -582,6 +582,9 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     const stored = [
       ['X-Api-Key', 'key-1'],
       ['Authorization', 'Bearer t0ken'],
+      // named like members of every JavaScript object: headers like any other
+      ['Constructor', 'c-1'],
+      ['toString', 't-1'],
       ['Content-Type', 'text/plain'],
       ['webhook-id', 'forged'],
     ];
@@ -595,6 +598,8 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     for (const q of r.requests) {
       expect(q.headers['x-api-key']).toBe('key-1');
       expect(q.headers.authorization).toBe('Bearer t0ken');
+      expect(q.headers.constructor).toBe('c-1');
+      expect(q.headers.tostring).toBe('t-1');
       expect(q.headers['content-type']).toMatch(/^application\/json/);
       expect(q.headers['webhook-id']).not.toBe('forged');
       expect(q.headers['x-solve360-hmac-sha256']).toBe(solve360Signature('k', q.body));

@@ -219,16 +219,23 @@ program
 const hooks = program.command('hooks').description("list an account's hooks, pause one or turn it on again");
 hooks
   .command('list')
-  .description("an account's hooks, as GET /hooks/ answers them, secrets shown only as set or not (JSON)")
+  .description(
+    "an account's hooks, as GET /hooks/ answers them, secrets and header values shown only as set or not (JSON)",
+  )
   .requiredOption('--account <id>', 'account id')
   .action(async (opts: { account: string }) =>
     withStorage(async (engine) => {
       const list = await listHooks(engine, Number(opts.account));
-      // A terminal's output ends up in logs and tickets: a secret is shown only as being there.
+      // A terminal's output ends up in logs and tickets: a secret, and a hook's own header values (often the
+      // receiver's credentials, stored like the secret), are shown only as being there.
       for (const hook of list.values()) {
         if (typeof hook === 'object' && hook !== null && 'secret' in hook) {
           const h = hook as Record<string, Tree>;
           h.secret = h.secret === '' ? '' : '(set)';
+          if (h.headers && typeof h.headers === 'object' && !Array.isArray(h.headers)) {
+            const headers = h.headers as Record<string, Tree>;
+            for (const name of Object.keys(headers)) headers[name] = '(set)';
+          }
         }
       }
       process.stdout.write(`${stringifyJson(list)}\n`);

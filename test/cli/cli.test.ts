@@ -263,7 +263,7 @@ describe('hookline CLI', () => {
     expect(rows.map((d) => [Number(d.event_id), d.state])).toEqual([[recent, 'pending']]);
   }, 30_000);
 
-  it('hooks pause and resume turn a running server’s hook off and on from its next event; hooks list hides secrets', async () => {
+  it('hooks pause and resume turn a running server’s hook off and on from its next event; hooks list hides secrets and header values', async () => {
     const dir = tmp();
     const rx = await receiver();
     const [email, token] = ['ops@example.org', 'tok-0123456789abcdef'];
@@ -292,6 +292,7 @@ describe('hookline CLI', () => {
         url: rx.url,
         contenttype: 'json',
         secret: 'cli-secret-value',
+        headers: { 'X-Api-Key': 'cli-header-value' },
       });
       const create = async (firstname: string) => (await api('/contacts/', { firstname })).item.id;
       const first = await create('One');
@@ -308,8 +309,10 @@ describe('hookline CLI', () => {
         id: hook.id,
         active: 1,
         secret: '(set)',
+        headers: { 'X-Api-Key': '(set)' },
       });
       expect(list.out).not.toContain('cli-secret-value');
+      expect(list.out).not.toContain('cli-header-value');
       const other = await cli('pause', '--account', String(accountId + 1), '--hook', String(hook.id));
       expect(other.code).toBe(2);
       expect(other.err).toContain(`No hook ${hook.id}`);

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { PRIVATE_FILE } from './engine.js';
 
 /** Throws unless `file` is a Hookline database that SQLite finds sound. */
 function checkDatabase(file: string, what: string): void {
@@ -41,7 +42,9 @@ function checkDatabase(file: string, what: string): void {
 export function backupSqlite(file: string, to: string): number {
   if (!fs.existsSync(file)) throw new Error(`no database at ${file}`);
   if (fs.existsSync(to)) throw new Error(`${to} exists already: back up into a new file`);
-  fs.mkdirSync(path.dirname(path.resolve(to)), { recursive: true });
+  fs.mkdirSync(path.dirname(path.resolve(to)), { recursive: true, mode: 0o700 });
+  // VACUUM INTO writes into an empty file: made first, readable by this user alone (it holds every secret).
+  fs.closeSync(fs.openSync(to, 'wx', PRIVATE_FILE));
   const db = new Database(file, { fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
@@ -72,7 +75,7 @@ export function restoreSqlite(from: string, file: string, o: { idGap?: number; n
   checkDatabase(from, 'the backup');
   const gap = o.idGap ?? 0;
   if (!Number.isSafeInteger(gap) || gap < 0) throw new Error('the id gap must be a whole number, 0 or more');
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   let aside: string | null = null;
   let replacedLast = 0;
   if (fs.existsSync(file)) {
@@ -95,6 +98,7 @@ export function restoreSqlite(from: string, file: string, o: { idGap?: number; n
   }
   for (const leftover of [`${file}-wal`, `${file}-shm`]) fs.rmSync(leftover, { force: true });
   fs.copyFileSync(from, file, fs.constants.COPYFILE_EXCL);
+  fs.chmodSync(file, PRIVATE_FILE); // not the backup file's mode: this user's alone, as a new database is
   const db = new Database(file, { fileMustExist: true });
   try {
     const last = db

@@ -173,8 +173,16 @@ export interface SqliteOptions {
   lockWaitMs?: number;
 }
 
+/**
+ * The mode of a database file Hookline creates (and of a backup): its owner's alone, since it holds every
+ * record and every hook's secret. SQLite gives the write-ahead log and its index the database file's mode.
+ * A data directory Hookline creates is its owner's alone too; an existing file or directory keeps its mode.
+ */
+export const PRIVATE_FILE = 0o600;
+
 export function openSqlite(options: SqliteOptions): Engine {
-  fs.mkdirSync(path.dirname(options.file), { recursive: true });
+  fs.mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
+  if (!fs.existsSync(options.file)) fs.closeSync(fs.openSync(options.file, 'a', PRIVATE_FILE));
   const writer = open(options.file);
   migrate(writer);
   writer.pragma(`busy_timeout = ${WRITER_BUSY_SLICE_MS}`);

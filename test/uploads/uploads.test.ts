@@ -402,6 +402,28 @@ describe.each(ENGINES)('uploads on %s', (engine) => {
     ]);
   });
 
+  it('refuses a title, a detail or a file name holding a character XML cannot carry, or text that is not UTF-8, and stores nothing', async () => {
+    const before = await dump(t, t.adminA.accountId);
+    const file = { name: 'file', value: PNG, filename: 'a.png', type: 'image/png' };
+    const parent = { name: 'parent', value: String(contact) };
+    const cases: [string, FormPart[], string, RegExp][] = [
+      ['a control character in the title', [parent, { name: 'title', value: 'a\u0001b' }, file], 'title', /U\+0001/],
+      ['…in data[details]', [parent, { name: 'data[details]', value: 'x\u001by' }, file], 'data[details]', /U\+001B/],
+      ['…in the file name', [parent, { ...file, filename: 'a\u0007.png' }], 'file', /U\+0007/],
+      [
+        'a title in Latin-1 bytes, undeclared',
+        [parent, { name: 'title', value: Buffer.from([0x4d, 0xfc, 0x6c]) }, file],
+        'request',
+        /not valid utf-8/,
+      ],
+    ];
+    for (const [label, parts, field, message] of cases) {
+      const a = await upload('/contacts/file/', parts);
+      expect(failed(a, 400, field)[field], label).toMatch(message);
+    }
+    expect(await dump(t, t.adminA.accountId)).toEqual(before);
+  });
+
   it('lets only the account’s users download, and not from the trash', async () => {
     const a = ok(
       await upload('/contacts/file/', [

@@ -1,6 +1,7 @@
 // The only module that reads the environment: every setting, its default and its description.
 import os from 'node:os';
 import path from 'node:path';
+import type { QuotaRule } from './http/quota.js';
 
 export interface Config {
   host: string;
@@ -17,6 +18,8 @@ export interface Config {
   bodyLimit: number;
   /** Largest uploaded file (file and photo activities), bytes. */
   uploadLimit: number;
+  /** Requests an account may make per window (batch parts one each); null: no quota. */
+  apiQuota: QuotaRule | null;
   deliveryTimeoutMs: number;
   /** How long a claim holds a delivery; 0 = twice the delivery timeout + 60 s (at least 2 × timeout + 1 s). */
   deliveryLeaseMs: number;
@@ -89,6 +92,12 @@ export const settings: Record<keyof Config, Setting> = {
     description: 'the API token of HOOKLINE_ADMIN_EMAIL (at least 16 characters)',
   },
   bodyLimit: { env: 'HOOKLINE_BODY_LIMIT', default: '1048576', description: 'largest request body in bytes' },
+  apiQuota: {
+    env: 'HOOKLINE_API_QUOTA',
+    default: '0',
+    description:
+      'requests an account may make per window, as requests/window (e.g. 600/1m), each batch part one; more answer 429 with Retry-After (0 = no quota)',
+  },
   uploadLimit: {
     env: 'HOOKLINE_UPLOAD_LIMIT',
     default: '10485760',
@@ -199,6 +208,17 @@ export function parseSchedule(text: string, variable: string): number[] {
   return schedule;
 }
 
+/** "600/1m" (requests per window), or 0 / empty for none. */
+function parseQuota(text: string, variable: string): QuotaRule | null {
+  if (/^\s*0?\s*$/.test(text)) return null;
+  const m = /^\s*(\d+)\s*\/\s*(\S+)\s*$/.exec(text);
+  if (!m) throw new ConfigError(variable, `"${text}" is not requests/window (examples: 600/1m, 10000/1h; 0 = none)`);
+  const requests = parseInteger(m[1], variable, 1, 1e9);
+  const windowMs = parseDuration(m[2], variable);
+  if (windowMs < 1000 || windowMs > 86_400_000) throw new ConfigError(variable, 'the window must be 1s…1d');
+  return { requests, windowMs };
+}
+
 function parseInteger(text: string, variable: string, min: number, max: number): number {
   if (!/^\d+$/.test(text.trim())) throw new ConfigError(variable, `"${text}" is not a whole number`);
   const n = Number(text);
@@ -285,6 +305,7 @@ export function loadConfig(
     adminToken,
     bodyLimit: parseInteger(raw('bodyLimit'), name('bodyLimit'), 1024, 1024 * 1024 * 1024),
     uploadLimit: parseInteger(raw('uploadLimit'), name('uploadLimit'), 1024, 1024 * 1024 * 1024),
+    apiQuota: parseQuota(raw('apiQuota'), name('apiQuota')),
     deliveryTimeoutMs: timeout,
     deliveryLeaseMs: parseDuration(raw('deliveryLeaseMs'), name('deliveryLeaseMs')),
     retrySchedule: schedule,

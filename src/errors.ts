@@ -47,6 +47,11 @@ export const Errors = {
     new ApiError(415, 'HL_UNSUPPORTED_MEDIA_TYPE', {
       request: `Content-Type ${type} is not accepted (use XML, JSON or form data)`,
     }),
+  /** 429: the account's API quota (HOOKLINE_API_QUOTA) is used up for now; answered with Retry-After */
+  quota: (requests: number, window: string, retryAfterS: number) =>
+    new ApiError(429, 'HL_QUOTA', {
+      quota: `The account's API quota of ${requests} requests per ${window} is used up; try again in ${retryAfterS} s`,
+    }),
   /** 415: a body in a charset the WHATWG Encoding Standard does not know */
   unsupportedCharset: (charset: string) =>
     new ApiError(415, 'HL_UNSUPPORTED_MEDIA_TYPE', {

@@ -20,6 +20,7 @@ import { portalRoutes } from './http/routes/portal.js';
 import { batchRoutes } from './http/routes/batch.js';
 import { reportRoutes } from './http/routes/reports.js';
 import { makeUploadRoutes } from './http/routes/uploads.js';
+import { ApiQuota } from './http/quota.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -129,6 +130,7 @@ export async function startServer(
   const app = await buildApp({
     engine,
     bodyLimit: config.bodyLimit,
+    quota: config.apiQuota ? new ApiQuota(config.apiQuota) : undefined,
     logger,
     plugins: [
       hookRoutes(guard, delivery, { secretOverlapMs: config.secretOverlapMs }),

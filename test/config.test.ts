@@ -26,6 +26,15 @@ describe('configuration', () => {
     expect(c.disableOnGone).toBe(true);
   });
 
+  it('HOOKLINE_API_QUOTA: requests/window, off by default and with 0', () => {
+    expect(loadConfig({}).apiQuota).toBeNull();
+    expect(loadConfig({ HOOKLINE_API_QUOTA: '0' }).apiQuota).toBeNull();
+    expect(loadConfig({ HOOKLINE_API_QUOTA: ' 600 / 1m ' }).apiQuota).toEqual({ requests: 600, windowMs: 60_000 });
+    expect(loadConfig({ HOOKLINE_API_QUOTA: '10000/1h' }).apiQuota).toEqual({ requests: 10_000, windowMs: 3_600_000 });
+    for (const bad of ['600', '600/', '/1m', 'x/1m', '0/1m', '600/500ms', '600/2d'])
+      expect(() => loadConfig({ HOOKLINE_API_QUOTA: bad }), bad).toThrow(/HOOKLINE_API_QUOTA/);
+  });
+
   it('HOOKLINE_DISABLE_ON_GONE: true or false, also as 1/0, yes/no, on/off', () => {
     for (const on of ['true', 'TRUE', '1', 'yes', ' on '])
       expect(loadConfig({ HOOKLINE_DISABLE_ON_GONE: on }).disableOnGone).toBe(true);

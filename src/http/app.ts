@@ -17,6 +17,7 @@ import { parseForm } from '../dialect/form.js';
 import { declaredCharset, decodeBody } from '../dialect/text.js';
 import { forgedElsewhere } from './origin.js';
 import { clientErrorHandler } from './client-error.js';
+import type { ApiQuota } from './quota.js';
 import type { Tree, TreeObject } from '../dialect/tree.js';
 import { recordRoutes } from './routes/records.js';
 import { accountRoutes } from './routes/account.js';
@@ -31,6 +32,8 @@ export interface AppDeps {
   logger?: Logger | false;
   clock?: Clock;
   /** Called after every successful write, so the delivery engine can pick up new deliveries at once. */
+  /** The API quota (HOOKLINE_API_QUOTA); none: no quota. */
+  quota?: ApiQuota;
   /** Extra routes (webhook management, batch, reports, …) registered on the same app. */
   plugins?: ((app: FastifyInstance, h: Handlers) => void)[];
 }
@@ -96,6 +99,19 @@ async function readRaw(req: FastifyRequest, limit: number): Promise<Buffer> {
 }
 
 const AUTH_TTL_MS = 2000;
+
+/** 60000 → "1m", 90000 → "90s": a quota's window as HOOKLINE_API_QUOTA would write it. */
+function formatWindow(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { engine, bodyLimit } = deps;
@@ -176,6 +192,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logins.set(key, { actor, at: Date.now() });
     req.actor = actor;
   });
+
+  // The API quota, after the login (it is the account's): every API call counts, each batch part too (they
+  // come through here again); the portal's pages and the machine routes (metrics, health) do not.
+  const quota = deps.quota;
+  if (quota) {
+    const window = formatWindow(quota.rule.windowMs);
+    app.addHook('onRequest', async (req, reply) => {
+      if (!req.actor || req.routeOptions.config?.portal) return;
+      const taken = quota.take(req.actor.accountId, clock.now());
+      reply.header('x-ratelimit-limit', String(quota.rule.requests));
+      reply.header('x-ratelimit-remaining', String(taken.remaining));
+      if (!taken.ok) {
+        reply.header('retry-after', String(taken.retryAfterS));
+        throw Errors.quota(quota.rule.requests, window, taken.retryAfterS);
+      }
+    });
+  }
 
   // A GET may carry its parameters as an XML/JSON body (dialect §1); Fastify does not parse GET bodies.
   app.addHook('preHandler', async (req) => {

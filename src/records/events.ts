@@ -37,6 +37,17 @@ export interface RaisedEvent {
 }
 
 /**
+ * Which events one create raises (the rule of dialect §6): *.create, then items.categorize when the create
+ * added tags — a hook on items.categorize (the spec's Lead router) hears of records created already tagged,
+ * as it would had the tags come in a PUT right after. Each carries the record after the whole create.
+ */
+export function eventsForCreate(family: 'items' | 'activities', change: { added: number }): EventType[] {
+  const out: EventType[] = [`${family}.create` as EventType];
+  if (family === 'items' && change.added > 0) out.push('items.categorize');
+  return out;
+}
+
+/**
  * Which events one PUT raises (the rule of dialect §6): field changes → *.update, then tags added →
  * categorize, then tags removed → uncategorize. Nothing changed → nothing raised.
  */

@@ -17,7 +17,7 @@ import {
   ValueError,
   type Value,
 } from './values.js';
-import { eventsForUpdate, raise, type EventType } from './events.js';
+import { eventsForCreate, eventsForUpdate, raise, type EventType } from './events.js';
 import type { AccountInfo } from './account-cache.js';
 import { activityTree, type ActivityRow } from './activities.js';
 
@@ -527,7 +527,7 @@ export async function createItem(engine: Engine, ctx: Ctx, kind: ItemKind, tree:
     };
     const plain =
       input.addCategories.length === 0 && input.addRelated.length === 0 && typeof fields.company !== 'number';
-    const event = { accountId: acc, type: 'items.create' as const, objectId: id, objectKind: kind.kind, now: ctx.now };
+    const event = { accountId: acc, objectId: id, objectKind: kind.kind, now: ctx.now };
     if (plain) {
       // A plain create needs no read-back: its content is known here, and the insert travels with its event
       // and deliveries (one round trip on PostgreSQL).
@@ -537,14 +537,15 @@ export async function createItem(engine: Engine, ctx: Ctx, kind: ItemKind, tree:
         categories: { category: [] },
       };
       // …and is the unit's last: on PostgreSQL, a create that commits alone is one round trip.
-      await raise(x, { ...event, content }, insert, { last: true });
+      await raise(x, { ...event, type: 'items.create', content }, insert, { last: true });
       return content;
     }
     await x.run(insert.sql, insert.params);
-    await applyCategories(x, acc, id, input);
+    const tags = await applyCategories(x, acc, id, input);
     await applyRelated(x, acc, id, input);
     const content = await itemContent(x, ctx, row);
-    await raise(x, { ...event, content });
+    // items.create, then items.categorize when tags came with it (dialect §6), both with the record as created.
+    for (const type of eventsForCreate('items', tags)) await raise(x, { ...event, type, content });
     return content;
   });
 }

@@ -126,6 +126,33 @@ describe.each(ENGINES)('POST /batch on %s', (engine) => {
     expect(events.map((e) => e.object_id)).toContain(Number(created.item.id));
   });
 
+  it('a create part that adds tags raises items.create then items.categorize, as a create on the socket does', async () => {
+    const tag = Number(
+      ok(await call(t, t.adminA, 'POST', '/contacts/categories/', { body: { name: 'Batch tag' } })).item.id,
+    );
+    const parts = answers(
+      await post(
+        batchBody([
+          {
+            method: 'POST',
+            path: '/contacts/',
+            headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+            body: JSON.stringify({ firstname: 'Batch', lastname: 'Tagged', categories: { add: { category: [tag] } } }),
+          },
+        ]),
+      ),
+    );
+    expect(parts[0].response.status).toBe(200);
+    const id = Number(JSON.parse(parts[0].response.body.toString('utf8')).item.id);
+    const events = await t.db.engine.read((x) =>
+      x.all<{ type: string }>('SELECT type FROM events WHERE account_id = ? AND object_id = ? ORDER BY id', [
+        t.adminA.accountId,
+        id,
+      ]),
+    );
+    expect(events.map((e) => e.type)).toEqual(['items.create', 'items.categorize']);
+  });
+
   it('applies the outer headers to every part unless the part overrides them', async () => {
     const res = await post(
       batchBody([

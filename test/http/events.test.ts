@@ -3,6 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { call, makeApp, type TestApp } from '../support/app.js';
+import { hookRoutes } from '../../src/http/routes/hooks.js';
+import { TargetGuard } from '../../src/delivery/ssrf.js';
 import { createItem, events, lastEventId, ok, send, show, WIRES, type EventRow } from './helpers.js';
 
 describe.each(ENGINES)('events on %s', (engine) => {
@@ -11,7 +13,10 @@ describe.each(ENGINES)('events on %s', (engine) => {
   let tagB: number;
   let tagC: number;
   beforeAll(async () => {
-    t = await makeApp(engine);
+    const noSend = async () => ({ id: 1 });
+    t = await makeApp(engine, {
+      plugins: [hookRoutes(new TargetGuard(['127.0.0.0/8']), { redeliver: noSend as never, test: noSend as never })],
+    });
     const tag = async (name: string) =>
       Number(ok(await call(t, t.adminA, 'POST', '/contacts/categories/', { body: { name } })).item.id);
     tagA = await tag('A');
@@ -53,7 +58,7 @@ describe.each(ENGINES)('events on %s', (engine) => {
     }
   });
 
-  it('a create with tags, a company and relations raises only items.create, carrying all of them', async () => {
+  it('a create with tags, a company and relations raises items.create then items.categorize, carrying all of them', async () => {
     const company = await createItem(t, t.adminA, 'companies', { name: 'Employer' });
     let id = 0;
     const evs = await raised(async () => {
@@ -65,9 +70,15 @@ describe.each(ENGINES)('events on %s', (engine) => {
         relateditems: { add: { relatedto: { id: company, note: 'works at' } } },
       });
     });
-    expect(evs.map((e) => e.type)).toEqual(['items.create']);
+    // Tags added raise items.categorize on a create as on a PUT (dialect §6): both carry the record as created.
+    expect(evs.map((e) => e.type)).toEqual(['items.create', 'items.categorize']);
     const content = evs[0].content;
     expect(content).toEqual(await record('contacts', id));
+    expect(evs[1].content).toEqual(content);
+    expect(evs.map((e) => [e.objectId, e.objectKind])).toEqual([
+      [id, 'contact'],
+      [id, 'contact'],
+    ]);
     expect(content.item.fields).toMatchObject({
       firstname: 'Full',
       company,
@@ -76,6 +87,82 @@ describe.each(ENGINES)('events on %s', (engine) => {
     });
     expect(content.categories.category.map((c: any) => c.id)).toEqual([tagA, tagB]);
     expect(content.relateditems.relatedto).toEqual([{ id: company, name: 'Employer', typeid: 40, note: 'works at' }]);
+  });
+
+  it.each(WIRES)('a create that adds tags raises items.create then items.categorize (%s)', async (wire) => {
+    for (const [segment, kind, body] of [
+      ['contacts', 'contact', { firstname: 'Tagged' }],
+      ['companies', 'company', { name: 'Tagged Co' }],
+      ['projectblogs', 'projectblog', { title: 'Tagged Pb' }],
+    ] as const) {
+      const tag = Number(
+        ok(await call(t, t.adminA, 'POST', `/${segment}/categories/`, { body: { name: `Web form ${wire}` } })).item.id,
+      );
+      let id = 0;
+      const evs = await raised(async () => {
+        const b = ok(
+          await send(t, t.adminA, 'POST', `/${segment}/`, wire, { ...body, categories: { add: { category: [tag] } } }),
+        );
+        id = Number(b.item.id);
+      });
+      expect(evs.map((e) => [e.type, e.objectId, e.objectKind])).toEqual([
+        ['items.create', id, kind],
+        ['items.categorize', id, kind],
+      ]);
+      const after = await record(segment, id);
+      for (const e of evs) expect(e.content).toEqual(after);
+      expect(after.categories.category.map((c: any) => c.id)).toEqual([tag]);
+    }
+    // Only tags added count: an empty list, a remove (of a tag a new record cannot have) or a tag named twice.
+    let evs = await raised(() =>
+      send(t, t.adminA, 'POST', '/contacts/', wire, {
+        firstname: 'Untagged',
+        categories: { remove: { category: [tagA] } },
+      }).then(ok),
+    );
+    expect(evs.map((e) => e.type)).toEqual(['items.create']);
+    evs = await raised(() =>
+      send(t, t.adminA, 'POST', '/contacts/', wire, {
+        firstname: 'Twice',
+        categories: { add: { category: [tagA, tagA] } },
+      }).then(ok),
+    );
+    expect(evs.map((e) => e.type)).toEqual(['items.create', 'items.categorize']);
+  });
+
+  it('a Lead router on items.categorize hears of a contact created already tagged', async () => {
+    const hook = ok(
+      await call(t, t.adminA, 'POST', '/hooks/', {
+        body: {
+          type: 'web',
+          title: 'Lead router',
+          active: 1,
+          event: 'items.categorize',
+          constrainttype: 'contact',
+          url: 'http://127.0.0.1:9/endpoint.php',
+          contenttype: 'xml',
+        },
+      }),
+    );
+    const hookId = Number(hook.id);
+    const deliveries = () =>
+      t.db.engine.read((x) =>
+        x.all<{ event_id: number }>('SELECT event_id FROM deliveries WHERE hook_id = ? ORDER BY event_id', [hookId]),
+      );
+    try {
+      let id = 0;
+      const evs = await raised(async () => {
+        id = await createItem(t, t.adminA, 'contacts', {
+          firstname: 'Lead',
+          categories: { add: { category: [tagC] } },
+        });
+      });
+      const categorize = evs.find((e) => e.type === 'items.categorize')!;
+      expect(categorize.objectId).toBe(id);
+      expect((await deliveries()).map((d) => Number(d.event_id))).toEqual([categorize.id]);
+    } finally {
+      ok(await call(t, t.adminA, 'DELETE', `/hooks/${hookId}/`));
+    }
   });
 
   it.each(WIRES)('a PUT raises update, categorize and uncategorize as the rule says (%s)', async (wire) => {

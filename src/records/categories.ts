@@ -4,6 +4,7 @@ import { Errors } from '../errors.js';
 import type { Tree, TreeObject } from '../dialect/tree.js';
 import type { ItemKind } from './kinds.js';
 import type { Ctx } from './items.js';
+import { fieldErrors } from './values.js';
 
 export async function listCategories(engine: Engine, ctx: Ctx, kind: ItemKind): Promise<TreeObject> {
   const rows = await engine.readOne<{ id: number; name: string }>(
@@ -13,14 +14,19 @@ export async function listCategories(engine: Engine, ctx: Ctx, kind: ItemKind): 
   return { count: rows.length, categories: { category: rows.map((r) => ({ id: r.id, name: r.name })) } };
 }
 
-/** Creates a tag; creating one whose name exists answers the existing tag (safe for "ensure" scripts). */
+/**
+ * Creates a tag; creating one whose name exists answers the existing tag (safe for "ensure" scripts). A tag
+ * has a name and nothing else: any other key (`colour`, a misspelt `nmae`) is refused as an unknown field, as
+ * everywhere else, so that a typo cannot pass as a change that was made.
+ */
 export async function createCategory(engine: Engine, ctx: Ctx, kind: ItemKind, tree: TreeObject): Promise<TreeObject> {
+  const errors = fieldErrors();
+  for (const key of Object.keys(tree)) if (key !== 'name') errors[key] = 'Unknown field: a category takes name only';
   const raw = tree.name;
-  if (raw === undefined || raw === null || typeof raw === 'object' || String(raw).trim() === '') {
-    throw Errors.badRequest('name', 'A category needs a name');
-  }
-  const name = String(raw).trim();
-  if (name.length > 255) throw Errors.badRequest('name', 'name is longer than 255 characters');
+  const name = raw === undefined || raw === null || typeof raw === 'object' ? '' : String(raw).trim();
+  if (name === '') errors.name = 'A category needs a name';
+  else if (name.length > 255) errors.name = 'name is longer than 255 characters';
+  if (Object.keys(errors).length > 0) throw Errors.invalid(errors);
   return engine.write(async (x) => {
     const acc = ctx.actor.accountId;
     const found = await x.get<{ id: number }>(

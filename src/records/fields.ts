@@ -14,11 +14,18 @@ export function listFields(ctx: Ctx, kind: ItemKind): TreeObject {
   return { count: defs.length, fields: { field: defs.map((d) => ({ name: d.name, label: d.label, type: d.type })) } };
 }
 
+/**
+ * Declares a custom field from `label` and `type`; any other key (`required`, a misspelt `lable`) is refused as
+ * an unknown field, as everywhere else: a declaration cannot take a setting it does not keep.
+ */
 export async function createField(engine: Engine, ctx: Ctx, kind: ItemKind, tree: TreeObject): Promise<TreeObject> {
+  const errors = fieldErrors();
+  for (const key of Object.keys(tree)) {
+    if (key !== 'label' && key !== 'type') errors[key] = 'Unknown field: a custom field takes label and type only';
+  }
   const label = typeof tree.label === 'string' || typeof tree.label === 'number' ? String(tree.label).trim() : '';
   const raw = tree.type ?? 'text';
   const type = (typeof raw === 'object' ? '' : String(raw)).trim() as FieldType;
-  const errors = fieldErrors();
   if (!label) errors.label = 'A custom field needs a label';
   else if (label.length > 255) errors.label = 'label is longer than 255 characters';
   if (!CUSTOM_TYPES.includes(type)) errors.type = `type must be one of ${CUSTOM_TYPES.join(', ')}`;

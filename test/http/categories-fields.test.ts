@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { call, makeApp, type TestApp, type Wire } from '../support/app.js';
-import { arr, counts, createItem, failed, ok, send, show, text, WIRES } from './helpers.js';
+import { arr, counts, createItem, dump, failed, ok, send, show, text, WIRES } from './helpers.js';
 
 const KINDS = ['contacts', 'companies', 'projectblogs'] as const;
 const KIND_WIRES = KINDS.flatMap((segment) => WIRES.map((wire) => ({ segment, wire })));
@@ -73,6 +73,58 @@ describe.each(ENGINES)('categories, fields and related items on %s', (engine) =>
     }
     expect(await counts(t)).toEqual(before);
   });
+
+  it.each(KIND_WIRES)(
+    'refuses unknown fields in a $segment category create ($wire), naming each, and changes nothing',
+    async ({ segment, wire }) => {
+      const url = `/${segment}/categories/`;
+      const existing = await newCategory(segment, `Known ${wire}`);
+      const before = await dump(t, t.adminA.accountId);
+      // Beside a valid name (new or existing: an "ensure" does not hide the typo either), and beside a bad one.
+      for (const name of [`Red ${wire}`, `Known ${wire}`]) {
+        const errors = failed(await send(t, t.adminA, 'POST', url, wire, { name, colour: 'red' }), 400, 'colour');
+        expect(Object.keys(errors)).toEqual(['colour']);
+        expect(errors.colour).toMatch(/^Unknown field/);
+      }
+      const misspelt = failed(await send(t, t.adminA, 'POST', url, wire, { nmae: 'Typo' }), 400, 'nmae', 'name');
+      expect(Object.keys(misspelt).sort()).toEqual(['name', 'nmae']);
+      failed(await send(t, t.adminA, 'POST', url, wire, { name: 'x', id: existing }), 400, 'id');
+      expect(await dump(t, t.adminA.accountId)).toEqual(before);
+    },
+  );
+
+  it.each(WIRES)(
+    'refuses unknown fields in a custom field declaration (%s), naming each, and changes nothing',
+    async (wire) => {
+      const before = await dump(t, t.adminA.accountId);
+      for (const segment of KINDS) {
+        const url = `/${segment}/fields/`;
+        const errors = failed(
+          await send(t, t.adminA, 'POST', url, wire, { label: 'Size', type: 'number', required: 1 }),
+          400,
+          'required',
+        );
+        expect(Object.keys(errors)).toEqual(['required']);
+        expect(errors.required).toMatch(/^Unknown field/);
+        const several = failed(
+          await send(t, t.adminA, 'POST', url, wire, { lable: 'Size', type: 'colour', name: 'custom1' }),
+          400,
+          'lable',
+          'name',
+          'label',
+          'type',
+        );
+        expect(Object.keys(several).sort()).toEqual(['label', 'lable', 'name', 'type']);
+      }
+      expect(await dump(t, t.adminA.accountId)).toEqual(before);
+      // A member is still told 403 first (the permission is checked before the body).
+      failed(
+        await send(t, t.memberA, 'POST', '/contacts/fields/', wire, { label: 'x', required: 1 }),
+        403,
+        'permission',
+      );
+    },
+  );
 
   it.each(KIND_WIRES)('adds and removes tags of $segment with PUT in $wire', async ({ segment, wire }) => {
     const a = await newCategory(segment, `alpha ${wire}`);

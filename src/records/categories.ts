@@ -24,7 +24,8 @@ export async function createCategory(engine: Engine, ctx: Ctx, kind: ItemKind, t
   for (const key of Object.keys(tree)) if (key !== 'name') errors[key] = 'Unknown field: a category takes name only';
   const raw = tree.name;
   const name = raw === undefined || raw === null || typeof raw === 'object' ? '' : String(raw).trim();
-  if (name === '') errors.name = 'A category needs a name';
+  if (typeof raw === 'boolean') errors.name = `name must be text, not the JSON boolean ${raw}`;
+  else if (name === '') errors.name = 'A category needs a name';
   else if (name.length > 255) errors.name = 'name is longer than 255 characters';
   if (Object.keys(errors).length > 0) throw Errors.invalid(errors);
   return engine.write(async (x) => {

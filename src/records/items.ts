@@ -13,6 +13,7 @@ import {
   isObject,
   normaliseValue,
   notAUser,
+  parseFlag,
   parseId,
   ValueError,
   type Value,
@@ -219,9 +220,10 @@ export function parseItemInput(kind: ItemKind, tree: TreeObject, info: AccountIn
     } else input.ownership = id;
   }
   if (!isBlank(tree.flagged)) {
-    const v = typeof tree.flagged === 'object' ? '' : String(tree.flagged).trim();
-    if (v !== '0' && v !== '1') errors.flagged = 'flagged must be 0 or 1';
-    else input.flagged = Number(v);
+    // 1 or 0, JSON true or false (parseFlag: the one rule of 0/1 flags).
+    const v = parseFlag(tree.flagged);
+    if (v === undefined || v === null) errors.flagged = 'flagged must be 0 or 1';
+    else input.flagged = v;
   }
   const cats = listChanges(tree.categories, CATEGORIES);
   if (cats.error !== undefined) errors.categories = cats.error;
@@ -229,7 +231,7 @@ export function parseItemInput(kind: ItemKind, tree: TreeObject, info: AccountIn
   input.removeCategories = cats.remove.map((e) => e.id);
   const rel = listChanges(tree.relateditems, RELATED);
   if (rel.error !== undefined) errors.relateditems = rel.error;
-  else if ([...rel.add, ...rel.remove].some((e) => typeof (e.node?.note ?? '') === 'object')) {
+  else if ([...rel.add, ...rel.remove].some((e) => !['string', 'number'].includes(typeof (e.node?.note ?? '')))) {
     errors.relateditems = 'a note must be text';
   } else {
     input.addRelated = rel.add.map((e) => ({ id: e.id, note: String(e.node?.note ?? '') }));
@@ -677,6 +679,12 @@ function param(p: TreeObject, key: string): string | undefined {
   return String(v).trim();
 }
 
+/** A 0/1 switch of a list: on for 1 (or JSON true); anything else leaves it off. */
+function flagParam(p: TreeObject, key: string): boolean {
+  param(p, key); // one value, not a list or a structure
+  return parseFlag(p[key]) === 1;
+}
+
 function intParam(p: TreeObject, key: string, dflt: number, min: number, max: number): number {
   const v = param(p, key);
   if (v === undefined || v === '') return dflt;
@@ -701,7 +709,7 @@ export function parseListParams(kind: ItemKind, defs: readonly FieldDef[], p: Tr
       return id;
     });
   return {
-    layout: param(p, 'layout') === '1',
+    layout: flagParam(p, 'layout'),
     fieldlist: fieldlistText ? new Set(fieldlistText.split(',').map((s) => s.trim())) : undefined,
     start: intParam(p, 'start', 0, 0, Number.MAX_SAFE_INTEGER),
     limit: intParam(p, 'limit', 100, 1, MAX_LIMIT),

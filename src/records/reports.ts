@@ -12,7 +12,7 @@ import { Errors } from '../errors.js';
 import { formatDate, type Tree, type TreeObject } from '../dialect/tree.js';
 import { activityKindByTypeid, activityName, itemKindByTypeid, OPPORTUNITY_STATUSES, type FieldDef } from './kinds.js';
 import { fieldDefsFor, type Ctx } from './items.js';
-import { parseDate, parseId, type Value } from './values.js';
+import { parseDate, parseFlag, parseId, type Value } from './values.js';
 
 export const REPORT_NAMES = ['nextactions', 'calendar', 'followups', 'opportunities', 'activities', 'timetracking'];
 
@@ -451,7 +451,8 @@ export function reportQuery(dialect: Engine['dialect'], ctx: Ctx, name: string, 
   }
   const where = ['a.account_id = ?', 'a.deleted_at IS NULL', ...q.where].join(' AND ');
   // The parent must exist and not be in the trash: its activities are out of sight with it.
-  const withItem = param(p, 'itemsdata') === '1';
+  param(p, 'itemsdata'); // one value, not a list or a structure
+  const withItem = parseFlag(p.itemsdata) === 1; // 1 or JSON true
   const columns = withItem ? `${ROW_COLUMNS}, ${ITEM_COLUMNS}` : ROW_COLUMNS;
   const from = `FROM activities a JOIN items i ON i.account_id = a.account_id AND i.id = a.parent_id AND i.deleted_at IS NULL`;
   return {

@@ -40,16 +40,52 @@ function checked(ms: number, m: RegExpExecArray): number | null {
   return ms;
 }
 
+/** What a field of each type takes, for the message refusing a JSON boolean there. */
+const TAKES: Record<Exclude<FieldDef['type'], 'boolean'>, string> = {
+  text: 'text',
+  email: 'text',
+  url: 'text',
+  number: 'a number',
+  date: 'a date',
+  datetime: 'a date and time',
+  user: 'a user id',
+  company: 'a company id',
+};
+
+/**
+ * A 0/1 flag (a record's `flagged`, a boolean field such as a task's `completed`, the list and report switches
+ * `layout` and `itemsdata`): 1 or 0 as a JSON number or as text, and JSON `true`/`false` as 1/0, one rule for
+ * all of them. Answers null for an empty value (isBlank), undefined for anything else (the caller names the
+ * field; a boolean field also takes the words true/false, yes/no, see normaliseValue).
+ */
+export function parseFlag(raw: unknown): 0 | 1 | null | undefined {
+  if (raw === true || raw === 1) return 1;
+  if (raw === false || raw === 0) return 0;
+  if (isBlank(raw)) return null;
+  const v = typeof raw === 'string' ? raw.trim() : undefined;
+  return v === '1' ? 1 : v === '0' ? 0 : undefined;
+}
+
 function scalarText(raw: unknown): string {
   if (raw === null || raw === undefined) return '';
   if (typeof raw === 'string') return raw;
   if (typeof raw === 'number' && Number.isFinite(raw)) return String(raw);
-  if (typeof raw === 'boolean') return raw ? '1' : '0';
   throw new ValueError('must be a single value, not a list or a structure');
 }
 
-/** Normalises one input value for a field. Empty input clears the field (null). */
+/**
+ * Normalises one input value for a field. Empty input clears the field (null). A JSON boolean is a value of a
+ * boolean field only (1 or 0): given to any other field it is the wrong type and refused, rather than stored
+ * as the text "1"/"0" or the number 1.
+ */
 export function normaliseValue(def: FieldDef, raw: unknown): Value {
+  if (typeof raw === 'boolean' && def.type !== 'boolean') {
+    throw new ValueError(`must be ${TAKES[def.type]}, not the JSON boolean ${raw}`);
+  }
+  if (def.type === 'boolean') {
+    const flag = parseFlag(raw);
+    if (flag !== undefined) return flag;
+  }
   const text = scalarText(raw).trim();
   if (text === '') return null;
   switch (def.type) {
@@ -61,9 +97,10 @@ export function normaliseValue(def: FieldDef, raw: unknown): Value {
       return n;
     }
     case 'boolean': {
+      // parseFlag took 1, 0, true and false above; the words are a boolean field's own.
       const v = text.toLowerCase();
-      if (v === '1' || v === 'true' || v === 'yes') return 1;
-      if (v === '0' || v === 'false' || v === 'no') return 0;
+      if (v === 'true' || v === 'yes') return 1;
+      if (v === 'false' || v === 'no') return 0;
       throw new ValueError(`must be 0 or 1, got "${clip(text)}"`);
     }
     case 'date': {

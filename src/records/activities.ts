@@ -14,6 +14,7 @@ import {
   asList,
   fieldErrors,
   isBlank,
+  isNameCarrier,
   isObject,
   normaliseValue,
   notAUser,
@@ -134,6 +135,8 @@ export function parseActivityData(
   }
   const byName = new Map(kind.fields.map((f) => [f.name, f]));
   for (const [key, raw] of Object.entries(fields)) {
+    // The name shown beside a user field (assignedto_cn, …) is read-only: ignored, as on records.
+    if (isNameCarrier(key, byName)) continue;
     const def = byName.get(key);
     if (!def) {
       errors[key] = `Unknown field for a ${kind.segment}`;

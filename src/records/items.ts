@@ -10,11 +10,13 @@ import {
   asList,
   fieldErrors,
   isBlank,
+  isNameCarrier,
   isObject,
   normaliseValue,
   notAUser,
   parseFlag,
   parseId,
+  READ_ONLY_FIELDS,
   ValueError,
   type Value,
 } from './values.js';
@@ -196,6 +198,9 @@ export function parseItemInput(kind: ItemKind, tree: TreeObject, info: AccountIn
   const input: ItemInput = { fields: {}, addCategories: [], removeCategories: [], addRelated: [], removeRelated: [] };
   for (const [key, raw] of Object.entries(tree)) {
     if (STRUCTURAL.has(key)) continue;
+    // What show answers and input cannot change (creatorid, assignedto_cn, …): ignored, so a shown record can
+    // be sent back as it is.
+    if (READ_ONLY_FIELDS.has(key) || isNameCarrier(key, byName)) continue;
     const def = byName.get(key);
     if (!def) {
       errors[key] = 'Unknown field';

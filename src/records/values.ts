@@ -150,6 +150,27 @@ export const isObject = (v: unknown): v is TreeObject => v !== null && typeof v 
  */
 export const notAUser = (v: unknown): string => `must be a user of this account, and ${v} is not (see GET /ownership/)`;
 
+/**
+ * The read-only fields of a record (dialect §2): shown, never written. Input ignores them, as it ignores the
+ * name carriers (isNameCarrier), so that what a show answers can be sent back as it is.
+ */
+export const READ_ONLY_FIELDS: ReadonlySet<string> = new Set([
+  'creatorid',
+  'creatorname',
+  'modificatorid',
+  'modificatorname',
+]);
+
+/**
+ * `x_cn`, the name shown beside user field x (`assignedto_cn`, a task's `responsible_cn`, …) and beside a
+ * contact's `company` (`company_cn`): read-only, ignored on input. Any other `…_cn` key stays unknown.
+ */
+export function isNameCarrier(key: string, defs: ReadonlyMap<string, FieldDef>): boolean {
+  if (!key.endsWith('_cn')) return false;
+  const type = defs.get(key.slice(0, -3))?.type;
+  return type === 'user' || type === 'company';
+}
+
 /** Reads a positive integer id from input (XML text, JSON number or string). */
 export function parseId(raw: unknown): number | null {
   if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw > 0) return raw;

@@ -106,7 +106,9 @@ export function normaliseValue(def: FieldDef, raw: unknown): Value {
     case 'date': {
       const ms = parseDate(text);
       if (ms === null) throw new ValueError(`must be a date (2026-11-28), got "${clip(text)}"`);
-      return formatDate(ms)!.slice(0, 10);
+      // A calendar day, as the client wrote it: 2026-11-28T23:30:00-05:00 is the 28th where it was written,
+      // though the 29th in UTC. (Every accepted form opens with the day, checked by parseDate.)
+      return text.trim().slice(0, 10);
     }
     case 'datetime': {
       const ms = parseDate(text);

@@ -365,6 +365,23 @@ describe.each(ENGINES)('activities on %s', (engine) => {
     failed(await call(t, t.adminA, 'PUT', `/contacts/note/${id}/`, { wire, body: { parent: 'abc' } }), 400, 'parent');
   });
 
+  it('keeps a date field as the calendar day written, whatever the time and offset beside it', async () => {
+    for (const [given, day] of [
+      ['2026-11-28', '2026-11-28'],
+      ['2026-11-28 09:45:00', '2026-11-28'],
+      ['2026-11-28T23:30:00-05:00', '2026-11-28'], // the 29th in UTC, the 28th where it was written
+      ['2026-11-28T00:30:00+02:00', '2026-11-28'], // the 27th in UTC
+    ]) {
+      const created = ok(
+        await call(t, t.adminA, 'POST', '/contacts/task/', {
+          body: { parent, data: { title: given, duedate: given } },
+        }),
+      );
+      const task = (await activitiesOf('contacts', parent)).find((a) => Number(a.id) === Number(created.item.id));
+      expect(task.fields.duedate, given).toBe(day);
+    }
+  });
+
   it('refuses wrong field types per segment with 400, naming the field, and writes nothing', async () => {
     const bad: [string, Record<string, unknown>, string][] = [
       ['task', { title: 'x', duedate: 'someday' }, 'duedate'],

@@ -345,6 +345,9 @@ async function insertActivity(
 ): Promise<ActivityRow> {
   const clean: Record<string, Value> = {};
   for (const [k, v] of Object.entries(fields)) if (v !== null) clean[k] = v;
+  // An open task or follow-up says so (dialect §6: fields/{completed,…}): a receiver testing completed == 0
+  // must not find it missing until someone ticks and unticks it.
+  if (clean.completed === undefined && kind.fields.some((f) => f.name === 'completed')) clean.completed = 0;
   const a: ActivityRow = {
     account_id: ctx.actor.accountId,
     id: await x.nextId(),

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { call, makeApp, type TestApp, type Wire } from '../support/app.js';
-import { arr, counts, createItem, failed, ISO_DATE, ok, show, text, WIRES } from './helpers.js';
+import { arr, counts, createItem, events, failed, ISO_DATE, lastEventId, ok, show, text, WIRES } from './helpers.js';
 
 interface SegmentCase {
   segment: string;
@@ -363,6 +363,26 @@ describe.each(ENGINES)('activities on %s', (engine) => {
       'parent',
     );
     failed(await call(t, t.adminA, 'PUT', `/contacts/note/${id}/`, { wire, body: { parent: 'abc' } }), 400, 'parent');
+  });
+
+  it('shows a new task or follow-up as open (completed 0) in its answer, its show and its event, and a note without it', async () => {
+    const since = await lastEventId(t, t.adminA.accountId);
+    for (const [segment, expected] of [
+      ['task', 0],
+      ['followup', 0],
+      ['note', undefined],
+    ] as const) {
+      const created = ok(
+        await call(t, t.adminA, 'POST', `/contacts/${segment}/`, {
+          body: { parent, data: segment === 'note' ? { details: 'n' } : { title: `open ${segment}` } },
+        }),
+      );
+      const id = Number(created.item.id);
+      const shown = (await activitiesOf('contacts', parent)).find((a) => Number(a.id) === id);
+      expect(shown.fields.completed, segment).toBe(expected);
+      const ev = (await events(t, t.adminA.accountId, since)).find((e) => e.objectId === id)!;
+      expect((ev.content as any).fields.completed, segment).toBe(expected);
+    }
   });
 
   it('keeps a date field as the calendar day written, whatever the time and offset beside it', async () => {

@@ -152,8 +152,9 @@ describe.each(ENGINES)('templates and ownership on %s', (engine) => {
 
       const shown = arr((await show(t, t.adminA, 'contacts', parent)).activities.activity);
       expect(shown.map((a: any) => a.name)).toEqual(['existing', 'Receive contract', 'Welcome call done?', 'Check in']);
-      expect(shown[1].fields).toEqual({ title: 'Receive contract', priority: 1 });
-      expect(shown[3].fields).toEqual({ title: 'Check in', duedate: '2026-12-01' });
+      // An open task or follow-up says completed: 0 (dialect §6), though the template did not.
+      expect(shown[1].fields).toEqual({ title: 'Receive contract', priority: 1, completed: 0 });
+      expect(shown[3].fields).toEqual({ title: 'Check in', duedate: '2026-12-01', completed: 0 });
 
       const evs = await events(t, t.adminA.accountId, since);
       expect(evs.map((e) => e.type)).toEqual(['activities.create', 'activities.create', 'activities.create']);

@@ -35,6 +35,12 @@ export interface ClaimedDelivery {
   /** attempts so far, this one included (a claim of an expired lease repeats its holder's number) */
   attempt: number;
   /**
+   * true when this claim took the delivery from another holder's lease that ran out and counted that lease
+   * as an attempt (past EXPIRED_LEASES_FORGIVEN): the only way a claim can take one past its last attempt
+   * that is not sent again (engine.ts). Absent otherwise.
+   */
+  leaseCounted?: boolean;
+  /**
    * previousSecret: the secret before the last change while its overlap runs (claim time), else '';
    * retrySchedule: the hook's own, as written ('' follows the server's)
    */
@@ -149,9 +155,10 @@ export function lanesSql(dialect: Dialect): string {
  *   estimate of the UPDATE's rows is a guess).
  */
 export function claimSql(dialect: Dialect): string {
-  const lane = `SELECT y.account_id, y.hook_id, y.event_id, y.next_attempt_at, l.room
+  const lane = `SELECT y.account_id, y.hook_id, y.event_id, y.next_attempt_at, y.lease_owner, y.expired_leases, l.room
            FROM lanes l CROSS JOIN LATERAL (
-             SELECT d.account_id, d.hook_id, d.event_id, d.next_attempt_at FROM deliveries d
+             SELECT d.account_id, d.hook_id, d.event_id, d.next_attempt_at, d.lease_owner, d.expired_leases
+               FROM deliveries d
               WHERE d.hook_id = l.hook_id AND d.state = 'pending' AND d.next_attempt_at <= ?
                 AND (d.lease_until IS NULL OR d.lease_until < ?)
               ORDER BY d.next_attempt_at, d.event_id
@@ -166,20 +173,24 @@ export function claimSql(dialect: Dialect): string {
          WHERE (SELECT h.active FROM hooks h WHERE h.id = l.hook_id) = 1),
       due AS (${lane}),
       ranked AS (
-        SELECT account_id, hook_id, event_id, next_attempt_at, room,
+        SELECT account_id, hook_id, event_id, next_attempt_at, lease_owner, expired_leases, room,
                ROW_NUMBER() OVER (PARTITION BY hook_id ORDER BY next_attempt_at, event_id) AS rn
           FROM due
       ), picked AS (
-        SELECT account_id, hook_id, event_id FROM ranked WHERE rn <= room ORDER BY next_attempt_at, event_id LIMIT CAST(? AS INTEGER)
+        SELECT account_id, hook_id, event_id, lease_owner, expired_leases FROM ranked WHERE rn <= room
+         ORDER BY next_attempt_at, event_id LIMIT CAST(? AS INTEGER)
       ),
       claimed AS (
         UPDATE deliveries
            SET lease_until = ?, lease_owner = ?, ${RECLAIM_COUNTS}, updated_at = ?
          WHERE (account_id, hook_id, event_id) IN (SELECT account_id, hook_id, event_id FROM picked)
-        RETURNING account_id, hook_id, event_id, attempt_count)
-      SELECT c.account_id, c.hook_id, c.event_id, c.attempt_count, ${hookColumns('h')},
-             e.type, e.object_id, e.content, e.created_at
+        RETURNING account_id, hook_id, event_id, attempt_count, lease_owner)
+      SELECT c.account_id, c.hook_id, c.event_id, c.attempt_count,
+             (p.lease_owner IS NOT NULL AND p.lease_owner <> c.lease_owner
+               AND p.expired_leases >= ${EXPIRED_LEASES_FORGIVEN}) AS lease_counted,
+             ${hookColumns('h')}, e.type, e.object_id, e.content, e.created_at
         FROM claimed c
+        JOIN picked p ON p.account_id = c.account_id AND p.hook_id = c.hook_id AND p.event_id = c.event_id
         CROSS JOIN LATERAL (SELECT * FROM hooks h WHERE h.account_id = c.account_id AND h.id = c.hook_id) h
         CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.account_id = c.account_id AND e.id = c.event_id) e`;
 }
@@ -307,7 +318,7 @@ class SharedBuckets {
 /** Claims due deliveries and reads what sending them needs (hook and event). Run inside engine.write. */
 export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }): Promise<ClaimedDelivery[]> {
   if (o.limit <= 0) return [];
-  const rows: (DetailRow & { attempt_count: number })[] = [];
+  const rows: (DetailRow & { attempt_count: number; lease_counted: boolean })[] = [];
   const busy = new Map(o.busy);
   const contended = new Set<number>();
   let lanes = o.lanes ?? (await dueLanes(x, o));
@@ -338,7 +349,7 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
       left -= take;
     }
     if (shares.length === 0) break;
-    const got = await x.all<DetailRow & { attempt_count: number }>(claimSql(x.dialect), [
+    const got = await x.all<DetailRow & { attempt_count: number; lease_counted: boolean }>(claimSql(x.dialect), [
       JSON.stringify(shares),
       o.now,
       o.now,
@@ -366,12 +377,17 @@ export async function claimDue(x: Executor, o: ClaimOptions & { lanes?: Lane[] }
   await shared.settle(o.onTokens);
   // In event order: each hook's deliveries go out oldest first.
   rows.sort((a, b) => Number(a.event_id) - Number(b.event_id) || Number(a.hook_id) - Number(b.hook_id));
-  return rows.map((r) => toClaimed(r, Number(r.attempt_count)));
+  return rows.map((r) => {
+    const d = toClaimed(r, Number(r.attempt_count));
+    if (r.lease_counted) d.leaseCounted = true;
+    return d;
+  });
 }
 
 /** The lane's due, unleased deliveries in due order, with their events: the first `take` of them. */
 export const ONE_WRITER_LANE = `SELECT d.rowid AS rid, d.account_id, d.event_id, d.attempt_count,
             d.lease_owner IS NOT NULL AND (d.lease_owner = ? OR d.expired_leases < ${EXPIRED_LEASES_FORGIVEN}) AS forgiven,
+            d.lease_owner IS NOT NULL AS leased,
             e.type, e.object_id, e.content, e.created_at
        FROM deliveries d CROSS JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
       WHERE d.hook_id = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
@@ -410,20 +426,24 @@ async function claimOneWriter(
         rid: number;
         attempt_count: number;
         forgiven: number;
+        leased: number;
       }
     >(ONE_WRITER_LANE, [o.owner, l.hookId, o.now, o.now, take]);
     // Built field by field, the lane's hook shared (read-only): spreading the driver's row objects into a
     // new one cost several µs per delivery, the claim's largest JavaScript cost.
     for (const r of rows) {
       rowids.push(r.rid);
-      claimed.push({
+      const d: ClaimedDelivery = {
         accountId: r.account_id,
         hookId: l.hookId,
         eventId: r.event_id,
         attempt: Number(r.attempt_count) + (r.forgiven ? 0 : 1), // as RECLAIM_COUNTS counts
         hook,
         event: { type: r.type, objectId: r.object_id, content: r.content, createdAt: r.created_at },
-      });
+      };
+      // Another holder's lease that ran out, counted as an attempt (not forgiven).
+      if (r.leased && !r.forgiven) d.leaseCounted = true;
+      claimed.push(d);
     }
     left -= rows.length;
     shared.took(l.hookId, rows.length);

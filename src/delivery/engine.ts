@@ -520,10 +520,13 @@ export class DeliveryEngine {
   private send(d: ClaimedDelivery): void {
     const key = sendingKey(d);
     const handedAt = this.clock.now();
-    // Past its last attempt (only expired leases get it there: claim.ts EXPIRED_LEASES_FORGIVEN): its sending
-    // stopped Hookline, or its outcome could not be recorded, time after time. Not sent again: failed.
+    // Claimed past its last attempt by counting another holder's expired lease (claim.ts
+    // EXPIRED_LEASES_FORGIVEN): its sending stopped Hookline, or its outcome could not be recorded, time after
+    // time. Not sent again: failed. Past the last attempt any other way (the hook's schedule, or the server's,
+    // was shortened since its last attempt), an attempt that is due is made: record() fails the delivery if it
+    // fails, as the schedule has no retry left.
     const sending =
-      d.attempt > this.scheduleOf(d).length + 1
+      d.leaseCounted === true && d.attempt > this.scheduleOf(d).length + 1
         ? Promise.resolve(failedAttempt(PAST_LAST_ATTEMPT))
         : this.attempt(d, handedAt, this.stopSignal.signal, true);
     void sending

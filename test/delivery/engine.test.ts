@@ -198,6 +198,57 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({ state: 'failed', attempt_count: 3 });
   });
 
+  it('a retry schedule shortened below a pending delivery’s attempts: its due attempt is made, and its outcome ends it', async () => {
+    const clock = drivenClock();
+    let fixedAnswers = 500;
+    const fixedReceiver = await recv((_q, res) => {
+      res.statusCode = fixedAnswers;
+      res.end();
+    });
+    const brokenReceiver = await recv((_q, res) => {
+      res.statusCode = 500;
+      res.end();
+    });
+    const { accountId } = await newAccount(engine);
+    const fixed = await insertHook(engine, accountId, { url: fixedReceiver.url, title: 'Fixed meanwhile' });
+    const broken = await insertHook(engine, accountId, { url: brokenReceiver.url, title: 'Still broken' });
+    const eventId = await raiseEvent(engine, accountId, { now: clock.now() });
+    // Three failed attempts on the server's schedule: both pending, due again in 30 minutes.
+    const before = delivery(clock);
+    expect(await before.runDue()).toBe(2);
+    clock.advance(SCHEDULE[0]);
+    expect(await before.runDue()).toBe(2);
+    clock.advance(SCHEDULE[1]);
+    expect(await before.runDue()).toBe(2);
+    await before.stop({ graceMs: 0 });
+    for (const hookId of [fixed, broken]) {
+      expect(await deliveryOf(engine, accountId, hookId, eventId)).toMatchObject({
+        state: 'pending',
+        attempt_count: 3,
+      });
+    }
+    // One hook gets its own, shorter schedule (as PUT retryschedule=1m would); the server restarts with a
+    // shorter HOOKLINE_RETRY_SCHEDULE, which the other follows. Neither schedule has a retry after attempt 2.
+    await engine.write((x) => x.run("UPDATE hooks SET retry_schedule = '1m' WHERE id = ?", [fixed]));
+    fixedAnswers = 200;
+    clock.advance(SCHEDULE[2]);
+    const mailsBefore = smtp.mails.length;
+    expect(await delivery(clock, { retrySchedule: [5_000] }).runDue()).toBe(2);
+    // Both due attempts were made; the fixed receiver's 200 ends its delivery well, the other fails for good
+    // with its own outcome (no retry left), and neither is said to have lost its lease.
+    expect([fixedReceiver.requests.length, brokenReceiver.requests.length]).toEqual([4, 4]);
+    expect(await deliveryOf(engine, accountId, fixed, eventId)).toMatchObject({ state: 'succeeded', attempt_count: 4 });
+    expect(await deliveryOf(engine, accountId, broken, eventId)).toMatchObject({ state: 'failed', attempt_count: 4 });
+    const last = async (hookId: number) => (await attemptRows(engine, accountId, hookId, eventId)).at(-1);
+    expect(await last(fixed)).toMatchObject({ status_code: 200, error: null });
+    expect(await last(broken)).toMatchObject({ status_code: 500 });
+    expect((await last(broken))?.error).not.toBe(PAST_LAST_ATTEMPT);
+    expect(smtp.mails.length - mailsBefore).toBe(1);
+    const mail = smtp.mails[smtp.mails.length - 1];
+    expect(mail.text).toContain('Still broken');
+    expect(mail.text).not.toContain('its lease ran out too often');
+  });
+
   it('a rate-limited hook is sent at most its rate, in bursts of one second’s worth; other hooks are not held back', async () => {
     const clock = drivenClock();
     const limited = await recv();

@@ -263,7 +263,7 @@ export interface DetailRow {
  * written back before it commits.
  */
 class SharedBuckets {
-  private readonly held = new Map<number, { milli: number; taken: number; at: number }>();
+  private readonly held = new Map<number, { milli: number; taken: number }>();
 
   constructor(
     private readonly x: Executor,
@@ -281,11 +281,14 @@ class SharedBuckets {
          RETURNING tokens_milli, updated_at`,
         [l.hookId, capacity, this.now],
       );
-      const at = Number(row?.updated_at ?? this.now);
-      const milli = Math.min(capacity, Number(row?.tokens_milli ?? capacity) + Math.max(0, this.now - at) * l.rate);
-      // A node whose clock is behind the last writer's never moves the bucket's time back (which would let
-      // the next claim count that time twice).
-      this.held.set(l.hookId, { milli, taken: 0, at: Math.max(at, this.now) });
+      // A bucket whose time is ahead of `now` (the clock was stepped back, or this node's clock is behind the
+      // last writer's) is taken as written now: nothing refilled, and from now on it refills at the rate. Kept
+      // at its time instead, nothing would refill until the clock had passed it again: a clock stepped back an
+      // hour stopped the hook for an hour. Between nodes whose clocks differ, the one ahead may count the
+      // difference again after the one behind wrote (at most rate × the difference, and a second's worth).
+      const at = Math.min(Number(row?.updated_at ?? this.now), this.now);
+      const milli = Math.min(capacity, Number(row?.tokens_milli ?? capacity) + (this.now - at) * l.rate);
+      this.held.set(l.hookId, { milli, taken: 0 });
     }
   }
 
@@ -307,7 +310,7 @@ class SharedBuckets {
       const milli = b.milli - b.taken * 1000;
       await this.x.run('UPDATE hook_rates SET tokens_milli = ?, updated_at = ? WHERE hook_id = ?', [
         milli,
-        b.at,
+        this.now,
         hookId,
       ]);
       onTokens?.(hookId, milli / 1000);

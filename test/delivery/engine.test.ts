@@ -277,6 +277,43 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     expect(limited.requests.map((q) => JSON.parse(q.body.toString()).objectid)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
+  it('a clock stepped back does not stall a rate-limited hook: its bucket refills at its rate from the new time', async () => {
+    const clock = drivenClock();
+    const limited = await recv();
+    const free = await recv();
+    const { accountId } = await newAccount(engine);
+    const slow = await insertHook(engine, accountId, { url: limited.url });
+    await insertHook(engine, accountId, { url: free.url });
+    await engine.write((x) => x.run('UPDATE hooks SET rate_limit = 2 WHERE id = ?', [slow]));
+    for (let i = 0; i < 2; i++) await raiseEvent(engine, accountId, { now: clock.now(), objectId: i + 1 });
+    const d = delivery(clock);
+    const sent = async () => {
+      await d.runDue();
+      return [limited.requests.length, free.requests.length];
+    };
+    expect(await sent()).toEqual([2, 2]); // the bucket is spent
+    // NTP steps a clock that ran ahead back an hour.
+    clock.advance(-3_600_000);
+    await raiseEvent(engine, accountId, { now: clock.now(), objectId: 3 });
+    await raiseEvent(engine, accountId, { now: clock.now(), objectId: 4 });
+    expect(await sent()).toEqual([2, 4]); // nothing refilled: still spent, never less
+    clock.advance(500);
+    // The first claim to read the shared bucket since the step takes it as written now: still spent …
+    expect(await sent()).toEqual([2, 4]);
+    clock.advance(499);
+    expect(await sent()).toEqual([2, 4]);
+    clock.advance(1);
+    expect(await sent()).toEqual([3, 4]); // … and it refills at the rate from then on, not an hour later
+    for (let s = 0; s < 5; s++) {
+      await raiseEvent(engine, accountId, { now: clock.now(), objectId: 5 + s });
+      clock.advance(1_000);
+      await sent();
+    }
+    // Five more seconds at 2/s: everything raised has gone out to both hooks, in event order.
+    expect(await sent()).toEqual([9, 9]);
+    expect(limited.requests.map((q) => JSON.parse(q.body.toString()).objectid)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
   it('a rate limit holds across nodes: two engines on one database send the hook at most its rate together', async () => {
     const clock = drivenClock();
     const limited = await recv();

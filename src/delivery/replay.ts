@@ -32,8 +32,11 @@ async function replayBatch(
   below: number,
   now: number,
 ): Promise<{ replayed: number; next: number | null }> {
+  // Locked (PostgreSQL), newest first as retention locks them: retention deleting these events waits for this
+  // batch and then sees its deliveries, or this batch waits for retention and then finds them gone; never a
+  // delivery of an event deleted meanwhile (retention.ts).
   const rows = await x.all<{ id: number; created_at: number }>(
-    'SELECT id, created_at FROM events WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT CAST(? AS INTEGER)',
+    `SELECT id, created_at FROM events WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT CAST(? AS INTEGER) ${x.dialect.forUpdate}`,
     [accountId, below, BATCH],
   );
   if (rows.length === 0) return { replayed: 0, next: null };

@@ -42,24 +42,49 @@ async function pruneBatch(
   // A batch with nothing old in it: the rest of the account is newer (up to ids handed out of order).
   if (old.length === 0) return { counts, next: null };
   const list = JSON.stringify(old.map((id) => [id]));
-  const pending = await x.all<{ event_id: number }>(
-    `SELECT DISTINCT event_id FROM deliveries WHERE account_id = ? AND state = 'pending' AND event_id IN (${ids(x)})`,
+  // What may not be deleted is checked by the deletes themselves, not read beforehand: on PostgreSQL (READ
+  // COMMITTED) a recover or a replay that commits between a read and a delete would otherwise have a
+  // delivery made pending meanwhile deleted with its event, and never sent.
+  // - The old events are locked first (in the order replay locks them: no deadlock), so a replay that has
+  //   not read them yet waits for this batch and then finds them gone, and one that has read them is waited
+  //   for here and its deliveries are seen by the statements below.
+  // - A delivery is deleted only if it is not pending, a condition on its own row: PostgreSQL checks it again
+  //   on a row changed since the statement began (a recover committed meanwhile), and a recover that comes
+  //   later waits for this batch and then finds it gone. Only events none of whose deliveries are pending
+  //   lose their deliveries, so an event that stays keeps them all.
+  // - An event is deleted only if none of its deliveries is left.
+  await x.all(
+    `SELECT id FROM events WHERE account_id = ? AND id IN (${ids(x)}) ORDER BY id DESC ${x.dialect.forUpdate}`,
     [accountId, list],
   );
-  const keep = new Set(pending.map((p) => Number(p.event_id)));
-  const gone = JSON.stringify(old.filter((id) => !keep.has(id)).map((id) => [id]));
+  const deleted = await x.all<{ hook_id: number; event_id: number }>(
+    `DELETE FROM deliveries
+      WHERE account_id = ? AND event_id IN (${ids(x)}) AND state <> 'pending'
+        AND NOT EXISTS (SELECT 1 FROM deliveries p
+                         WHERE p.account_id = deliveries.account_id AND p.event_id = deliveries.event_id
+                           AND p.state = 'pending')
+      RETURNING hook_id, event_id`,
+    [accountId, list],
+  );
+  counts.deliveries = deleted.length;
+  const keys = JSON.stringify(deleted.map((d) => [Number(d.hook_id), Number(d.event_id)]));
   counts.attempts = (
     await x.run(
       `DELETE FROM attempts WHERE (account_id, hook_id, event_id) IN (
-         SELECT account_id, hook_id, event_id FROM deliveries WHERE account_id = ? AND event_id IN (${ids(x)}))`,
-      [accountId, gone],
+         SELECT CAST(? AS BIGINT), k.hook_id, k.event_id FROM (${x.dialect.jsonRows([
+           ['hook_id', 'int'],
+           ['event_id', 'int'],
+         ])}) AS k)`,
+      [accountId, keys],
     )
   ).changes;
-  counts.deliveries = (
-    await x.run(`DELETE FROM deliveries WHERE account_id = ? AND event_id IN (${ids(x)})`, [accountId, gone])
-  ).changes;
   counts.events = (
-    await x.run(`DELETE FROM events WHERE account_id = ? AND id IN (${ids(x)})`, [accountId, gone])
+    await x.run(
+      `DELETE FROM events
+        WHERE account_id = ? AND id IN (${ids(x)})
+          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.account_id = events.account_id AND d.event_id = events.id)`,
+      [accountId, list],
+    )
   ).changes;
   return { counts, next: rows.length < BATCH ? null : Number(rows[rows.length - 1].id) };
 }

@@ -225,8 +225,8 @@ const DEFAULTS: HookFields = {
   headers: '',
 };
 
-async function findHook(x: Executor, accountId: number, hookId: number): Promise<HookRow | undefined> {
-  return x.get<HookRow>(`SELECT ${COLUMNS} FROM hooks WHERE account_id = ? AND id = ?`, [accountId, hookId]);
+async function findHook(x: Executor, accountId: number, hookId: number, lock = ''): Promise<HookRow | undefined> {
+  return x.get<HookRow>(`SELECT ${COLUMNS} FROM hooks WHERE account_id = ? AND id = ? ${lock}`, [accountId, hookId]);
 }
 
 const notFound = (hookId: number) => Errors.notFound('id', `No hook ${hookId}`);
@@ -279,11 +279,20 @@ export async function updateHook(
   guard: UrlChecker,
   options: { secretOverlapMs?: number } = {},
 ): Promise<TreeObject> {
-  const current = await engine.read(oneStatement((x) => findHook(x, accountId, hookId)));
-  if (!current) throw notFound(hookId);
-  const f = await validate(tree, current, guard, false);
+  // Checked first against the hook as it is now, outside the write: a given URL is resolved (DNS may take
+  // seconds), and a PUT that is refused takes no write transaction.
+  const read = await engine.read(oneStatement((x) => findHook(x, accountId, hookId)));
+  if (!read) throw notFound(hookId);
+  const checked = await validate(tree, read, guard, false);
   const overlap = options.secretOverlapMs ?? 0;
   const row = await engine.write(async (x) => {
+    // The fields the PUT names are applied again, in the write, to the hook as it is then (locked on
+    // PostgreSQL): what changed meanwhile and the PUT does not name stays as it is — a hook the delivery
+    // engine disabled (410 Gone, HOOKLINE_DISABLE_AFTER) stays disabled, another PUT's fields stay. The rules
+    // between fields are checked again against it; the URL, if given, was checked above.
+    const current = await findHook(x, accountId, hookId, x.dialect.forUpdate);
+    if (!current) throw notFound(hookId); // deleted in between
+    const f = await validate(tree, current, { checkUrl: (url) => checkedUrl(url, checked.url) }, false);
     const r = await x.run(
       // Turned on again: its failing streak starts over, or a hook disabled for failing would be disabled
       // again by its next failure. On the right of SET every column is its value before the update: a
@@ -329,6 +338,10 @@ export async function updateHook(
   });
   return hookTree(row);
 }
+
+/** The URL updateHook() checked before its write: the same one again passes (it is not resolved twice). */
+const checkedUrl = (url: string, checked: string): Promise<string | null> =>
+  url === checked ? Promise.resolve(null) : Promise.reject(new Error('a URL that was not checked'));
 
 /** For changes that leave the URL as it is: validate() checks a URL only when one is given. */
 const URL_UNCHANGED: UrlChecker = {

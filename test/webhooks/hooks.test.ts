@@ -5,6 +5,7 @@ import { ENGINES, makeEngine, type TestEngine } from '../support/engines.js';
 import { ApiError } from '../../src/errors.js';
 import { TargetGuard, type Resolver } from '../../src/delivery/ssrf.js';
 import { createHook, deleteHook, getHook, listHooks, updateHook } from '../../src/webhooks/hooks.js';
+import { disableGoneHook } from '../../src/delivery/record.js';
 import { hookState, newAccount, raiseEvent } from '../delivery/helpers.js';
 
 const resolve: Resolver = async (host) => {
@@ -331,6 +332,39 @@ describe.each(ENGINES)('hooks on %s', (name) => {
     expect(await streak()).toEqual({ active: 0, failing_since: NOW });
     await updateHook(db.engine, accountId, id, { active: 1 }, NOW + 2, guard);
     expect(await streak()).toEqual({ active: 1, failing_since: null });
+  });
+
+  it('a PUT changes only what it names, whatever changed while its URL was resolved: a hook disabled meanwhile stays disabled', async () => {
+    const id = Number((await itemsCreateHook('before')).id);
+    // A resolver that answers when the test says so (a slow DNS), behind the real guard.
+    let resolving!: () => void;
+    const inLookup = new Promise<void>((r) => (resolving = r));
+    let answer!: () => void;
+    const answered = new Promise<void>((r) => (answer = r));
+    const slowGuard = new TargetGuard([], {
+      resolve: async (host) => {
+        resolving();
+        await answered;
+        return resolve(host);
+      },
+    });
+    const put = updateHook(db.engine, accountId, id, { url: 'https://hooks.example.test/after' }, NOW + 5, slowGuard);
+    await inLookup;
+    // Meanwhile its receiver answers 410 Gone (the delivery engine disables the hook, its streak begun), and
+    // another admin renames it.
+    await db.engine.write(async (x) => {
+      await disableGoneHook(x, { accountId, hookId: id, eventId: 0 }, NOW + 1);
+      await x.run('UPDATE hooks SET failing_since = ? WHERE account_id = ? AND id = ?', [NOW, accountId, id]);
+    });
+    await updateHook(db.engine, accountId, id, { title: 'Renamed meanwhile' }, NOW + 2, guard);
+    answer();
+    expect(await put).toMatchObject({ url: 'https://hooks.example.test/after', active: 0, title: 'Renamed meanwhile' });
+    expect(await getHook(db.engine, accountId, id)).toMatchObject({
+      url: 'https://hooks.example.test/after',
+      active: 0,
+      title: 'Renamed meanwhile',
+    });
+    expect(await hookState(db.engine, accountId, id)).toEqual({ active: 0, failing_since: NOW });
   });
 
   it('a changed secret keeps the old one for the overlap; the same secret, unsigned or no overlap keep none new', async () => {

@@ -87,8 +87,8 @@ export const RECLAIM_COUNTS = `attempt_count = attempt_count + CASE WHEN lease_o
            expired_leases = expired_leases + CASE WHEN lease_owner IS NULL OR lease_owner = CAST(? AS TEXT) THEN 0 ELSE 1 END`;
 
 /**
- * The hooks that have due, unleased deliveries and room for more requests here: [{hookId, room}], the hook
- * whose oldest due delivery is oldest first, `limit` hooks at most. A read, so an idle dispatcher polling
+ * The hooks that have due, unleased deliveries, room for more requests here and, if rate-limited, a token:
+ * [{hookId, room}], the hook whose oldest due delivery is oldest first, `limit` hooks at most. A read, so an idle dispatcher polling
  * every few tens of ms never takes the write transaction (SQLite's single writer is shared with the API).
  *
  * Why the shape:
@@ -101,6 +101,12 @@ export const RECLAIM_COUNTS = `attempt_count = attempt_count + CASE WHEN lease_o
  * - `busy` is the dispatcher's in-flight count per hook as [[hookId, count]]; hook ids are unique on the server.
  * - The hook's `active` is a scalar subquery, not a join: a join let PostgreSQL plan a scan of every hook
  *   (its estimate of pending_hooks is a guess), which made each claim cost the number of hooks.
+ * - A rate-limited hook whose shared bucket (SharedBuckets) holds no whole notification now is no lane: it
+ *   could take nothing, and kept among the `limit` hooks with the oldest due work (a backlog held back by its
+ *   limit is always the oldest), such hooks would take every lane and hold back hooks that could send. One
+ *   probe of hook_rates by key per rate-limited hook with room; no bucket yet is a full one, and a bucket
+ *   written at a time ahead of `now` (a clock stepped back) is a lane, so that a claim reads it and takes it
+ *   as written now.
  * - MATERIALIZED: each subquery runs once per hook (inlined, the engines would run `ready` once per use), and
  *   only for hooks with room.
  */
@@ -133,6 +139,11 @@ export function lanesSql(dialect: Dialect): string {
                    ORDER BY d.next_attempt_at, d.event_id LIMIT CAST(? AS INTEGER)) AS x) AS ready
           FROM rooms r
          WHERE r.room > 0
+           AND (COALESCE(r.rate, 0) <= 0
+                OR COALESCE((SELECT CASE WHEN b.updated_at > CAST(? AS BIGINT) THEN 1
+                                         WHEN b.tokens_milli + (CAST(? AS BIGINT) - b.updated_at) * r.rate >= 1000 THEN 1
+                                         ELSE 0 END
+                               FROM hook_rates b WHERE b.hook_id = r.hook_id), 1) = 1)
       )
       SELECT hook_id, CASE WHEN ready < room THEN ready ELSE room END AS room, rate,
              CASE WHEN ready < room THEN 0 ELSE 1 END AS more
@@ -222,6 +233,8 @@ export async function dueLanes(
     o.now,
     o.now,
     o.perHook,
+    o.now,
+    o.now,
     o.limit,
   ]);
   return rows.map((r) => ({

@@ -124,6 +124,32 @@ describe.each(ENGINES)('claim on %s', (name) => {
     });
   });
 
+  it('a rate-limited hook whose bucket holds no whole notification is no lane: the limit goes to hooks that can send', async () => {
+    const { accountId } = await newAccount(db.engine);
+    const limited = await insertHook(db.engine, accountId, { url: 'http://limited.test/' });
+    await db.engine.write((x) => x.run('UPDATE hooks SET rate_limit = 2 WHERE id = ?', [limited]));
+    await raiseEvent(db.engine, accountId, { now: T - 100 }); // its work is the oldest
+    const free = await insertHook(db.engine, accountId, { url: 'http://free.test/', event: 'items.update' });
+    await raiseEvent(db.engine, accountId, { now: T - 50, type: 'items.update' });
+    const first = async (now: number) =>
+      (await db.engine.read((x) => dueLanes(x, { now, perHook: 4, busy: new Map(), limit: 1 })))[0]?.hookId;
+    const bucket = (tokensMilli: number, at: number) =>
+      db.engine.write((x) =>
+        x.run(
+          `INSERT INTO hook_rates (hook_id, tokens_milli, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT (hook_id) DO UPDATE SET tokens_milli = excluded.tokens_milli, updated_at = excluded.updated_at`,
+          [limited, tokensMilli, at],
+        ),
+      );
+    expect(await first(T)).toBe(limited); // no bucket yet: a full one
+    await bucket(0, T);
+    expect(await first(T)).toBe(free); // spent: the one lane goes to the hook that can send
+    expect(await first(T + 499)).toBe(free); // 998 thousandths refilled at 2/s
+    expect(await first(T + 500)).toBe(limited); // a whole notification
+    await bucket(0, T + 3_600_000);
+    expect(await first(T)).toBe(limited); // written ahead of the clock: a claim reads it (and takes it as now)
+  });
+
   it('a lane says whether more may wait than its room: a claim that takes a lane with fewer due took them all', async () => {
     const { accountId } = await newAccount(db.engine);
     const hookId = await insertHook(db.engine, accountId, { url: 'http://lanes.test/' });

@@ -277,6 +277,35 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     expect(limited.requests.map((q) => JSON.parse(q.body.toString()).objectid)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
+  it('rate-limited hooks out of tokens take no claim slot: backlogs held back by their limits do not hold back another hook', async () => {
+    const clock = drivenClock();
+    const limited = await recv();
+    const other = await recv();
+    const { accountId } = await newAccount(engine);
+    // Four hooks limited to 1 notification a second, each with a backlog of 30: the oldest due work there is.
+    for (let i = 0; i < 4; i++) {
+      const h = await insertHook(engine, accountId, { url: limited.url, event: 'items.create' });
+      await engine.write((x) => x.run('UPDATE hooks SET rate_limit = 1 WHERE id = ?', [h]));
+    }
+    for (let i = 0; i < 30; i++) {
+      await raiseEvent(engine, accountId, { now: clock.now(), type: 'items.create', objectId: i + 1 });
+    }
+    clock.advance(1);
+    // A hook without a limit, with one delivery due a millisecond later.
+    await insertHook(engine, accountId, { url: other.url, event: 'items.update' });
+    await raiseEvent(engine, accountId, { now: clock.now(), type: 'items.update' });
+    // Overall cap 2: a claim takes 4 (PREFETCH × 2) at most, so it reads 4 lanes at most.
+    const d = delivery(clock, { concurrency: 2, concurrencyPerHook: 1 });
+    expect(await d.runDue()).toBe(4); // a full bucket each: the four oldest lanes take one each
+    clock.advance(100);
+    expect(await d.runDue()).toBe(1); // their buckets are empty: the other hook's lane is read and claimed
+    expect([limited.requests.length, other.requests.length]).toEqual([4, 1]);
+    // And the limited hooks go on at their rate.
+    clock.advance(900);
+    expect(await d.runDue()).toBe(4);
+    expect(limited.requests.length).toBe(8);
+  });
+
   it('a clock stepped back does not stall a rate-limited hook: its bucket refills at its rate from the new time', async () => {
     const clock = drivenClock();
     const limited = await recv();

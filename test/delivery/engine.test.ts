@@ -249,14 +249,19 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
     expect(mail.text).not.toContain('its lease ran out too often');
   });
 
-  it('a rate-limited hook is sent at most its rate, in bursts of one second’s worth; other hooks are not held back', async () => {
+  /** Two hooks of a new account, on the driven clock: one limited to `rate` notifications a second, one not. */
+  const limitedBesideFree = async (rate: number) => {
     const clock = drivenClock();
-    const limited = await recv();
-    const free = await recv();
+    const [limited, free] = [await recv(), await recv()];
     const { accountId } = await newAccount(engine);
     const slow = await insertHook(engine, accountId, { url: limited.url });
     await insertHook(engine, accountId, { url: free.url });
-    await engine.write((x) => x.run('UPDATE hooks SET rate_limit = 2 WHERE id = ?', [slow]));
+    await engine.write((x) => x.run('UPDATE hooks SET rate_limit = ? WHERE id = ?', [rate, slow]));
+    return { clock, limited, free, accountId };
+  };
+
+  it('a rate-limited hook is sent at most its rate, in bursts of one second’s worth; other hooks are not held back', async () => {
+    const { clock, limited, free, accountId } = await limitedBesideFree(2);
     for (let i = 0; i < 7; i++) await raiseEvent(engine, accountId, { now: clock.now(), objectId: i + 1 });
     const d = delivery(clock);
     const sent = async () => {
@@ -307,13 +312,7 @@ describe.each(MODES)('delivery engine on %s, sending on the %s', (name, mode) =>
   });
 
   it('a clock stepped back does not stall a rate-limited hook: its bucket refills at its rate from the new time', async () => {
-    const clock = drivenClock();
-    const limited = await recv();
-    const free = await recv();
-    const { accountId } = await newAccount(engine);
-    const slow = await insertHook(engine, accountId, { url: limited.url });
-    await insertHook(engine, accountId, { url: free.url });
-    await engine.write((x) => x.run('UPDATE hooks SET rate_limit = 2 WHERE id = ?', [slow]));
+    const { clock, limited, free, accountId } = await limitedBesideFree(2);
     for (let i = 0; i < 2; i++) await raiseEvent(engine, accountId, { now: clock.now(), objectId: i + 1 });
     const d = delivery(clock);
     const sent = async () => {

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../support/browser.js';
 import { ENGINES } from '../support/engines.js';
 import { basic, makeApp, type TestApp } from '../support/app.js';
 import { dump } from './helpers.js';
@@ -116,10 +117,7 @@ describe.runIf(browserPath)('cross-site request forgery in Chromium', () => {
     });
     await new Promise<void>((ok) => attacker.listen(0, '127.0.0.1', ok));
     evil = `http://localhost:${(attacker.address() as AddressInfo).port}/`;
-    browser = await chromium.launch({
-      executablePath: browserPath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-    });
+    browser = await launchChromium(browserPath);
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -2,7 +2,8 @@
 // escaped, a form token on the redeliver), then the same pages driven in a real browser (Chromium).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../support/browser.js';
 import { ENGINES } from '../support/engines.js';
 import { basic, makeApp, type TestApp, type User } from '../support/app.js';
 import { portalRoutes } from '../../src/http/routes/portal.js';
@@ -692,10 +693,7 @@ describe.runIf(browserPath)('delivery portal in Chromium', () => {
     f = await fixture('sqlite');
     await f.t.app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(f.t.app.server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: browserPath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-    });
+    browser = await launchChromium(browserPath);
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

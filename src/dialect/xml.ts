@@ -4,7 +4,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { ApiError, Errors } from '../errors.js';
 import { MARK, ownTree, unmark, type Tree, type TreeObject } from './tree.js';
-import { xmlSafe } from './text.js';
+import { NOT_XML_CHAR, xmlSafe } from './text.js';
 
 // Every element name is marked (tree.ts MARK) before fast-xml-parser sees it and unmarked in the copy
 // (ownTree): the parser refuses __proto__, constructor and prototype and renames toString, valueOf, … to
@@ -79,7 +79,7 @@ function refuseBadReferences(text: string): void {
     if (ref.startsWith('#')) {
       const code = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
       const char = code <= 0x10ffff ? String.fromCodePoint(code) : '';
-      if (char && xmlSafe(char) && code !== 0xfffe && code !== 0xffff) continue;
+      if (char && xmlSafe(char)) continue;
       throw Errors.badRequest('request', `Malformed XML: ${m[0]} refers to a character XML does not allow`);
     }
     if (!PREDEFINED.has(ref)) {
@@ -104,8 +104,7 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 // which becomes U+FFFD. Requests cannot store such characters (text.ts), but a query parameter echoed in an
 // error, or a value stored before that check, must not make the answer unparseable. (Half a surrogate pair
 // becomes U+FFFD when the text is encoded as UTF-8.)
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const TO_ESCAPE = /[&<>"'\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+const TO_ESCAPE = new RegExp(`[&<>"'${NOT_XML_CHAR.source.slice(1, -1)}]`);
 const TO_ESCAPE_ALL = new RegExp(TO_ESCAPE.source, 'g');
 const escapeXml = (text: string) =>
   TO_ESCAPE.test(text) ? text.replace(TO_ESCAPE_ALL, (c) => ESCAPES[c] ?? '\uFFFD') : text;

@@ -191,6 +191,14 @@ export function parseDuration(text: string, variable: string): number {
   return Math.round(Number(m[1]) * units[m[2] ?? 's']);
 }
 
+/** A duration as parseDuration reads it, in its largest whole unit: 60000 → "1m", 90000 → "90s". */
+export function formatDuration(ms: number): string {
+  const unit = Object.entries(units)
+    .sort((a, b) => b[1] - a[1])
+    .find(([, size]) => ms % size === 0)!;
+  return `${ms / unit[1]}${unit[0]}`;
+}
+
 /** Retries a schedule may hold at most. */
 export const MAX_RETRIES = 20;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
-import { ConfigError, loadConfig, parseDuration, settings } from '../src/config.js';
+import { ConfigError, formatDuration, loadConfig, parseDuration, settings } from '../src/config.js';
 
 describe('configuration', () => {
   it('every setting is documented in the README, with its default', () => {
@@ -24,6 +24,20 @@ describe('configuration', () => {
     expect(c.secretOverlapMs).toBe(86_400_000); // Svix's default
     expect(loadConfig({ HOOKLINE_SECRET_OVERLAP: '0' }).secretOverlapMs).toBe(0);
     expect(c.disableOnGone).toBe(true);
+  });
+
+  it('formatDuration writes a duration as parseDuration reads it, in its largest whole unit', () => {
+    const cases: [number, string][] = [
+      [60_000, '1m'],
+      [90_000, '90s'],
+      [3_600_000, '1h'],
+      [86_400_000, '1d'],
+      [1500, '1500ms'],
+    ];
+    for (const [ms, text] of cases) {
+      expect(formatDuration(ms)).toBe(text);
+      expect(parseDuration(text, 'X')).toBe(ms);
+    }
   });
 
   it('HOOKLINE_API_QUOTA: requests/window, off by default and with 0', () => {

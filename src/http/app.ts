@@ -18,6 +18,7 @@ import { declaredCharset, decodeBody } from '../dialect/text.js';
 import { forgedElsewhere } from './origin.js';
 import { clientErrorHandler } from './client-error.js';
 import type { ApiQuota } from './quota.js';
+import { formatDuration } from '../config.js';
 import type { Tree, TreeObject } from '../dialect/tree.js';
 import { recordRoutes } from './routes/records.js';
 import { accountRoutes } from './routes/account.js';
@@ -31,7 +32,6 @@ export interface AppDeps {
   bodyLimit: number;
   logger?: Logger | false;
   clock?: Clock;
-  /** Called after every successful write, so the delivery engine can pick up new deliveries at once. */
   /** The API quota (HOOKLINE_API_QUOTA); none: no quota. */
   quota?: ApiQuota;
   /** Extra routes (webhook management, batch, reports, …) registered on the same app. */
@@ -99,19 +99,6 @@ async function readRaw(req: FastifyRequest, limit: number): Promise<Buffer> {
 }
 
 const AUTH_TTL_MS = 2000;
-
-/** 60000 → "1m", 90000 → "90s": a quota's window as HOOKLINE_API_QUOTA would write it. */
-function formatWindow(ms: number): string {
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { engine, bodyLimit } = deps;
@@ -197,7 +184,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // come through here again); the portal's pages and the machine routes (metrics, health) do not.
   const quota = deps.quota;
   if (quota) {
-    const window = formatWindow(quota.rule.windowMs);
+    const window = formatDuration(quota.rule.windowMs);
     app.addHook('onRequest', async (req, reply) => {
       if (!req.actor || req.routeOptions.config?.portal) return;
       const taken = quota.take(req.actor.accountId, clock.now());

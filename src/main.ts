@@ -21,6 +21,7 @@ import { batchRoutes } from './http/routes/batch.js';
 import { reportRoutes } from './http/routes/reports.js';
 import { makeUploadRoutes } from './http/routes/uploads.js';
 import { ApiQuota } from './http/quota.js';
+import { PRIVATE_DIR } from './storage/sqlite/engine.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -67,7 +68,7 @@ export async function quickstartAdmin(engine: Engine, dataDir: string): Promise<
   } else {
     ({ token } = await createAccount(engine, { name: 'Quick start', adminEmail: email }));
   }
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR });
   fs.writeFileSync(file, JSON.stringify({ email, token }, null, 2), { mode: 0o600 });
   return { email, token };
 }

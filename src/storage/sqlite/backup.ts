@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { PRIVATE_FILE } from './engine.js';
+import { PRIVATE_DIR, PRIVATE_FILE } from './engine.js';
 
 /** Throws unless `file` is a Hookline database that SQLite finds sound. */
 function checkDatabase(file: string, what: string): void {
@@ -42,7 +42,7 @@ function checkDatabase(file: string, what: string): void {
 export function backupSqlite(file: string, to: string): number {
   if (!fs.existsSync(file)) throw new Error(`no database at ${file}`);
   if (fs.existsSync(to)) throw new Error(`${to} exists already: back up into a new file`);
-  fs.mkdirSync(path.dirname(path.resolve(to)), { recursive: true, mode: 0o700 });
+  fs.mkdirSync(path.dirname(path.resolve(to)), { recursive: true, mode: PRIVATE_DIR });
   // VACUUM INTO writes into an empty file: made first, readable by this user alone (it holds every secret).
   fs.closeSync(fs.openSync(to, 'wx', PRIVATE_FILE));
   const db = new Database(file, { fileMustExist: true });
@@ -75,7 +75,7 @@ export function restoreSqlite(from: string, file: string, o: { idGap?: number; n
   checkDatabase(from, 'the backup');
   const gap = o.idGap ?? 0;
   if (!Number.isSafeInteger(gap) || gap < 0) throw new Error('the id gap must be a whole number, 0 or more');
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR });
   let aside: string | null = null;
   let replacedLast = 0;
   if (fs.existsSync(file)) {

@@ -179,9 +179,11 @@ export interface SqliteOptions {
  * A data directory Hookline creates is its owner's alone too; an existing file or directory keeps its mode.
  */
 export const PRIVATE_FILE = 0o600;
+/** The mode of a directory Hookline creates for its data (see PRIVATE_FILE). */
+export const PRIVATE_DIR = 0o700;
 
 export function openSqlite(options: SqliteOptions): Engine {
-  fs.mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
+  fs.mkdirSync(path.dirname(options.file), { recursive: true, mode: PRIVATE_DIR });
   if (!fs.existsSync(options.file)) fs.closeSync(fs.openSync(options.file, 'a', PRIVATE_FILE));
   const writer = open(options.file);
   migrate(writer);
